@@ -1,0 +1,48 @@
+# Two commands on a fresh machine: `make run` and `make test`. Each sets up what it needs.
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check -q
+PIP_INSTALL := $(PIP) install --build-constraint build-constraints.txt
+DEV_ENV := DJANGO_DEBUG=1
+
+.PHONY: run test lint format migrate clean
+
+$(PY):
+	@python=$$(scripts/find-python) || exit 1; \
+	echo "Creating $(VENV) with $$python"; \
+	$$python -m venv $(VENV)
+	$(PIP) install pip==26.3
+
+$(VENV)/.runtime: $(PY) requirements.txt build-constraints.txt
+	$(PIP_INSTALL) -r requirements.txt
+	@touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
+	$(PIP_INSTALL) -r requirements-dev.txt
+	@touch $@
+
+## Serve the app with demo data on http://127.0.0.1:8000 (SQLite unless DATABASE_URL is set).
+run: $(VENV)/.runtime
+	$(DEV_ENV) $(PY) manage.py migrate --noinput
+	$(DEV_ENV) $(PY) manage.py seed_demo
+	$(DEV_ENV) $(PY) manage.py runserver 127.0.0.1:8000
+
+## The whole suite, browser tests included (on PostgreSQL when DATABASE_URL says so).
+test: $(VENV)/.dev
+	$(PY) -m pytest
+
+lint: $(VENV)/.dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	DJANGO_DEBUG=1 $(PY) manage.py makemigrations --check --dry-run
+
+format: $(VENV)/.dev
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+migrate: $(VENV)/.runtime
+	$(DEV_ENV) $(PY) manage.py migrate
+
+clean:
+	rm -rf $(VENV) staticfiles

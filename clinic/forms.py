@@ -1,0 +1,32 @@
+from django import forms
+from django.conf import settings
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm
+
+from clinic.models import FailedSignIn
+
+
+class SignInForm(AuthenticationForm):
+    """Django's sign-in form, refusing further tries after repeated failures."""
+
+    def clean(self):
+        username = (self.cleaned_data.get("username") or "").lower()
+        address = self.request.META.get("REMOTE_ADDR") if self.request else None
+        if FailedSignIn.objects.is_throttled(username=username, address=address):
+            raise forms.ValidationError(
+                "Too many failed sign-ins. Wait %(minutes)d minutes and try again, "
+                "or ask an administrator to reset your password.",
+                code="throttled",
+                params={"minutes": settings.SIGNIN_LOCKOUT_MINUTES},
+            )
+        try:
+            cleaned_data = super().clean()
+        except forms.ValidationError:
+            FailedSignIn.objects.create(username=username, address=address)
+            raise
+        FailedSignIn.objects.filter(username=username).delete()
+        return cleaned_data
+
+
+class AdminSignInForm(SignInForm, AdminAuthenticationForm):
+    """The admin's sign-in form, throttled like the main one (otherwise it is a side door)."""

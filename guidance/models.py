@@ -1,0 +1,1 @@
+# Rules, recommendation cards and decisions arrive with the guidance issue.

@@ -1,0 +1,47 @@
+from django.contrib import admin
+from simple_history.admin import SimpleHistoryAdmin
+
+from patients.models import Patient, PatientAccess
+
+
+@admin.register(Patient)
+class PatientAdmin(SimpleHistoryAdmin):
+    list_display = ["mrn", "family_name", "given_name", "date_of_birth", "archived_at"]
+    search_fields = ["mrn", "family_name", "given_name"]
+    readonly_fields = [
+        "uuid",
+        "version",
+        "created_at",
+        "archived_at",
+        "archived_by",
+        "archive_reason",
+    ]
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # clinical records are archived, never deleted
+
+
+@admin.register(PatientAccess)
+class PatientAccessAdmin(admin.ModelAdmin):
+    """The access log: read-only, and for superusers only."""
+
+    list_display = ["at", "user", "patient", "view"]
+    list_select_related = ["user", "patient"]
+    list_filter = ["view"]
+    search_fields = ["user__username", "patient__mrn"]
+    date_hierarchy = "at"
+
+    def has_module_permission(self, request) -> bool:
+        return request.user.is_superuser
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return request.user.is_superuser
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

@@ -1,0 +1,40 @@
+"""The cast: one user per role, plus an outsider with no role, and factories for records."""
+
+import itertools
+from datetime import date
+
+from django.contrib.auth.models import Group, User
+
+from clinic.roles import CLINICIANS, GUIDANCE_ADMINS, STAFF
+from patients.models import Patient, Sex
+
+PASSWORD = "correct-horse-battery"
+
+ROLES = {
+    "clinician": CLINICIANS,
+    "staff": STAFF,
+    "guidance_admin": GUIDANCE_ADMINS,
+    "outsider": None,
+}
+
+_numbers = itertools.count(1)
+
+
+def make_user(username: str, group: str | None = None, **fields) -> User:
+    user = User.objects.create_user(username=username, password=PASSWORD, **fields)
+    if group:
+        user.groups.add(Group.objects.get(name=group))
+    return user
+
+
+def make_patient(**fields) -> Patient:
+    n = next(_numbers)
+    values = {
+        "mrn": f"MRN-{n:05d}",
+        "given_name": f"Given{n}",
+        "family_name": f"Family{n}",
+        "date_of_birth": date(1980, 1, 1),
+        "sex": Sex.FEMALE,
+    }
+    values.update(fields)
+    return Patient.objects.create(**values)

@@ -1,0 +1,104 @@
+"""Every view, every role: what product.md section 1 allows is served, the rest is 403."""
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from tests.base import make_patient
+
+CLINICAL = {"clinician", "staff"}
+EVERYONE = {"clinician", "staff", "guidance_admin", "outsider"}
+
+# (url name, method, takes a patient, roles allowed)
+MATRIX = [
+    ("home", "get", False, EVERYONE),
+    ("patients:list", "get", False, CLINICAL),
+    ("patients:list", "post", False, CLINICAL),
+    ("patients:search_clear", "post", False, CLINICAL),
+    ("patients:create", "get", False, CLINICAL),
+    ("patients:create", "post", False, CLINICAL),
+    ("patients:detail", "get", True, CLINICAL),
+    ("patients:edit", "get", True, CLINICAL),
+    ("patients:edit", "post", True, CLINICAL),
+    ("patients:archive", "get", True, CLINICAL),
+    ("patients:archive", "post", True, CLINICAL),
+    ("patients:restore", "post", True, CLINICAL),
+]
+PUBLIC = {"login", "healthz"}
+SIGNED_IN_ANY_ROLE = {"logout"}
+
+
+def url_for(name, takes_patient):
+    return reverse(name, args=[make_patient().uuid] if takes_patient else [])
+
+
+def all_url_names(resolver=None, prefix=""):
+    resolver = resolver or get_resolver()
+    for entry in resolver.url_patterns:
+        if isinstance(entry, URLResolver):
+            if entry.app_name == "admin":
+                continue  # the admin checks its own permissions; tested below
+            namespace = f"{prefix}{entry.namespace}:" if entry.namespace else prefix
+            yield from all_url_names(entry, namespace)
+        elif isinstance(entry, URLPattern) and entry.name:
+            yield prefix + entry.name
+
+
+def test_the_matrix_covers_every_named_view():
+    covered = {name for name, *_ in MATRIX} | PUBLIC | SIGNED_IN_ANY_ROLE
+    assert set(all_url_names()) - covered == set()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("name", "method", "takes_patient", "allowed"), MATRIX)
+def test_anonymous_is_sent_to_sign_in(client, name, method, takes_patient, allowed):
+    url = url_for(name, takes_patient)
+    response = getattr(client, method)(url)
+    assert response.status_code == 302
+    assert response.url.startswith(reverse("login"))
+
+
+@pytest.mark.parametrize("role", sorted(EVERYONE))
+@pytest.mark.parametrize(("name", "method", "takes_patient", "allowed"), MATRIX)
+def test_each_role_gets_what_it_may_and_403_otherwise(
+    request, as_user, role, name, method, takes_patient, allowed
+):
+    client = as_user(request.getfixturevalue(role))
+    response = getattr(client, method)(url_for(name, takes_patient))
+    if role in allowed:
+        assert response.status_code in (200, 302)
+    else:
+        assert response.status_code == 403
+
+
+@pytest.mark.django_db
+def test_sign_in_and_health_probe_are_public(client):
+    assert client.get(reverse("login")).status_code == 200
+    assert client.get(reverse("healthz")).status_code == 200
+
+
+def test_only_superusers_can_browse_the_access_log(as_user, clinician, superuser):
+    url = reverse("admin:patients_patientaccess_changelist")
+    clinician.is_staff = True  # even with admin access, the log is not for other roles
+    clinician.save()
+    assert as_user(clinician).get(url).status_code == 403
+    assert as_user(superuser).get(url).status_code == 200
+
+
+@pytest.mark.parametrize("role", sorted(EVERYONE))
+def test_no_role_reaches_the_admin(request, as_user, role):
+    response = as_user(request.getfixturevalue(role)).get(reverse("admin:index"))
+    assert response.status_code == 302
+    assert response.url.startswith(reverse("admin:login"))
+
+
+@pytest.mark.parametrize("role", ["guidance_admin", "outsider"])
+def test_navigation_hides_patients_from_roles_without_them(request, as_user, role):
+    page = as_user(request.getfixturevalue(role)).get(reverse("home")).content.decode()
+    assert reverse("patients:list") not in page
+
+
+@pytest.mark.parametrize("role", sorted(CLINICAL))
+def test_navigation_shows_patients_to_clinical_roles(request, as_user, role):
+    page = as_user(request.getfixturevalue(role)).get(reverse("home")).content.decode()
+    assert reverse("patients:list") in page
+    assert reverse("patients:create") in page

@@ -1,0 +1,45 @@
+"""Production configuration, checked in a subprocess with a production-like environment."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_manage(*args, **env):
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
+    clean["DJANGO_SETTINGS_MODULE"] = "clinic.settings"
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_check_deploy_passes_with_production_variables():
+    result = run_manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        DJANGO_SECRET_KEY="x9!Lr2#vQ7@pZ4$kW8^mN1&bT5*hY3(jC6)fG0_sD-eA+uR=iO~lK?nM/qP.wE",
+        DJANGO_ALLOWED_HOSTS="clinic.example.org",
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_no_secret_key_means_no_start_in_production():
+    result = run_manage("check")
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY is required" in result.stderr
+
+
+def test_a_malformed_boolean_is_refused_not_guessed():
+    result = run_manage("check", DJANGO_DEBUG="perhaps")
+    assert result.returncode != 0
+    assert "DJANGO_DEBUG must be a boolean" in result.stderr

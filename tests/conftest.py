@@ -1,0 +1,40 @@
+import pytest
+from django.contrib.auth.models import User
+
+from tests.base import ROLES, make_user
+
+
+@pytest.fixture
+def clinician(db) -> User:
+    return make_user("clinician", ROLES["clinician"], first_name="Cleo", last_name="Nician")
+
+
+@pytest.fixture
+def staff(db) -> User:
+    return make_user("staff", ROLES["staff"])
+
+
+@pytest.fixture
+def guidance_admin(db) -> User:
+    return make_user("guidance_admin", ROLES["guidance_admin"])
+
+
+@pytest.fixture
+def outsider(db) -> User:
+    return make_user("outsider")
+
+
+@pytest.fixture
+def superuser(db) -> User:
+    return User.objects.create_superuser("root", password="root-password-1")
+
+
+@pytest.fixture
+def as_user(client):
+    """Sign the test client in as the given user and return the client."""
+
+    def sign_in(user):
+        client.force_login(user)
+        return client
+
+    return sign_in

@@ -1,0 +1,37 @@
+"""Pinned query counts, with enough rows that an N+1 would show."""
+
+from django.urls import reverse
+
+from tests.base import make_patient
+
+# Every page: session, user, the user's and the groups' permissions, and the session
+# saved back (savepoint, update, release) so that idle expiry starts again.
+EVERY_PAGE = 7
+# + count, one page of patients
+PATIENT_LIST_QUERIES = EVERY_PAGE + 2
+# + patient, access-log insert, history with its users
+PATIENT_PAGE_QUERIES = EVERY_PAGE + 3
+
+
+def test_the_patient_list_query_count_does_not_grow_with_patients(
+    as_user, clinician, django_assert_num_queries
+):
+    for _ in range(60):
+        make_patient()
+    client = as_user(clinician)
+    with django_assert_num_queries(PATIENT_LIST_QUERIES):
+        response = client.get(reverse("patients:list"))
+    assert len(response.context["page"].object_list) == 25
+
+
+def test_the_patient_page_query_count_does_not_grow_with_history(
+    as_user, clinician, django_assert_num_queries
+):
+    patient = make_patient()
+    for i in range(30):
+        patient.notes = f"note {i}"
+        patient.save()
+    client = as_user(clinician)
+    with django_assert_num_queries(PATIENT_PAGE_QUERIES):
+        response = client.get(patient.get_absolute_url())
+    assert len(response.context["changes"]) == 20

@@ -1,0 +1,20 @@
+"""Test settings: the real settings module, with what tests need changed and nothing else."""
+
+import os
+
+os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-key-not-used-anywhere-else-0123456789")
+os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
+os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "0")
+
+from clinic.settings import *  # noqa: F403
+
+# Fast hashing: tests sign in a lot, and MD5 is fine for throwaway passwords.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Plain storage: no collectstatic before tests, and the live server serves files as they are.
+STORAGES = {
+    **STORAGES,  # noqa: F405
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+# Plain-HTTP test client and live server.
+SESSION_COOKIE_SECURE = False
+CSRF_COOKIE_SECURE = False
