@@ -18,3 +18,6 @@ STORAGES = {
 # Plain-HTTP test client and live server.
 SESSION_COOKIE_SECURE = False
 CSRF_COOKIE_SECURE = False
+# Live-server threads must not keep connections open, or PostgreSQL refuses to drop the
+# test database at the end of the run.
+DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
