@@ -20,8 +20,13 @@ PATIENT_RECORDS = [
 ]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
-    CLINICIANS: [*PATIENT_RECORDS],
-    STAFF: [*PATIENT_RECORDS],
+    CLINICIANS: [
+        *PATIENT_RECORDS,
+        "patients.view_assessment",
+        "patients.add_assessment",
+        "patients.change_assessment",
+    ],
+    STAFF: [*PATIENT_RECORDS, "patients.view_assessment"],
     GUIDANCE_ADMINS: [],
 }
 

@@ -1,14 +1,348 @@
-"""Derived facts: pure functions over plain values, no database access.
+"""The fact table of product.md section 4, and the derived facts: pure Python, no database.
 
-Ranges come from the fact table of product.md section 4.
+Facts are the contract between the assessment and the guidance rules: the assessment
+form's field names are these names, and rules may use these names and nothing else.
+"Now" is always an argument.
 """
 
-from datetime import date
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from patients.scales import ITEMS, SCALES, allowed_text, score_all
+
+BOOL, INT, FLOAT, STR, DATETIME = "bool", "int", "float", "str", "datetime"
 
 AGE_MIN_YEARS = 12
 AGE_MAX_YEARS = 120
+HOURS_SINCE_LAST_DOSE_MAX = 8760  # a year: older doses are not part of this withdrawal
+
+
+@dataclass(frozen=True)
+class Fact:
+    name: str
+    type: str
+    label: str
+    unit: str = ""
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple[str, ...] = ()
+    derived: bool = False
+
+    def range_text(self) -> str:
+        if self.choices:
+            return "one of " + ", ".join(self.choices)
+        if self.minimum is not None and self.maximum is not None:
+            unit = f" {self.unit}" if self.unit else ""
+            return f"{self.minimum:g} to {self.maximum:g}{unit}"
+        return ""
+
+
+SEX_CHOICES = ("female", "male", "other", "unknown")
+KRATOM_PRODUCTS = ("leaf_powder", "capsules", "extract", "seven_oh", "other")
+WINDOW_LABELS = {
+    "before_onset": "Before onset (under 24 h)",
+    "onset": "Onset (24 to 48 h)",
+    "peak": "Peak (48 to 72 h)",
+    "subsiding": "Subsiding (72 h to 14 days)",
+    "protracted": "Protracted (over 14 days)",
+}
+WINDOWS = tuple(WINDOW_LABELS)
+
+FACTS: tuple[Fact, ...] = (
+    Fact("age_years", INT, "Age", "years", AGE_MIN_YEARS, AGE_MAX_YEARS, derived=True),
+    Fact("sex", STR, "Sex", choices=SEX_CHOICES, derived=True),
+    Fact("pregnant", BOOL, "Pregnant"),
+    Fact("kratom_grams_per_day", FLOAT, "Kratom per day", "g/day", 0, 500),
+    Fact("kratom_doses_per_day", INT, "Kratom doses per day", "doses", 0, 50),
+    Fact("kratom_use_months", INT, "Months of kratom use", "months", 0, 720),
+    Fact("kratom_product", STR, "Kratom product", choices=KRATOM_PRODUCTS),
+    Fact("last_dose_at", DATETIME, "Last kratom dose"),
+    Fact(
+        "hours_since_last_dose",
+        FLOAT,
+        "Hours since last dose",
+        "h",
+        0,
+        HOURS_SINCE_LAST_DOSE_MAX,
+        derived=True,
+    ),
+    Fact("withdrawal_window", STR, "Withdrawal window", choices=WINDOWS, derived=True),
+    Fact("uses_other_opioids", BOOL, "Uses non-prescribed opioids"),
+    Fact("on_opioid_agonist_treatment", BOOL, "On methadone or buprenorphine"),
+    Fact("on_cns_depressant", BOOL, "On a CNS depressant"),
+    Fact("on_serotonergic_antidepressant", BOOL, "On a serotonergic antidepressant"),
+    Fact("on_sedating_antihistamine", BOOL, "On a sedating antihistamine"),
+    Fact("on_dopamine_antagonist", BOOL, "On a dopamine antagonist"),
+    Fact("on_dopamine_agonist", BOOL, "On a dopamine agonist"),
+    Fact("on_gabapentinoid", BOOL, "On a gabapentinoid"),
+    Fact("respiratory_disease", BOOL, "COPD or other reduced lung function"),
+    Fact("iron_overload", BOOL, "Haemochromatosis or known iron overload"),
+    Fact("akathisia_suspected", BOOL, "Akathisia suspected"),
+    Fact("rls_urge_to_move", BOOL, "E1: urge to move the legs"),
+    Fact("rls_worse_at_rest", BOOL, "E2: starts or worsens at rest"),
+    Fact("rls_relief_with_movement", BOOL, "E3: relieved by movement"),
+    Fact("rls_worse_evening", BOOL, "E4: worse in the evening or night"),
+    Fact("rls_not_explained_by_mimic", BOOL, "E5: not solely explained by another condition"),
+    Fact("rls_before_kratom", BOOL, "RLS symptoms before kratom use"),
+    Fact("rls_criteria_met", BOOL, "IRLSSG criteria met (E1 to E5)", derived=True),
+    Fact("irls_total", INT, "IRLS total", minimum=0, maximum=40, derived=True),
+    Fact(
+        "irls_band",
+        STR,
+        "IRLS band",
+        choices=tuple(b.name for b in SCALES["irls"].bands),
+        derived=True,
+    ),
+    Fact("cows_total", INT, "COWS total", minimum=0, maximum=48, derived=True),
+    Fact(
+        "cows_band",
+        STR,
+        "COWS band",
+        choices=tuple(b.name for b in SCALES["cows"].bands),
+        derived=True,
+    ),
+    Fact("gad7_total", INT, "GAD-7 total", minimum=0, maximum=21, derived=True),
+    Fact(
+        "gad7_band",
+        STR,
+        "GAD-7 band",
+        choices=tuple(b.name for b in SCALES["gad7"].bands),
+        derived=True,
+    ),
+    Fact("sleep_hours_per_night", FLOAT, "Sleep per night", "h", 0, 24),
+    Fact("caffeine_mg_per_day", INT, "Caffeine per day", "mg", 0, 3000),
+    Fact("nicotine_use", BOOL, "Uses nicotine"),
+    Fact("alcohol_drinks_per_week", INT, "Alcohol per week", "standard drinks", 0, 300),
+    Fact("exercise_minutes_per_week", INT, "Exercise per week", "min", 0, 5000),
+    Fact("ferritin_ng_ml", FLOAT, "Ferritin", "ng/mL", 0, 5000),
+    Fact("tsat_percent", FLOAT, "Transferrin saturation", "%", 0, 100),
+    Fact("serum_creatinine_mg_dl", FLOAT, "Serum creatinine", "mg/dL", 0.1, 20),
+    Fact("weight_kg", FLOAT, "Weight", "kg", 20, 400),
+    Fact("crcl_ml_min", FLOAT, "Creatinine clearance (Cockcroft-Gault)", "mL/min", derived=True),
+)
+
+FACT_BY_NAME: dict[str, Fact] = {fact.name: fact for fact in FACTS}
+ENTERED_FACTS: tuple[Fact, ...] = tuple(fact for fact in FACTS if not fact.derived)
+CRITERIA = (
+    "rls_urge_to_move",
+    "rls_worse_at_rest",
+    "rls_relief_with_movement",
+    "rls_worse_evening",
+    "rls_not_explained_by_mimic",
+)
 
 
 def age_in_years(born: date, on: date) -> int:
     """Whole years completed on `on` (a birthday counts from that day)."""
     return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
+
+
+def hours_between(earlier: datetime, later: datetime) -> float:
+    return (later - earlier).total_seconds() / 3600
+
+
+def withdrawal_window(hours_since_last_dose: float | None) -> str | None:
+    """Where the patient is on the source document's withdrawal timeline.
+
+    Source document, "Understanding Kratom Withdrawal": symptoms begin 24-48 h after the
+    last dose and peak at 48-72 h; "protracted" past 14 days. This is that document's
+    timeline, not peer-reviewed data: clinical-reference.md 4.2 tags every onset and
+    peak figure U.
+    """
+    if hours_since_last_dose is None:
+        return None
+    if hours_since_last_dose < 24:
+        return "before_onset"
+    if hours_since_last_dose < 48:
+        return "onset"
+    if hours_since_last_dose <= 72:
+        return "peak"
+    if hours_since_last_dose <= 14 * 24:
+        return "subsiding"
+    return "protracted"
+
+
+def creatinine_clearance(
+    *, age_years: int, weight_kg: float | None, creatinine_mg_dl: float | None, sex: str
+) -> float | None:
+    """Cockcroft-Gault, mL/min: (140 - age) x weight / (72 x creatinine), x 0.85 unless
+    male (product.md section 4; clinical-reference.md 6.1 names it for gabapentin dosing).
+    None when an input is missing."""
+    if weight_kg is None or creatinine_mg_dl is None:
+        return None
+    clearance = (140 - age_years) * weight_kg / (72 * creatinine_mg_dl)
+    return clearance * 0.85 if sex != "male" else clearance
+
+
+def derive_facts(
+    entered: Mapping[str, Any],
+    *,
+    age_years: int,
+    sex: str,
+    hours_since_last_dose: float | None,
+) -> dict[str, Any]:
+    """Every fact of the table, from validated entered values and scale items.
+
+    Booleans left unanswered are false; numbers left empty stay None. Scales must be
+    complete or absent (a ScaleError escapes otherwise: validate first).
+    """
+    facts: dict[str, Any] = {}
+    for fact in ENTERED_FACTS:
+        value = entered.get(fact.name)
+        if fact.type == BOOL:
+            value = bool(value)
+        elif value == "":
+            value = None  # a choice left blank in the form
+        facts[fact.name] = value
+    scores, problems = score_all(entered)
+    if problems:
+        raise ValueError(f"cannot derive facts from incomplete scales: {problems}")
+    for code, score in scores.items():
+        facts[f"{code}_total"] = score.total if score else None
+        facts[f"{code}_band"] = score.band.name if score else None
+    facts.update(
+        age_years=age_years,
+        sex=sex,
+        hours_since_last_dose=hours_since_last_dose,
+        withdrawal_window=withdrawal_window(hours_since_last_dose),
+        rls_criteria_met=all(facts[name] for name in CRITERIA),
+        crcl_ml_min=creatinine_clearance(
+            age_years=age_years,
+            weight_kg=facts["weight_kg"],
+            creatinine_mg_dl=facts["serum_creatinine_mg_dl"],
+            sex=sex,
+        ),
+    )
+    return {fact.name: facts[fact.name] for fact in FACTS}
+
+
+# Reading facts from JSON (the `evaluate` command): strict about types, one message per field.
+
+EXTRA_INPUTS = ("assessed_at",)
+
+
+def _number_problem(fact: Fact, value: object) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return f"must be a number ({fact.range_text()}) or null"
+    if not math.isfinite(value):
+        return f"must be a finite number ({fact.range_text()})"
+    if fact.type == INT and not float(value).is_integer():
+        return f"must be a whole number ({fact.range_text()})"
+    assert fact.minimum is not None and fact.maximum is not None
+    if not fact.minimum <= value <= fact.maximum:
+        return f"{value!r} is out of range; allowed: {fact.range_text()}"
+    return None
+
+
+def parse_datetime(value: object) -> datetime:
+    """ISO 8601; a time without an offset is taken as UTC."""
+    if not isinstance(value, str):
+        raise ValueError("must be an ISO 8601 date and time, e.g. 2026-11-20T21:30:00+00:00")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(
+            f"{value!r} is not an ISO 8601 date and time, e.g. 2026-11-20T21:30:00+00:00"
+        ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def parse_input(raw: object, *, now: datetime) -> tuple[dict[str, Any], list[str]]:
+    """Validate one JSON object of entered facts and derive every fact.
+
+    Returns (facts, []) or ({}, problems), each problem one line naming the field and
+    what is allowed. Accepts the entered facts, the scale items, `age_years` and `sex`,
+    and either `last_dose_at` (+ optional `assessed_at`, default `now`) or
+    `hours_since_last_dose`.
+    """
+    if not isinstance(raw, dict):
+        return {}, ["input: must be one JSON object of facts"]
+    problems: list[str] = []
+    values: dict[str, Any] = {}
+    given_directly = {"age_years", "sex", "hours_since_last_dose"}
+    for name, value in raw.items():
+        fact = FACT_BY_NAME.get(name)
+        item = ITEMS.get(name)
+        if item is not None:
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or value not in item.allowed
+            ):
+                problems.append(f"{name}: {value!r} is not allowed; allowed: {allowed_text(item)}")
+            else:
+                values[name] = value
+        elif name in EXTRA_INPUTS or (fact and fact.type == DATETIME):
+            if value is None:
+                values[name] = None
+                continue
+            try:
+                values[name] = parse_datetime(value)
+            except ValueError as error:
+                problems.append(f"{name}: {error}")
+        elif fact is None:
+            problems.append(
+                f"{name}: unknown field; allowed: the entered facts of product.md section 4 "
+                "and the scale items"
+            )
+        elif fact.derived and name not in given_directly:
+            problems.append(f"{name}: is derived, not entered; give the values it is derived from")
+        elif value is None:
+            if name in ("age_years", "sex"):
+                problems.append(f"{name}: is required ({fact.range_text()})")
+            values[name] = None
+        elif fact.type == BOOL:
+            if not isinstance(value, bool):
+                problems.append(f"{name}: must be true, false or null")
+            else:
+                values[name] = value
+        elif fact.type == STR:
+            if value not in fact.choices:
+                problems.append(
+                    f"{name}: {value!r} is not allowed; allowed: {', '.join(fact.choices)}"
+                )
+            else:
+                values[name] = value
+        else:
+            problem = _number_problem(fact, value)
+            if problem:
+                problems.append(f"{name}: {problem}")
+            else:
+                values[name] = int(value) if fact.type == INT else float(value)
+
+    for name in ("age_years", "sex"):
+        if name not in raw:
+            problems.append(f"{name}: is required ({FACT_BY_NAME[name].range_text()})")
+
+    hours = values.get("hours_since_last_dose")
+    last_dose_at = values.get("last_dose_at")
+    assessed_at = values.get("assessed_at") or now
+    if "hours_since_last_dose" in raw and ("last_dose_at" in raw or "assessed_at" in raw):
+        problems.append(
+            "hours_since_last_dose: give either hours_since_last_dose or last_dose_at "
+            "(with optional assessed_at), not both"
+        )
+    elif last_dose_at is not None:
+        if last_dose_at > assessed_at:
+            problems.append("last_dose_at: must not be after the assessment time (assessed_at)")
+        else:
+            hours = hours_between(last_dose_at, assessed_at)
+            if hours > HOURS_SINCE_LAST_DOSE_MAX:
+                problems.append(
+                    f"last_dose_at: more than {HOURS_SINCE_LAST_DOSE_MAX} hours (a year) before "
+                    "the assessment; leave it null"
+                )
+
+    _, scale_problems = score_all(values)
+    problems += [f"{key}: {problem}" for key, problem in scale_problems.items()]
+    if problems:
+        return {}, problems
+
+    facts = derive_facts(
+        values,
+        age_years=values["age_years"],
+        sex=values["sex"],
+        hours_since_last_dose=hours,
+    )
+    return facts, []

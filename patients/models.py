@@ -2,11 +2,21 @@ import uuid
 from typing import Any
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models, transaction
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
+
+from patients.facts import (
+    ENTERED_FACTS,
+    FACT_BY_NAME,
+    age_in_years,
+    derive_facts,
+    hours_between,
+)
+from patients.scales import ITEMS, SCALES, Score, score_all
 
 
 class Sex(models.TextChoices):
@@ -24,9 +34,28 @@ def normalise_mrn(value: str) -> str:
 class EditConflict(Exception):
     """Someone else saved the record after the editor loaded it."""
 
-    def __init__(self, current: "Patient") -> None:
+    def __init__(self, current: "Versioned") -> None:
         super().__init__("The record was changed by someone else.")
         self.current = current
+
+
+class Versioned(models.Model):
+    """Optimistic locking against lost updates: an editor sends back the version they
+    loaded, and a save on top of a newer version is refused (see `save_edit`)."""
+
+    version = models.PositiveIntegerField(default=1, editable=False)
+
+    class Meta:
+        abstract = True
+
+    def save_edit(self, *, expected_version: int | None) -> None:
+        """Save the edited record unless someone else saved it since `expected_version`."""
+        with transaction.atomic():
+            current = type(self).objects.select_for_update().get(pk=self.pk)  # type: ignore[attr-defined]
+            if current.version != expected_version:
+                raise EditConflict(current)
+            self.version = current.version + 1
+            self.save()
 
 
 class PatientQuerySet(models.QuerySet["Patient"]):
@@ -47,7 +76,7 @@ class PatientQuerySet(models.QuerySet["Patient"]):
         return self.filter(by_name | Q(mrn__startswith=normalise_mrn(query)))
 
 
-class Patient(models.Model):
+class Patient(Versioned):
     uuid = models.UUIDField("UUID", default=uuid.uuid4, unique=True, editable=False)
     mrn = models.CharField(
         "MRN", max_length=20, unique=True, help_text="Medical record number, unique in the clinic."
@@ -60,8 +89,6 @@ class Patient(models.Model):
     email = models.EmailField(blank=True)
     notes = models.TextField(blank=True)
 
-    # Optimistic locking: every save through `save_edit` bumps it; a stale editor is refused.
-    version = models.PositiveIntegerField(default=1, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
     archived_at = models.DateTimeField(null=True, blank=True, editable=False)
@@ -110,15 +137,6 @@ class Patient(models.Model):
     def is_archived(self) -> bool:
         return self.archived_at is not None
 
-    def save_edit(self, *, expected_version: int) -> None:
-        """Save the edited record unless someone else saved it since `expected_version`."""
-        with transaction.atomic():
-            current = Patient.objects.select_for_update().get(pk=self.pk)
-            if current.version != expected_version:
-                raise EditConflict(current)
-            self.version = current.version + 1
-            self.save()
-
     def archive(self, *, by: Any, reason: str) -> None:
         with transaction.atomic():
             current = Patient.objects.select_for_update().get(pk=self.pk)
@@ -157,3 +175,255 @@ class PatientAccess(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} opened {self.patient.uuid} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class KratomProduct(models.TextChoices):
+    LEAF_POWDER = "leaf_powder", "Leaf powder"
+    CAPSULES = "capsules", "Capsules"
+    EXTRACT = "extract", "Extract"
+    SEVEN_OH = "seven_oh", "7-OH product"
+    OTHER = "other", "Other"
+
+
+def _label(name: str) -> str:
+    return FACT_BY_NAME[name].label
+
+
+def measure(name: str, field_class: type[models.Field] = models.FloatField, **options: Any) -> Any:
+    """A number of the fact table, with its label, unit and valid range from there."""
+    fact = FACT_BY_NAME[name]
+    return field_class(
+        _label(name),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(fact.minimum), MaxValueValidator(fact.maximum)],
+        help_text=options.pop("help_text", fact.unit),
+        **options,
+    )
+
+
+def flag(name: str, help_text: str = "") -> Any:
+    """A yes/no fact of the table; unanswered is no (product.md section 4)."""
+    return models.BooleanField(_label(name), default=False, help_text=help_text)
+
+
+def item(key: str) -> Any:
+    """One scale item's score, stored as given; its allowed values live in the registry."""
+    return models.PositiveSmallIntegerField(ITEMS[key].label, null=True, blank=True)
+
+
+class AssessmentQuerySet(models.QuerySet["Assessment"]):
+    def for_patient_page(self) -> "AssessmentQuerySet":
+        return self.select_related("assessed_by").order_by("-assessed_at")
+
+
+class Assessment(Versioned):
+    """One sitting: the entered facts of product.md section 4 and the scale items.
+
+    Field names are the fact names. Derived facts are computed by patients.facts from
+    these values, the patient's date of birth and sex, and the assessment time.
+    """
+
+    uuid = models.UUIDField("UUID", default=uuid.uuid4, unique=True, editable=False)
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="assessments")
+    assessed_at = models.DateTimeField("Assessed at", default=timezone.now)
+    assessed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", editable=False
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    # Kratom use
+    kratom_grams_per_day = measure("kratom_grams_per_day")
+    kratom_doses_per_day = measure("kratom_doses_per_day", models.PositiveSmallIntegerField)
+    kratom_use_months = measure("kratom_use_months", models.PositiveSmallIntegerField)
+    kratom_product = models.CharField(
+        _label("kratom_product"), max_length=12, choices=KratomProduct, blank=True
+    )
+    last_dose_at = models.DateTimeField(
+        _label("last_dose_at"), null=True, blank=True, help_text="Date and time, if known."
+    )
+    uses_other_opioids = flag("uses_other_opioids", "Non-prescribed opioids.")
+
+    # IRLSSG essential criteria (clinical-reference.md 1.1) and the mimic screen (section 7)
+    rls_urge_to_move = flag(
+        "rls_urge_to_move",
+        "Usually with unpleasant leg sensations, but the urge can come without them; "
+        "arms may be involved too.",
+    )
+    rls_worse_at_rest = flag(
+        "rls_worse_at_rest", "Starts or gets worse while sitting or lying, the more so the longer."
+    )
+    rls_relief_with_movement = flag(
+        "rls_relief_with_movement",
+        "Walking or stretching relieves it, at least while the movement goes on.",
+    )
+    rls_worse_evening = flag(
+        "rls_worse_evening", "At rest it comes only, or is worse, in the evening or at night."
+    )
+    rls_not_explained_by_mimic = flag(
+        "rls_not_explained_by_mimic",
+        "No other condition below accounts for the symptoms on its own.",
+    )
+    rls_before_kratom = flag("rls_before_kratom", "Symptoms were there before kratom use began.")
+    akathisia_suspected = flag(
+        "akathisia_suspected",
+        "Whole-body inner restlessness after a dopamine blocker or SSRI was started or raised.",
+    )
+    mimics = models.JSONField(
+        "Mimics present",
+        default=list,
+        blank=True,
+        help_text="Conditions found that can explain some of the symptoms.",
+    )
+
+    # Scales: items stored as given; a scale is complete or absent (constraints below).
+    irls_1 = item("irls_1")
+    irls_2 = item("irls_2")
+    irls_3 = item("irls_3")
+    irls_4 = item("irls_4")
+    irls_5 = item("irls_5")
+    irls_6 = item("irls_6")
+    irls_7 = item("irls_7")
+    irls_8 = item("irls_8")
+    irls_9 = item("irls_9")
+    irls_10 = item("irls_10")
+    cows_pulse = item("cows_pulse")
+    cows_sweating = item("cows_sweating")
+    cows_restlessness = item("cows_restlessness")
+    cows_pupils = item("cows_pupils")
+    cows_aches = item("cows_aches")
+    cows_runny_nose = item("cows_runny_nose")
+    cows_gi_upset = item("cows_gi_upset")
+    cows_tremor = item("cows_tremor")
+    cows_yawning = item("cows_yawning")
+    cows_anxiety = item("cows_anxiety")
+    cows_gooseflesh = item("cows_gooseflesh")
+    gad7_1 = item("gad7_1")
+    gad7_2 = item("gad7_2")
+    gad7_3 = item("gad7_3")
+    gad7_4 = item("gad7_4")
+    gad7_5 = item("gad7_5")
+    gad7_6 = item("gad7_6")
+    gad7_7 = item("gad7_7")
+    # Totals are derived by the registry on every save. They are stored only so that the
+    # worklist and the trend chart can filter and plot without loading every item.
+    irls_total = models.PositiveSmallIntegerField(null=True, editable=False)
+    cows_total = models.PositiveSmallIntegerField(null=True, editable=False)
+    gad7_total = models.PositiveSmallIntegerField(null=True, editable=False)
+
+    # Sleep and lifestyle
+    sleep_hours_per_night = measure("sleep_hours_per_night")
+    caffeine_mg_per_day = measure("caffeine_mg_per_day", models.PositiveSmallIntegerField)
+    nicotine_use = flag("nicotine_use")
+    alcohol_drinks_per_week = measure("alcohol_drinks_per_week", models.PositiveSmallIntegerField)
+    exercise_minutes_per_week = measure(
+        "exercise_minutes_per_week", models.PositiveSmallIntegerField
+    )
+
+    # Medications and conditions
+    pregnant = flag("pregnant")
+    on_opioid_agonist_treatment = flag("on_opioid_agonist_treatment", "Methadone or buprenorphine.")
+    on_cns_depressant = flag(
+        "on_cns_depressant", "Benzodiazepines, Z-drugs, barbiturates, other sedatives."
+    )
+    on_serotonergic_antidepressant = flag(
+        "on_serotonergic_antidepressant", "SSRI, SNRI, tricyclic, mirtazapine."
+    )
+    on_sedating_antihistamine = flag(
+        "on_sedating_antihistamine", "Diphenhydramine, hydroxyzine, promethazine."
+    )
+    on_dopamine_antagonist = flag(
+        "on_dopamine_antagonist", "Antipsychotics, metoclopramide, prochlorperazine."
+    )
+    on_dopamine_agonist = flag(
+        "on_dopamine_agonist", "Pramipexole, ropinirole, rotigotine, levodopa."
+    )
+    on_gabapentinoid = flag("on_gabapentinoid", "Gabapentin, gabapentin enacarbil, pregabalin.")
+    respiratory_disease = flag("respiratory_disease")
+    iron_overload = flag("iron_overload")
+
+    # Labs
+    ferritin_ng_ml = measure(
+        "ferritin_ng_ml", help_text="ng/mL; drawn in the morning, no iron for 24 h before."
+    )
+    tsat_percent = measure("tsat_percent")
+    serum_creatinine_mg_dl = measure("serum_creatinine_mg_dl")
+    weight_kg = measure("weight_kg")
+
+    notes = models.TextField(blank=True)
+
+    history = HistoricalRecords()
+    objects = AssessmentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-assessed_at"]
+        constraints = [
+            *[
+                models.CheckConstraint(
+                    condition=Q(**{f"{key}__in": item.allowed}) | Q(**{f"{key}__isnull": True}),
+                    name=f"assessment_{key}_allowed",
+                )
+                for key, item in ITEMS.items()
+            ],
+            *[
+                models.CheckConstraint(
+                    condition=Q(**{f"{key}__isnull": True for key in scale.keys})
+                    | Q(**{f"{key}__isnull": False for key in scale.keys}),
+                    name=f"assessment_{code}_complete_or_absent",
+                )
+                for code, scale in SCALES.items()
+            ],
+            models.CheckConstraint(
+                condition=Q(kratom_product__in=[*KratomProduct.values, ""]),
+                name="assessment_kratom_product_valid",
+            ),
+        ]
+        indexes = [
+            # The patient page and the trend chart: a patient's assessments by time.
+            models.Index(fields=["patient", "-assessed_at"], name="assessment_patient_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Assessment {self.uuid} of {self.assessed_at:%Y-%m-%d %H:%M}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        for code, score in self.scores().items():
+            setattr(self, f"{code}_total", score.total if score else None)
+        super().save(*args, **kwargs)
+
+    def get_absolute_url(self) -> str:
+        return reverse("patients:assessment", args=[self.uuid])
+
+    def entered_values(self) -> dict[str, Any]:
+        names = [fact.name for fact in ENTERED_FACTS]
+        return {name: getattr(self, name) for name in [*names, *ITEMS]}
+
+    @property
+    def age_years(self) -> int:
+        return age_in_years(self.patient.date_of_birth, timezone.localdate(self.assessed_at))
+
+    @property
+    def hours_since_last_dose(self) -> float | None:
+        if self.last_dose_at is None:
+            return None
+        return hours_between(self.last_dose_at, self.assessed_at)
+
+    def facts(self) -> dict[str, Any]:
+        return derive_facts(
+            self.entered_values(),
+            age_years=self.age_years,
+            sex=self.patient.sex,
+            hours_since_last_dose=self.hours_since_last_dose,
+        )
+
+    def stored_scores(self) -> dict[str, Score | None]:
+        """Scores from the stored totals, without the items (for lists and charts)."""
+        scores: dict[str, Score | None] = {}
+        for code, scale in SCALES.items():
+            total = getattr(self, f"{code}_total")
+            scores[code] = None if total is None else Score(scale, total, scale.band_for(total))
+        return scores
+
+    def scores(self) -> dict[str, Score | None]:
+        scores, _ = score_all(self.entered_values())
+        return scores

@@ -12,4 +12,8 @@ urlpatterns = [
     path("<uuid:uuid>/edit/", views.patient_edit, name="edit"),
     path("<uuid:uuid>/archive/", views.patient_archive, name="archive"),
     path("<uuid:uuid>/restore/", views.patient_restore, name="restore"),
+    path("<uuid:uuid>/assessments/new/", views.assessment_create, name="assessment_create"),
+    path("assessments/scores/", views.assessment_scores, name="assessment_scores"),
+    path("assessments/<uuid:uuid>/", views.assessment_detail, name="assessment"),
+    path("assessments/<uuid:uuid>/edit/", views.assessment_edit, name="assessment_edit"),
 ]

@@ -1,3 +1,5 @@
+from collections.abc import Mapping
+from datetime import datetime
 from uuid import UUID
 
 from django.contrib import messages
@@ -5,13 +7,26 @@ from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import IntegrityError
+from django.forms import ModelForm
 from django.http import HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.views.decorators.http import require_http_methods, require_POST
 
 from clinic.requests import AuthenticatedRequest
-from patients.forms import ArchiveForm, PatientForm, PatientSearchForm
-from patients.models import EditConflict, Patient, PatientAccess
+from patients.facts import WINDOW_LABELS
+from patients.forms import (
+    ASSESSMENT_SECTIONS,
+    ArchiveForm,
+    AssessmentForm,
+    PatientForm,
+    PatientSearchForm,
+)
+from patients.history import change_rows
+from patients.mimics import MIMIC_NAMES
+from patients.models import Assessment, EditConflict, Patient, PatientAccess, Versioned
+from patients.scales import ITEMS, SCALES, Progress, progress
 
 PAGE_SIZE = 25
 SEARCH_SESSION_KEY = "patient_search"
@@ -92,7 +107,11 @@ def patient_detail(request: AuthenticatedRequest, uuid: UUID) -> HttpResponse:
     return render(
         request,
         "patients/patient_detail.html",
-        {"patient": patient, "changes": describe_changes(records)[:HISTORY_SHOWN]},
+        {
+            "patient": patient,
+            "assessments": patient.assessments.for_patient_page(),
+            "changes": patient_changes(records)[:HISTORY_SHOWN],
+        },
     )
 
 
@@ -122,7 +141,7 @@ def patient_edit(request: AuthenticatedRequest, uuid: UUID) -> HttpResponse:
     )
 
 
-def edit_conflict(form: PatientForm, submitted: QueryDict, current: Patient) -> dict:
+def edit_conflict(form: ModelForm, submitted: QueryDict, current: Versioned, **form_kwargs) -> dict:
     """Rebuild the form on the newer record, keeping every value the editor typed.
 
     The hidden version moves to the current one, so saving again is a deliberate choice
@@ -130,7 +149,7 @@ def edit_conflict(form: PatientForm, submitted: QueryDict, current: Patient) -> 
     """
     data = submitted.copy()
     data["expected_version"] = str(current.version)
-    fresh = PatientForm(data, instance=current)
+    fresh = type(form)(data, instance=current, **form_kwargs)
     fresh.is_valid()
     fresh.add_error(
         None,
@@ -144,7 +163,7 @@ def edit_conflict(form: PatientForm, submitted: QueryDict, current: Patient) -> 
             "saved": display_value(current, name),
             "yours": display_value(form.instance, name),  # the form has set the typed values
         }
-        for name in form.Meta.fields
+        for name in form._meta.fields or []
         if getattr(current, name) != getattr(form.instance, name)
     ]
     return {
@@ -155,9 +174,9 @@ def edit_conflict(form: PatientForm, submitted: QueryDict, current: Patient) -> 
     }
 
 
-def display_value(patient: Patient, name: str) -> object:
-    get_display = getattr(patient, f"get_{name}_display", None)
-    return get_display() if get_display else getattr(patient, name)
+def display_value(record: Versioned, name: str) -> object:
+    get_display = getattr(record, f"get_{name}_display", None)
+    return get_display() if get_display else getattr(record, name)
 
 
 @require_http_methods(["GET", "POST"])
@@ -182,29 +201,159 @@ def patient_restore(request: AuthenticatedRequest, uuid: UUID) -> HttpResponse:
     return redirect(patient)
 
 
-TRACKED_FIELDS = [*PatientForm.Meta.fields, "archive_reason"]
+def patient_changes(records: list) -> list[dict]:
+    def archiving(newer, older) -> str | None:
+        if newer.archive_reason and not older.archive_reason:
+            return f"Archived: {newer.archive_reason}"
+        if older.archive_reason and not newer.archive_reason:
+            return "Restored"
+        return None
+
+    fields = PatientForm.Meta.fields
+    labels = {name: str(PatientForm.base_fields[name].label) for name in fields}
+    return change_rows(
+        records, fields=fields, labels=labels, created="Registered", summarise=archiving
+    )
 
 
-def describe_changes(records: list) -> list[dict]:
-    """Turn history records (newest first) into rows: who, when, what changed.
+# Assessments
 
-    Diffs are taken between neighbouring records already in memory, so the page needs
-    one history query however many changes it shows; the oldest record fetched only
-    serves as the base of the one before it.
-    """
-    rows = []
-    for newer, older in zip(records, [*records[1:], None], strict=True):
-        if older is None:
-            if newer.history_type != "+":
-                break  # the base record of a truncated list, not its creation
-            summary = "Registered"
-        elif newer.archive_reason and not older.archive_reason:
-            summary = f"Archived: {newer.archive_reason}"
-        elif older.archive_reason and not newer.archive_reason:
-            summary = "Restored"
+
+def get_assessment_for_user(request: AuthenticatedRequest, uuid: UUID, *, perm: str) -> Assessment:
+    """Like get_patient_for_user: role check, lookup, and an entry in the access log."""
+    if not request.user.has_perm(f"patients.{perm}"):
+        raise PermissionDenied
+    assessment = get_object_or_404(
+        Assessment.objects.select_related("patient", "assessed_by"), uuid=uuid
+    )
+    view_name = request.resolver_match.view_name if request.resolver_match else ""
+    PatientAccess.objects.create(user=request.user, patient=assessment.patient, view=view_name)
+    return assessment
+
+
+def live_scores(values: Mapping[str, object]) -> list[Progress]:
+    return [progress(scale, values) for scale in SCALES.values()]
+
+
+def posted_items(data: QueryDict) -> dict[str, int]:
+    """Scale answers from a posted form, as numbers; anything else is left out."""
+    answers = {}
+    for key in ITEMS:
+        raw = data.get(key, "")
+        if raw.isdigit():
+            answers[key] = int(raw)
+    return answers
+
+
+@require_http_methods(["GET", "POST"])
+def assessment_create(request: AuthenticatedRequest, uuid: UUID) -> HttpResponse:
+    patient = get_patient_for_user(request, uuid, perm="add_assessment")
+    if patient.is_archived:
+        messages.error(request, "This record is archived. Restore it before recording assessments.")
+        return redirect(patient)
+    data = request.POST if request.method == "POST" else None
+    form = AssessmentForm(
+        data, patient=patient, instance=Assessment(patient=patient, assessed_by=request.user)
+    )
+    if data and "preview" not in data and form.is_valid():
+        assessment = form.save()
+        messages.success(request, "Assessment saved.")
+        return redirect(assessment)
+    values = posted_items(data) if data else {}
+    return render(
+        request,
+        "patients/assessment_form.html",
+        {"form": form, "patient": patient, "scores": live_scores(values)},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def assessment_edit(request: AuthenticatedRequest, uuid: UUID) -> HttpResponse:
+    assessment = get_assessment_for_user(request, uuid, perm="change_assessment")
+    patient = assessment.patient
+    data = request.POST if request.method == "POST" else None
+    form = AssessmentForm(data, patient=patient, instance=assessment)
+    conflict = None
+    if data and "preview" not in data and form.is_valid():
+        try:
+            assessment.save_edit(expected_version=form.cleaned_data["expected_version"])
+        except EditConflict as error:
+            conflict = edit_conflict(form, data, error.current, patient=patient)
+            form = conflict["form"]
         else:
-            delta = newer.diff_against(older, included_fields=PatientForm.Meta.fields)
-            labels = [str(PatientForm.base_fields[c.field].label) for c in delta.changes]
-            summary = "Changed: " + ", ".join(labels) if labels else "Saved with no changes"
-        rows.append({"user": newer.history_user, "at": newer.history_date, "summary": summary})
-    return rows
+            messages.success(request, "Assessment corrected. The earlier version is kept.")
+            return redirect(assessment)
+    values = posted_items(data) if data else assessment.entered_values()
+    return render(
+        request,
+        "patients/assessment_form.html",
+        {
+            "form": form,
+            "patient": patient,
+            "assessment": assessment,
+            "scores": live_scores(values),
+            "conflict": conflict,
+        },
+    )
+
+
+@require_POST
+def assessment_scores(request: AuthenticatedRequest) -> HttpResponse:
+    """The live totals panel, re-rendered from the answers so far by the scale registry."""
+    user = request.user
+    if not (
+        user.has_perm("patients.add_assessment") or user.has_perm("patients.change_assessment")
+    ):
+        raise PermissionDenied
+    return render(
+        request,
+        "patients/assessment_form.html#scores",
+        {"scores": live_scores(posted_items(request.POST))},
+    )
+
+
+@require_http_methods(["GET"])
+def assessment_detail(request: AuthenticatedRequest, uuid: UUID) -> HttpResponse:
+    assessment = get_assessment_for_user(request, uuid, perm="view_assessment")
+    records = list(
+        assessment.history.select_related("history_user").order_by("-history_id")[
+            : HISTORY_SHOWN + 1
+        ]
+    )
+    fields = AssessmentForm._meta.fields or []
+    labels = {name: str(Assessment._meta.get_field(name).verbose_name) for name in fields}
+    facts = assessment.facts()
+    return render(
+        request,
+        "patients/assessment_detail.html",
+        {
+            "assessment": assessment,
+            "patient": assessment.patient,
+            "facts": facts,
+            "window": WINDOW_LABELS.get(facts["withdrawal_window"] or ""),
+            "windows": WINDOW_LABELS,
+            "scores": assessment.scores(),
+            "sections": entered_sections(assessment),
+            "changes": change_rows(records, fields=fields, labels=labels, created="Recorded")[
+                :HISTORY_SHOWN
+            ],
+        },
+    )
+
+
+def entered_sections(assessment: Assessment) -> list[dict]:
+    """What was entered, section by section, in the order of the form."""
+    sections = []
+    for code, title, names in ASSESSMENT_SECTIONS:
+        if code in SCALES:
+            continue  # scales are shown with their totals
+        rows = []
+        for name in names:
+            value = display_value(assessment, name)
+            if name == "mimics":
+                value = ", ".join(MIMIC_NAMES[code] for code in assessment.mimics) or None
+            elif isinstance(value, datetime):
+                value = date_format(timezone.localtime(value), "j M Y H:i")
+            rows.append({"label": Assessment._meta.get_field(name).verbose_name, "value": value})
+        sections.append({"title": title, "rows": rows})
+    return sections

@@ -6,7 +6,7 @@ from datetime import date
 from django.contrib.auth.models import Group, User
 
 from clinic.roles import CLINICIANS, GUIDANCE_ADMINS, STAFF
-from patients.models import Patient, Sex
+from patients.models import Assessment, Patient, Sex
 
 PASSWORD = "correct-horse-battery"
 
@@ -38,3 +38,24 @@ def make_patient(**fields) -> Patient:
     }
     values.update(fields)
     return Patient.objects.create(**values)
+
+
+# A complete IRLS totalling 24 (severe) and a complete COWS totalling 14 (moderate).
+COMPLETE_IRLS = {f"irls_{n}": v for n, v in enumerate([3, 3, 2, 3, 2, 3, 2, 2, 2, 2], start=1)}
+COMPLETE_COWS = {
+    "cows_pulse": 1,
+    "cows_sweating": 1,
+    "cows_restlessness": 3,
+    "cows_pupils": 1,
+    "cows_aches": 2,
+    "cows_runny_nose": 1,
+    "cows_gi_upset": 2,
+    "cows_tremor": 1,
+    "cows_yawning": 1,
+    "cows_anxiety": 1,
+    "cows_gooseflesh": 0,
+}
+
+
+def make_assessment(patient: Patient, by, **fields) -> Assessment:
+    return Assessment.objects.create(patient=patient, assessed_by=by, **fields)

@@ -2,15 +2,15 @@
 
 from django.urls import reverse
 
-from tests.base import make_patient
+from tests.base import COMPLETE_IRLS, make_assessment, make_patient
 
 # Every page: session, user, the user's and the groups' permissions, and the session
 # saved back (savepoint, update, release) so that idle expiry starts again.
 EVERY_PAGE = 7
 # + count, one page of patients
 PATIENT_LIST_QUERIES = EVERY_PAGE + 2
-# + patient, access-log insert, history with its users
-PATIENT_PAGE_QUERIES = EVERY_PAGE + 3
+# + patient, access-log insert, assessments with their authors, history with its users
+PATIENT_PAGE_QUERIES = EVERY_PAGE + 4
 
 
 def test_the_patient_list_query_count_does_not_grow_with_patients(
@@ -24,14 +24,17 @@ def test_the_patient_list_query_count_does_not_grow_with_patients(
     assert len(response.context["page"].object_list) == 25
 
 
-def test_the_patient_page_query_count_does_not_grow_with_history(
+def test_the_patient_page_query_count_does_not_grow_with_history_or_assessments(
     as_user, clinician, django_assert_num_queries
 ):
     patient = make_patient()
     for i in range(30):
         patient.notes = f"note {i}"
         patient.save()
+    for _ in range(15):
+        make_assessment(patient, clinician, **COMPLETE_IRLS)
     client = as_user(clinician)
     with django_assert_num_queries(PATIENT_PAGE_QUERIES):
         response = client.get(patient.get_absolute_url())
     assert len(response.context["changes"]) == 20
+    assert response.content.decode().count("badge band-") == 15

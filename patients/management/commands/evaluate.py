@@ -1,0 +1,65 @@
+"""`python manage.py evaluate FILE|-`: facts in, scores, derived facts and guidance out.
+
+The contract is product.md section 6. Invalid input exits with status 2 and one line per
+problem on standard error; nothing is printed on standard output then.
+"""
+
+import json
+import sys
+from datetime import datetime
+from typing import Any
+
+from django.core.management.base import BaseCommand
+from django.utils import timezone
+
+from patients.facts import parse_input
+from patients.scales import SCALES
+
+
+def _json_default(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+class Command(BaseCommand):
+    help = "Evaluate one JSON object of entered facts; print scores, facts and recommendations."
+
+    def add_arguments(self, parser):
+        parser.add_argument("file", help="a JSON file, or - for standard input")
+
+    def handle(self, *args, file: str, **options):
+        try:
+            text = sys.stdin.read() if file == "-" else open(file, encoding="utf-8").read()  # noqa: SIM115
+        except OSError as error:
+            self.fail([f"input: cannot read {file}: {error.strerror}"])
+        try:
+            raw = json.loads(text)
+        except json.JSONDecodeError as error:
+            self.fail([f"input: not valid JSON ({error.msg} at line {error.lineno})"])
+        except UnicodeDecodeError:
+            self.fail(["input: not UTF-8 text"])
+
+        facts, problems = parse_input(raw, now=timezone.now())
+        if problems:
+            self.fail(problems)
+
+        result = {
+            "scores": {
+                code: (
+                    {"total": facts[f"{code}_total"], "band": facts[f"{code}_band"]}
+                    if facts[f"{code}_total"] is not None
+                    else None
+                )
+                for code in SCALES
+            },
+            "facts": facts,
+            "recommendations": [],
+            "not_evaluated": [],
+        }
+        self.stdout.write(json.dumps(result, default=_json_default, indent=2))
+
+    def fail(self, problems: list[str]) -> None:
+        for problem in problems:
+            self.stderr.write(problem)
+        raise SystemExit(2)
