@@ -153,6 +153,8 @@ ASSESSMENT_SECTIONS: list[tuple[str, str, list[str]]] = [
     ("notes", "Notes", ["notes"]),
 ]
 
+ASSESSMENT_FIELDS = [name for _, _, names in ASSESSMENT_SECTIONS for name in names]
+
 
 class AssessmentForm(forms.ModelForm):
     """The assessment, in the sections a clinician works through.
@@ -173,7 +175,7 @@ class AssessmentForm(forms.ModelForm):
 
     class Meta:
         model = Assessment
-        fields = [name for _, _, names in ASSESSMENT_SECTIONS for name in names]
+        fields = ASSESSMENT_FIELDS
         widgets = {
             "assessed_at": forms.DateTimeInput(
                 attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"
@@ -229,7 +231,8 @@ class AssessmentForm(forms.ModelForm):
         return assessed_at
 
     def clean(self):
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         assessed_at = cleaned.get("assessed_at")
         last_dose_at = cleaned.get("last_dose_at")
         if assessed_at and last_dose_at:

@@ -25,8 +25,10 @@ def change_rows(
                 break  # the base record of a truncated list, not its creation
             summary = created
         else:
-            summary = summarise(newer, older)
-            if summary is None:
+            special = summarise(newer, older)
+            if special is not None:
+                summary = special
+            else:
                 delta = newer.diff_against(older, included_fields=fields)
                 changed = [labels[change.field] for change in delta.changes]
                 summary = "Changed: " + ", ".join(changed) if changed else "Saved with no changes"

@@ -44,6 +44,7 @@ class Versioned(models.Model):
     loaded, and a save on top of a newer version is refused (see `save_edit`)."""
 
     version = models.PositiveIntegerField(default=1, editable=False)
+    history: Any  # each concrete model keeps its own HistoricalRecords
 
     class Meta:
         abstract = True

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from clinic.requests import AuthenticatedRequest
 from patients.facts import WINDOW_LABELS
 from patients.forms import (
+    ASSESSMENT_FIELDS,
     ASSESSMENT_SECTIONS,
     ArchiveForm,
     AssessmentForm,
@@ -320,8 +321,7 @@ def assessment_detail(request: AuthenticatedRequest, uuid: UUID) -> HttpResponse
             : HISTORY_SHOWN + 1
         ]
     )
-    fields = AssessmentForm._meta.fields or []
-    labels = {name: str(Assessment._meta.get_field(name).verbose_name) for name in fields}
+    labels = {name: field_label(name) for name in ASSESSMENT_FIELDS}
     facts = assessment.facts()
     return render(
         request,
@@ -334,11 +334,15 @@ def assessment_detail(request: AuthenticatedRequest, uuid: UUID) -> HttpResponse
             "windows": WINDOW_LABELS,
             "scores": assessment.scores(),
             "sections": entered_sections(assessment),
-            "changes": change_rows(records, fields=fields, labels=labels, created="Recorded")[
-                :HISTORY_SHOWN
-            ],
+            "changes": change_rows(
+                records, fields=ASSESSMENT_FIELDS, labels=labels, created="Recorded"
+            )[:HISTORY_SHOWN],
         },
     )
+
+
+def field_label(name: str) -> str:
+    return str(getattr(Assessment._meta.get_field(name), "verbose_name", name))
 
 
 def entered_sections(assessment: Assessment) -> list[dict]:
@@ -354,6 +358,6 @@ def entered_sections(assessment: Assessment) -> list[dict]:
                 value = ", ".join(MIMIC_NAMES[code] for code in assessment.mimics) or None
             elif isinstance(value, datetime):
                 value = date_format(timezone.localtime(value), "j M Y H:i")
-            rows.append({"label": Assessment._meta.get_field(name).verbose_name, "value": value})
+            rows.append({"label": field_label(name), "value": value})
         sections.append({"title": title, "rows": rows})
     return sections

@@ -1,14 +1,16 @@
 """Every view, every role: what product.md section 1 allows is served, the rest is 403."""
 
 import pytest
+from django.contrib.auth.models import User
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from tests.base import make_patient
+from tests.base import make_assessment, make_patient
 
 CLINICAL = {"clinician", "staff"}
+CLINICIAN = {"clinician"}
 EVERYONE = {"clinician", "staff", "guidance_admin", "outsider"}
 
-# (url name, method, takes a patient, roles allowed)
+# (url name, method, takes a patient or an assessment, roles allowed)
 MATRIX = [
     ("home", "get", False, EVERYONE),
     ("patients:list", "get", False, CLINICAL),
@@ -22,13 +24,22 @@ MATRIX = [
     ("patients:archive", "get", True, CLINICAL),
     ("patients:archive", "post", True, CLINICAL),
     ("patients:restore", "post", True, CLINICAL),
+    ("patients:assessment_create", "get", True, CLINICIAN),
+    ("patients:assessment_create", "post", True, CLINICIAN),
+    ("patients:assessment_scores", "post", False, CLINICIAN),
+    ("patients:assessment", "get", "assessment", CLINICAL),
+    ("patients:assessment_edit", "get", "assessment", CLINICIAN),
+    ("patients:assessment_edit", "post", "assessment", CLINICIAN),
 ]
 PUBLIC = {"login", "healthz"}
 SIGNED_IN_ANY_ROLE = {"logout"}
 
 
-def url_for(name, takes_patient):
-    return reverse(name, args=[make_patient().uuid] if takes_patient else [])
+def url_for(name, takes):
+    if takes == "assessment":
+        author = User.objects.get_or_create(username="author")[0]
+        return reverse(name, args=[make_assessment(make_patient(), author).uuid])
+    return reverse(name, args=[make_patient().uuid] if takes else [])
 
 
 def all_url_names(resolver=None, prefix=""):

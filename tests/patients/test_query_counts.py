@@ -2,7 +2,7 @@
 
 from django.urls import reverse
 
-from tests.base import COMPLETE_IRLS, make_assessment, make_patient
+from tests.base import COMPLETE_COWS, COMPLETE_IRLS, make_assessment, make_patient
 
 # Every page: session, user, the user's and the groups' permissions, and the session
 # saved back (savepoint, update, release) so that idle expiry starts again.
@@ -38,3 +38,20 @@ def test_the_patient_page_query_count_does_not_grow_with_history_or_assessments(
         response = client.get(patient.get_absolute_url())
     assert len(response.context["changes"]) == 20
     assert response.content.decode().count("badge band-") == 15
+
+
+# + assessment with patient and author, access-log insert, history with its users
+ASSESSMENT_PAGE_QUERIES = EVERY_PAGE + 3
+
+
+def test_the_assessment_page_query_count_does_not_grow_with_corrections(
+    as_user, clinician, django_assert_num_queries
+):
+    assessment = make_assessment(make_patient(), clinician, **COMPLETE_IRLS, **COMPLETE_COWS)
+    for i in range(25):
+        assessment.notes = f"correction {i}"
+        assessment.save()
+    client = as_user(clinician)
+    with django_assert_num_queries(ASSESSMENT_PAGE_QUERIES):
+        response = client.get(assessment.get_absolute_url())
+    assert len(response.context["changes"]) == 20
