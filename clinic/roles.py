@@ -25,9 +25,10 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "patients.view_assessment",
         "patients.add_assessment",
         "patients.change_assessment",
+        "guidance.decide_recommendation",
     ],
     STAFF: [*PATIENT_RECORDS, "patients.view_assessment"],
-    GUIDANCE_ADMINS: [],
+    GUIDANCE_ADMINS: ["guidance.view_rule", "guidance.add_rule", "guidance.change_rule"],
 }
 
 

@@ -9,5 +9,6 @@ urlpatterns = [
     path("sign-in/", views.sign_in, name="login"),
     path("sign-out/", views.sign_out, name="logout"),
     path("patients/", include("patients.urls")),
+    path("guidance/", include("guidance.urls")),
     path("admin/", admin.site.urls),
 ]

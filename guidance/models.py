@@ -1,1 +1,284 @@
-# Rules, recommendation cards and decisions arrive with the guidance issue.
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.db import models, transaction
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+from simple_history.models import HistoricalRecords
+
+from patients.models import Assessment
+
+
+class Category(models.TextChoices):
+    MEDICATION = "medication", "Medication"
+    SAFETY = "safety", "Safety"
+    IRON = "iron", "Iron"
+    BEHAVIOURAL = "behavioural", "Behavioural"
+    WITHDRAWAL = "withdrawal", "Withdrawal"
+    LIFESTYLE = "lifestyle", "Lifestyle"
+    DIAGNOSIS = "diagnosis", "Diagnosis"
+
+
+class Indicator(models.TextChoices):
+    CRITICAL = "critical", "Critical"
+    WARNING = "warning", "Warning"
+    INFO = "info", "Info"
+
+
+class RuleStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    ACTIVE = "active", "Active"
+    RETIRED = "retired", "Retired"
+
+
+class RuleQuerySet(models.QuerySet["Rule"]):
+    def active(self) -> "RuleQuerySet":
+        return self.filter(status=RuleStatus.ACTIVE)
+
+    def of(self, code: str) -> "RuleQuerySet":
+        return self.filter(code=code).order_by("-version")
+
+
+class Rule(models.Model):
+    """One version of a guidance rule. A version's content never changes once saved:
+    editing saves a new version, so every card can point at exactly what produced it.
+    Only the status moves (draft, active, retired); one version of a code is active."""
+
+    code = models.CharField(max_length=40, help_text="For example MED-GABAPENTINOID.")
+    version = models.PositiveIntegerField()
+    status = models.CharField(max_length=8, choices=RuleStatus, default=RuleStatus.DRAFT)
+    title = models.CharField(max_length=200)
+    detail = models.TextField()
+    category = models.CharField(max_length=12, choices=Category)
+    indicator = models.CharField(max_length=8, choices=Indicator)
+    condition = models.TextField(
+        help_text="An expression over the facts, in the rule-engine language, e.g. "
+        "rls_criteria_met and ferritin_ng_ml != null and ferritin_ng_ml <= 75"
+    )
+    source = models.TextField(
+        help_text="Where the advice comes from: the source document's section and the "
+        "guideline or label, as in clinical-reference.md."
+    )
+    evidence = models.CharField(
+        max_length=300,
+        help_text="The guideline's strength and the reference's tag (V, V2; U is unverified).",
+    )
+    test_cases = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Facts and whether the rule should fire; all must pass before activation.",
+    )
+    change_note = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    activated_at = models.DateTimeField(null=True, blank=True)
+    activated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    history = HistoricalRecords()
+    objects = RuleQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["code", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["code", "version"], name="rule_code_version_unique"),
+            models.UniqueConstraint(
+                fields=["code"],
+                condition=Q(status=RuleStatus.ACTIVE),
+                name="rule_one_active_version_per_code",
+            ),
+            models.CheckConstraint(condition=Q(version__gte=1), name="rule_version_positive"),
+            models.CheckConstraint(
+                condition=Q(status__in=RuleStatus.values), name="rule_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(indicator__in=Indicator.values), name="rule_indicator_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(category__in=Category.values), name="rule_category_valid"
+            ),
+        ]
+        indexes = [
+            # Rule.objects.active(): the rule set evaluated on every assessment save.
+            models.Index(fields=["status", "code"], name="rule_status_code"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} v{self.version}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("guidance:rule", args=[self.code, self.version])
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == RuleStatus.ACTIVE
+
+    @transaction.atomic
+    def activate(self, *, by: Any) -> None:
+        """Make this version the active one of its code; the previous one is retired."""
+        Rule.objects.select_for_update().filter(code=self.code).exclude(pk=self.pk).filter(
+            status=RuleStatus.ACTIVE
+        ).update(status=RuleStatus.RETIRED)
+        self.status = RuleStatus.ACTIVE
+        self.activated_at = timezone.now()
+        self.activated_by = by
+        self.save()
+
+    def retire(self) -> None:
+        self.status = RuleStatus.RETIRED
+        self.save()
+
+
+class DeclineReason(models.TextChoices):
+    NOT_APPROPRIATE = "not_appropriate", "Not clinically appropriate"
+    PATIENT_DECLINED = "patient_declined", "Patient declined"
+    ALREADY_IN_PLACE = "already_in_place", "Already in place"
+    CONTRAINDICATED = "contraindicated", "Contraindicated"
+    OTHER = "other", "Other (say why)"
+
+
+class CardStatus(models.TextChoices):
+    PENDING = "pending", "Awaiting review"
+    ACCEPTED = "accepted", "Accepted"
+    DECLINED = "declined", "Declined"
+    DEFERRED = "deferred", "Deferred"
+
+
+class RecommendationQuerySet(models.QuerySet["Recommendation"]):
+    def for_assessment_page(self) -> "RecommendationQuerySet":
+        return self.select_related("rule").order_by(
+            models.Case(
+                *[
+                    models.When(rule__indicator=indicator, then=rank)
+                    for rank, indicator in enumerate(Indicator.values)
+                ]
+            ),
+            "rule__code",
+        )
+
+
+class Recommendation(models.Model):
+    """A suggestion card: one fired rule version for one assessment, for clinician review.
+
+    Nothing is accepted by the application: a card waits until a clinician decides.
+    """
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    assessment = models.ForeignKey(
+        Assessment, on_delete=models.PROTECT, related_name="recommendations"
+    )
+    rule = models.ForeignKey(Rule, on_delete=models.PROTECT, related_name="recommendations")
+    rule_code = models.CharField(max_length=40, editable=False)
+    status = models.CharField(max_length=8, choices=CardStatus, default=CardStatus.PENDING)
+    still_fires = models.BooleanField(
+        default=True,
+        help_text="False when a correction of the assessment means the rule "
+        "no longer fires; kept because a clinician decided on it.",
+    )
+    # Bumped by every decision: a clinician deciding on a card someone else has just
+    # decided is told, not silently overwritten.
+    version = models.PositiveIntegerField(default=1, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    history = HistoricalRecords()
+    objects = RecommendationQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["assessment", "rule_code"], name="card_one_per_rule_per_assessment"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=CardStatus.values), name="card_status_valid"
+            ),
+        ]
+        indexes = [
+            # The worklist: patients with undecided critical cards.
+            models.Index(fields=["status", "assessment"], name="card_status_assessment"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rule} on {self.assessment}"
+
+    @property
+    def is_decided(self) -> bool:
+        return self.status != CardStatus.PENDING
+
+    def decide(
+        self,
+        *,
+        status: str,
+        by: Any,
+        expected_version: int | None,
+        reason: str = "",
+        comment: str = "",
+    ) -> "Decision":
+        """Record a clinician's decision. Raises StaleDecision when someone else decided
+        on the card since `expected_version` was shown."""
+        with transaction.atomic():
+            current = Recommendation.objects.select_for_update().get(pk=self.pk)
+            if current.version != expected_version:
+                raise StaleDecision(current)
+            self.status = status
+            self.version = current.version + 1
+            self.save(update_fields=["status", "version"])
+            return Decision.objects.create(
+                recommendation=self, status=status, decline_reason=reason, comment=comment, by=by
+            )
+
+
+class StaleDecision(Exception):
+    def __init__(self, current: Recommendation) -> None:
+        super().__init__("The card was decided by someone else meanwhile.")
+        self.current = current
+
+
+class Decision(models.Model):
+    """One clinician decision on a card. Append-only: revising a decision adds a row."""
+
+    recommendation = models.ForeignKey(
+        Recommendation, on_delete=models.PROTECT, related_name="decisions"
+    )
+    status = models.CharField(max_length=8, choices=CardStatus)
+    decline_reason = models.CharField(max_length=20, choices=DeclineReason, blank=True)
+    comment = models.TextField(blank=True)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["at", "pk"]
+        permissions = [("decide_recommendation", "Can accept, decline or defer a suggestion")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(
+                    status__in=[CardStatus.ACCEPTED, CardStatus.DECLINED, CardStatus.DEFERRED]
+                ),
+                name="decision_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status=CardStatus.DECLINED) | ~Q(decline_reason=""),
+                name="decision_declined_with_reason",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_status_display()} by {self.by} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class Evaluation(models.Model):
+    """The last run of the rules on an assessment: which rules could not be evaluated."""
+
+    assessment = models.OneToOneField(
+        Assessment, on_delete=models.PROTECT, related_name="evaluation"
+    )
+    evaluated_at = models.DateTimeField(default=timezone.now)
+    rules_evaluated = models.PositiveIntegerField(default=0)
+    not_evaluated = models.JSONField(default=list, blank=True)
+
+    def __str__(self) -> str:
+        return f"Evaluation of {self.assessment} at {self.evaluated_at:%Y-%m-%d %H:%M}"

@@ -1,12 +1,13 @@
 from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db import IntegrityError
+from django.db import IntegrityError, transaction
 from django.forms import ModelForm
 from django.http import HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
@@ -15,6 +16,8 @@ from django.utils.formats import date_format
 from django.views.decorators.http import require_http_methods, require_POST
 
 from clinic.requests import AuthenticatedRequest
+from guidance.pages import guidance_for_page
+from guidance.services import evaluate_assessment
 from patients.facts import WINDOW_LABELS
 from patients.forms import (
     ASSESSMENT_FIELDS,
@@ -225,7 +228,7 @@ def get_assessment_for_user(request: AuthenticatedRequest, uuid: UUID, *, perm: 
     if not request.user.has_perm(f"patients.{perm}"):
         raise PermissionDenied
     assessment = get_object_or_404(
-        Assessment.objects.select_related("patient", "assessed_by"), uuid=uuid
+        Assessment.objects.select_related("patient", "assessed_by", "evaluation"), uuid=uuid
     )
     view_name = request.resolver_match.view_name if request.resolver_match else ""
     PatientAccess.objects.create(user=request.user, patient=assessment.patient, view=view_name)
@@ -257,8 +260,10 @@ def assessment_create(request: AuthenticatedRequest, uuid: UUID) -> HttpResponse
         data, patient=patient, instance=Assessment(patient=patient, assessed_by=request.user)
     )
     if data and "preview" not in data and form.is_valid():
-        assessment = form.save()
-        messages.success(request, "Assessment saved.")
+        with transaction.atomic():
+            assessment = form.save()
+            evaluate_assessment(assessment=assessment)
+        messages.success(request, "Assessment saved. Review the suggestions below.")
         return redirect(assessment)
     values = posted_items(data) if data else {}
     return render(
@@ -277,12 +282,18 @@ def assessment_edit(request: AuthenticatedRequest, uuid: UUID) -> HttpResponse:
     conflict = None
     if data and "preview" not in data and form.is_valid():
         try:
-            assessment.save_edit(expected_version=form.cleaned_data["expected_version"])
+            with transaction.atomic():
+                assessment.save_edit(expected_version=form.cleaned_data["expected_version"])
+                evaluate_assessment(assessment=assessment)
         except EditConflict as error:
             conflict = edit_conflict(form, data, error.current, patient=patient)
             form = conflict["form"]
         else:
-            messages.success(request, "Assessment corrected. The earlier version is kept.")
+            messages.success(
+                request,
+                "Assessment corrected; the earlier version is kept. Suggestions were "
+                "re-evaluated: decided ones stay as they were.",
+            )
             return redirect(assessment)
     values = posted_items(data) if data else assessment.entered_values()
     return render(
@@ -316,6 +327,17 @@ def assessment_scores(request: AuthenticatedRequest) -> HttpResponse:
 @require_http_methods(["GET"])
 def assessment_detail(request: AuthenticatedRequest, uuid: UUID) -> HttpResponse:
     assessment = get_assessment_for_user(request, uuid, perm="view_assessment")
+    return render_assessment(request, assessment)
+
+
+def render_assessment(
+    request: AuthenticatedRequest,
+    assessment: Assessment,
+    *,
+    failed_decision: tuple[int, Any] | None = None,
+) -> HttpResponse:
+    """The assessment page. `failed_decision` is a card id and its bound DecisionForm
+    with errors, shown in place so that nothing typed is lost."""
     records = list(
         assessment.history.select_related("history_user").order_by("-history_id")[
             : HISTORY_SHOWN + 1
@@ -334,6 +356,7 @@ def assessment_detail(request: AuthenticatedRequest, uuid: UUID) -> HttpResponse
             "windows": WINDOW_LABELS,
             "scores": assessment.scores(),
             "sections": entered_sections(assessment),
+            "guidance": guidance_for_page(assessment, failed_decision),
             "changes": change_rows(
                 records, fields=ASSESSMENT_FIELDS, labels=labels, created="Recorded"
             )[:HISTORY_SHOWN],

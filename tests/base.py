@@ -40,6 +40,14 @@ def make_patient(**fields) -> Patient:
     return Patient.objects.create(**values)
 
 
+CRITERIA_MET = {
+    "rls_urge_to_move": True,
+    "rls_worse_at_rest": True,
+    "rls_relief_with_movement": True,
+    "rls_worse_evening": True,
+    "rls_not_explained_by_mimic": True,
+}
+
 # A complete IRLS totalling 24 (severe) and a complete COWS totalling 14 (moderate).
 COMPLETE_IRLS = {f"irls_{n}": v for n, v in enumerate([3, 3, 2, 3, 2, 3, 2, 2, 2, 2], start=1)}
 COMPLETE_COWS = {

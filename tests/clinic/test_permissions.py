@@ -4,10 +4,16 @@ import pytest
 from django.contrib.auth.models import User
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from guidance.models import Recommendation, Rule
 from tests.base import make_assessment, make_patient
+
+# Roles are fetched by name inside the tests, so pytest-django cannot see the database
+# use from the fixtures: say it, so these run with the other database tests.
+pytestmark = pytest.mark.django_db
 
 CLINICAL = {"clinician", "staff"}
 CLINICIAN = {"clinician"}
+GUIDANCE = {"guidance_admin"}
 EVERYONE = {"clinician", "staff", "guidance_admin", "outsider"}
 
 # (url name, method, takes a patient or an assessment, roles allowed)
@@ -30,15 +36,32 @@ MATRIX = [
     ("patients:assessment", "get", "assessment", CLINICAL),
     ("patients:assessment_edit", "get", "assessment", CLINICIAN),
     ("patients:assessment_edit", "post", "assessment", CLINICIAN),
+    ("guidance:decide", "post", "card", CLINICIAN),
+    ("guidance:rules", "get", False, GUIDANCE),
+    ("guidance:rule_create", "get", False, GUIDANCE),
+    ("guidance:rule_create", "post", False, GUIDANCE),
+    ("guidance:rule", "get", "rule", GUIDANCE),
+    ("guidance:rule_edit", "get", "rule", GUIDANCE),
+    ("guidance:rule_edit", "post", "rule", GUIDANCE),
+    ("guidance:rule_activate", "post", "rule", GUIDANCE),
+    ("guidance:rule_retire", "post", "rule", GUIDANCE),
 ]
 PUBLIC = {"login", "healthz"}
 SIGNED_IN_ANY_ROLE = {"logout"}
 
 
 def url_for(name, takes):
+    author = User.objects.get_or_create(username="author")[0]
     if takes == "assessment":
-        author = User.objects.get_or_create(username="author")[0]
         return reverse(name, args=[make_assessment(make_patient(), author).uuid])
+    if takes == "card":
+        assessment = make_assessment(make_patient(), author)
+        rule = Rule.objects.active().first()
+        card = Recommendation.objects.create(assessment=assessment, rule=rule, rule_code=rule.code)
+        return reverse(name, args=[card.uuid])
+    if takes == "rule":
+        rule = Rule.objects.get(code="IRON-STUDIES", version=1)
+        return reverse(name, args=[rule.code, rule.version])
     return reverse(name, args=[make_patient().uuid] if takes else [])
 
 
@@ -113,3 +136,10 @@ def test_navigation_shows_patients_to_clinical_roles(request, as_user, role):
     page = as_user(request.getfixturevalue(role)).get(reverse("home")).content.decode()
     assert reverse("patients:list") in page
     assert reverse("patients:create") in page
+
+
+@pytest.mark.parametrize("role", ["clinician", "staff", "outsider"])
+def test_navigation_shows_rules_only_to_guidance_admins(request, as_user, role, guidance_admin):
+    rules = reverse("guidance:rules")
+    assert rules in as_user(guidance_admin).get(reverse("home")).content.decode()
+    assert rules not in as_user(request.getfixturevalue(role)).get(reverse("home")).content.decode()

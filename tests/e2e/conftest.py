@@ -29,6 +29,10 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if "tests/e2e/" in str(item.fspath):
             item.add_marker(pytest.mark.e2e)
+            # The live server needs committed data, so these tests flush the database
+            # afterwards; serialized rollback puts back what migrations loaded (the
+            # default rules) for the tests that follow.
+            item.add_marker(pytest.mark.django_db(transaction=True, serialized_rollback=True))
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,9 @@
 
 from django.urls import reverse
 
-from tests.base import COMPLETE_COWS, COMPLETE_IRLS, make_assessment, make_patient
+from guidance.models import Recommendation
+from guidance.services import evaluate_assessment
+from tests.base import COMPLETE_COWS, COMPLETE_IRLS, CRITERIA_MET, make_assessment, make_patient
 
 # Every page: session, user, the user's and the groups' permissions, and the session
 # saved back (savepoint, update, release) so that idle expiry starts again.
@@ -40,18 +42,28 @@ def test_the_patient_page_query_count_does_not_grow_with_history_or_assessments(
     assert response.content.decode().count("badge band-") == 15
 
 
-# + assessment with patient and author, access-log insert, history with its users
-ASSESSMENT_PAGE_QUERIES = EVERY_PAGE + 3
+# + assessment with patient, author and evaluation, access-log insert, history with its
+# users, cards with their rules, decisions with their authors
+ASSESSMENT_PAGE_QUERIES = EVERY_PAGE + 5
 
 
-def test_the_assessment_page_query_count_does_not_grow_with_corrections(
+def test_the_assessment_page_query_count_does_not_grow_with_corrections_cards_or_decisions(
     as_user, clinician, django_assert_num_queries
 ):
-    assessment = make_assessment(make_patient(), clinician, **COMPLETE_IRLS, **COMPLETE_COWS)
+    assessment = make_assessment(
+        make_patient(), clinician, **COMPLETE_IRLS, **COMPLETE_COWS, **CRITERIA_MET
+    )
     for i in range(25):
         assessment.notes = f"correction {i}"
         assessment.save()
+    evaluate_assessment(assessment=assessment)
+    cards = list(Recommendation.objects.filter(assessment=assessment))
+    for card in cards:
+        card.decide(status="deferred", by=clinician, expected_version=card.version)
+        card.decide(status="accepted", by=clinician, expected_version=card.version)
     client = as_user(clinician)
     with django_assert_num_queries(ASSESSMENT_PAGE_QUERIES):
         response = client.get(assessment.get_absolute_url())
     assert len(response.context["changes"]) == 20
+    assert len(cards) > 10
+    assert response.content.decode().count('data-rule="') == len(cards)

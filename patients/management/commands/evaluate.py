@@ -12,6 +12,8 @@ from typing import Any
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
+from guidance import engine
+from guidance.models import Rule
 from patients.facts import parse_input
 from patients.scales import SCALES
 
@@ -43,6 +45,7 @@ class Command(BaseCommand):
         facts, problems = parse_input(raw, now=timezone.now())
         if problems:
             self.fail(problems)
+        guidance = engine.evaluate(facts, Rule.objects.active())
 
         result = {
             "scores": {
@@ -54,8 +57,23 @@ class Command(BaseCommand):
                 for code in SCALES
             },
             "facts": facts,
-            "recommendations": [],
-            "not_evaluated": [],
+            "recommendations": [
+                {
+                    "rule": rule.code,
+                    "version": rule.version,
+                    "category": rule.category,
+                    "indicator": rule.indicator,
+                    "title": rule.title,
+                    "detail": rule.detail,
+                    "source": rule.source,
+                    "evidence": rule.evidence,
+                }
+                for rule in guidance.fired
+            ],
+            "not_evaluated": [
+                {"rule": item.rule.code, "version": item.rule.version, "reason": item.reason}
+                for item in guidance.not_evaluated
+            ],
         }
         self.stdout.write(json.dumps(result, default=_json_default, indent=2))
 

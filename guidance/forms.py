@@ -1,0 +1,136 @@
+import json
+
+from django import forms
+
+from guidance.engine import ConditionError, case_facts, compile_condition
+from guidance.models import CardStatus, DeclineReason, Rule
+
+
+class DecisionForm(forms.Form):
+    """Accept, decline (with a coded reason, and a comment when the reason is "other")
+    or defer one card."""
+
+    status = forms.ChoiceField(
+        choices=[(s.value, s.label) for s in CardStatus if s != CardStatus.PENDING],
+        widget=forms.HiddenInput,
+    )
+    reason = forms.ChoiceField(
+        label="Reason", choices=[("", "Choose a reason"), *DeclineReason.choices], required=False
+    )
+    comment = forms.CharField(
+        label="Comment", widget=forms.Textarea(attrs={"rows": 2}), required=False, max_length=2000
+    )
+    expected_version = forms.IntegerField(widget=forms.HiddenInput)
+
+    def clean(self):
+        cleaned = super().clean() or {}
+        status, reason = cleaned.get("status"), cleaned.get("reason")
+        if status == CardStatus.DECLINED:
+            if not reason:
+                self.add_error("reason", "Say why the suggestion is declined.")
+            elif reason == DeclineReason.OTHER and not cleaned.get("comment"):
+                self.add_error("comment", "With the reason “Other”, a comment is required.")
+        elif reason:
+            cleaned["reason"] = ""  # a reason belongs to a decline only
+        return cleaned
+
+
+class TestCasesField(forms.CharField):
+    """Test cases as JSON: [{"name": …, "facts": {…}, "fires": true}, …]."""
+
+    widget = forms.Textarea(attrs={"rows": 8, "class": "font-monospace", "spellcheck": "false"})
+
+    def prepare_value(self, value):
+        if isinstance(value, list):
+            return json.dumps(value, indent=2)
+        return value
+
+    def to_python(self, value):
+        if value in (None, ""):
+            return []
+        if isinstance(value, list):
+            return value
+        try:
+            cases = json.loads(value)
+        except json.JSONDecodeError as error:
+            raise forms.ValidationError(
+                f"Not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}."
+            ) from None
+        if not isinstance(cases, list):
+            raise forms.ValidationError("Give a list of test cases: [ {...}, {...} ].")
+        for number, case in enumerate(cases, start=1):
+            if not isinstance(case, dict) or not isinstance(case.get("facts", {}), dict):
+                raise forms.ValidationError(
+                    f"Case {number}: give "
+                    '{"name": ..., "facts": {...}, "fires": true or false}.'
+                )
+            if not isinstance(case.get("fires"), bool):
+                raise forms.ValidationError(f'Case {number}: "fires" must be true or false.')
+            unknown = set(case) - {"name", "facts", "fires"}
+            if unknown:
+                raise forms.ValidationError(f"Case {number}: unknown key {sorted(unknown)[0]!r}.")
+            try:
+                case_facts(case.get("facts", {}))
+            except ValueError as error:
+                raise forms.ValidationError(f"Case {number}: {error}.") from None
+        return cases
+
+
+class RuleForm(forms.ModelForm):
+    """Edits save a new version: the form is always bound to a new, unsaved Rule."""
+
+    test_cases = TestCasesField(
+        required=False,
+        help_text='For example [{"name": "moderate RLS", "facts": {"rls_criteria_met": true, '
+        '"irls_total": 11}, "fires": true}]. Facts left out are: age 40, sex unknown, '
+        "yes/no facts false, everything else null.",
+    )
+
+    class Meta:
+        model = Rule
+        fields = [
+            "code",
+            "title",
+            "detail",
+            "category",
+            "indicator",
+            "condition",
+            "source",
+            "evidence",
+            "test_cases",
+            "change_note",
+        ]
+        widgets = {
+            "condition": forms.Textarea(
+                attrs={"rows": 3, "class": "font-monospace", "spellcheck": "false"}
+            ),
+            "detail": forms.Textarea(attrs={"rows": 4}),
+            "source": forms.Textarea(attrs={"rows": 2}),
+        }
+        labels = {"change_note": "What changed, and why"}
+
+    def __init__(self, *args, code_fixed: bool = False, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if code_fixed:
+            self.fields["code"].disabled = True
+        self.fields["change_note"].required = True
+
+    def clean_code(self) -> str:
+        code = self.cleaned_data["code"].strip().upper()
+        if not code.replace("-", "").isalnum():
+            raise forms.ValidationError(
+                "Use capital letters, digits and dashes, e.g. IRON-STUDIES."
+            )
+        if not self.fields["code"].disabled and Rule.objects.filter(code=code).exists():
+            raise forms.ValidationError(
+                "A rule with this code exists: edit it to make a new version."
+            )
+        return code
+
+    def clean_condition(self) -> str:
+        condition = self.cleaned_data["condition"].strip()
+        try:
+            compile_condition(condition)
+        except ConditionError as error:
+            raise forms.ValidationError(str(error)) from None
+        return condition
