@@ -4,6 +4,7 @@ import itertools
 from datetime import date
 
 from django.contrib.auth.models import Group, User
+from django.urls import reverse
 
 from clinic.roles import CLINICIANS, GUIDANCE_ADMINS, STAFF
 from patients.models import Assessment, Patient, Sex
@@ -67,3 +68,36 @@ COMPLETE_COWS = {
 
 def make_assessment(patient: Patient, by, **fields) -> Assessment:
     return Assessment.objects.create(patient=patient, assessed_by=by, **fields)
+
+
+# A complete, valid assessment as the form posts it (criteria met, IRLS 24, COWS 14).
+VALID = {
+    "assessed_at": "2026-11-26T10:00",
+    "kratom_grams_per_day": "12.5",
+    "kratom_doses_per_day": "4",
+    "kratom_use_months": "30",
+    "kratom_product": "leaf_powder",
+    "last_dose_at": "2026-11-24T20:00",
+    "rls_urge_to_move": "on",
+    "rls_worse_at_rest": "on",
+    "rls_relief_with_movement": "on",
+    "rls_worse_evening": "on",
+    "rls_not_explained_by_mimic": "on",
+    "mimics": ["leg_cramps"],
+    **{key: str(value) for key, value in (COMPLETE_IRLS | COMPLETE_COWS).items()},
+    "sleep_hours_per_night": "5.5",
+    "caffeine_mg_per_day": "200",
+    "alcohol_drinks_per_week": "0",
+    "exercise_minutes_per_week": "60",
+    "ferritin_ng_ml": "45",
+    "tsat_percent": "18",
+    "serum_creatinine_mg_dl": "0.9",
+    "weight_kg": "68",
+}
+
+
+def record(client, patient, **changes):
+    """Post the assessment form: VALID with changes; a change to None drops the field."""
+    data = {**VALID, **changes}
+    data = {key: value for key, value in data.items() if value is not None}
+    return client.post(reverse("patients:assessment_create", args=[patient.uuid]), data)

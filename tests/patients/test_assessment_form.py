@@ -5,33 +5,9 @@ import time_machine
 from django.urls import reverse
 
 from patients.models import Assessment
-from tests.base import COMPLETE_COWS, COMPLETE_IRLS, make_assessment, make_patient
+from tests.base import COMPLETE_COWS, COMPLETE_IRLS, VALID, make_assessment, make_patient, record
 
 NOW = "2026-11-26 12:00Z"
-
-VALID = {
-    "assessed_at": "2026-11-26T10:00",
-    "kratom_grams_per_day": "12.5",
-    "kratom_doses_per_day": "4",
-    "kratom_use_months": "30",
-    "kratom_product": "leaf_powder",
-    "last_dose_at": "2026-11-24T20:00",
-    "rls_urge_to_move": "on",
-    "rls_worse_at_rest": "on",
-    "rls_relief_with_movement": "on",
-    "rls_worse_evening": "on",
-    "rls_not_explained_by_mimic": "on",
-    "mimics": ["leg_cramps"],
-    **{key: str(value) for key, value in (COMPLETE_IRLS | COMPLETE_COWS).items()},
-    "sleep_hours_per_night": "5.5",
-    "caffeine_mg_per_day": "200",
-    "alcohol_drinks_per_week": "0",
-    "exercise_minutes_per_week": "60",
-    "ferritin_ng_ml": "45",
-    "tsat_percent": "18",
-    "serum_creatinine_mg_dl": "0.9",
-    "weight_kg": "68",
-}
 
 
 @pytest.fixture(autouse=True)
@@ -43,12 +19,6 @@ def frozen_clock():
 @pytest.fixture
 def patient():
     return make_patient(date_of_birth="1990-05-01")
-
-
-def record(client, patient, **changes):
-    data = {**VALID, **changes}
-    data = {key: value for key, value in data.items() if value is not None}
-    return client.post(reverse("patients:assessment_create", args=[patient.uuid]), data)
 
 
 def test_a_clinician_records_a_complete_assessment(as_user, clinician, patient):

@@ -1,0 +1,293 @@
+"""Cards from saved assessments, clinician review, versions and re-evaluation."""
+
+import pytest
+from django.urls import reverse
+
+from guidance.models import Decision, Recommendation, Rule
+from patients.models import Assessment
+from tests.base import COMPLETE_IRLS, CRITERIA_MET, VALID, make_patient, record
+
+
+@pytest.fixture(autouse=True)
+def frozen_clock():
+    import time_machine
+
+    with time_machine.travel("2026-11-26 12:00Z", tick=False):
+        yield
+
+
+@pytest.fixture
+def patient(db):
+    return make_patient(date_of_birth="1990-05-01")
+
+
+def cards(assessment):
+    return {c.rule_code: c for c in Recommendation.objects.filter(assessment=assessment)}
+
+
+def decide(client, card, status, **extra):
+    data = {"status": status, "expected_version": card.version, **extra}
+    return client.post(reverse("guidance:decide", args=[card.uuid]), data)
+
+
+def test_saving_an_assessment_stores_the_fired_cards_with_rule_and_version(
+    as_user, clinician, patient
+):
+    client = as_user(clinician)
+    record(client, patient)
+    assessment = Assessment.objects.get()
+    codes = set(cards(assessment))
+    # VALID: criteria met, IRLS 24, COWS 14, 38 h since the last dose, ferritin 45,
+    # TSAT 18, sleep 5.5 h, caffeine 200 mg, CrCl known and above 60.
+    assert codes == {
+        "MED-GABAPENTINOID",
+        "MED-DOPAMINE-AGONIST",
+        "SAFE-GABA-MISUSE",
+        "IRON-SUPPLEMENT",
+        "CBT-INSOMNIA",
+        "WD-SUPERVISION",
+        "WD-BUPRENORPHINE",
+        "WD-PEAK-WINDOW",
+        "LIFE-EXERCISE",
+        "LIFE-SLEEP",
+        "LIFE-CAFFEINE",
+        "LIFE-RELAXATION",
+        "LIFE-DIET",
+    }
+    assert all(
+        card.rule.version == 1 and card.status == "pending" for card in cards(assessment).values()
+    )
+    page = client.get(assessment.get_absolute_url()).content.decode()
+    assert "Suggestions for clinician review" in page
+    assert "orders, prescribes and accepts nothing by itself" in page
+    assert page.index("Warning (") < page.index("Info (")
+    assert "Rule SAFE-GABA-MISUSE, version 1" in page
+
+
+def test_nothing_is_accepted_automatically(as_user, clinician, patient):
+    record(as_user(clinician), patient)
+    assert not Decision.objects.exists()
+    assert not Recommendation.objects.exclude(status="pending").exists()
+
+
+def test_a_clinician_accepts_declines_with_a_reason_and_defers(as_user, clinician, patient):
+    client = as_user(clinician)
+    record(client, patient)
+    by_code = cards(Assessment.objects.get())
+    assert decide(client, by_code["LIFE-EXERCISE"], "accepted").status_code == 302
+    assert (
+        decide(
+            client, by_code["MED-DOPAMINE-AGONIST"], "declined", reason="contraindicated"
+        ).status_code
+        == 302
+    )
+    assert decide(client, by_code["CBT-INSOMNIA"], "deferred").status_code == 302
+    statuses = {code: card.status for code, card in cards(Assessment.objects.get()).items()}
+    assert statuses["LIFE-EXERCISE"] == "accepted"
+    assert statuses["MED-DOPAMINE-AGONIST"] == "declined"
+    assert statuses["CBT-INSOMNIA"] == "deferred"
+    decline = Decision.objects.get(recommendation__rule_code="MED-DOPAMINE-AGONIST")
+    assert (decline.by, decline.decline_reason) == (clinician, "contraindicated")
+
+
+def test_a_decline_without_a_reason_is_refused_and_changes_nothing(as_user, clinician, patient):
+    client = as_user(clinician)
+    record(client, patient)
+    card = cards(Assessment.objects.get())["MED-GABAPENTINOID"]
+    response = decide(client, card, "declined", comment="kept comment")
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Say why the suggestion is declined." in page
+    assert "kept comment" in page
+    card.refresh_from_db()
+    assert card.status == "pending"
+    assert not Decision.objects.exists()
+
+
+def test_declining_with_other_needs_a_comment(as_user, clinician, patient):
+    client = as_user(clinician)
+    record(client, patient)
+    card = cards(Assessment.objects.get())["MED-GABAPENTINOID"]
+    response = decide(client, card, "declined", reason="other")
+    assert "a comment is required" in response.content.decode()
+    assert not Decision.objects.exists()
+    decide(client, card, "declined", reason="other", comment="Patient prefers to wait a week")
+    assert Decision.objects.get().comment == "Patient prefers to wait a week"
+
+
+def test_an_unknown_decision_is_refused(as_user, clinician, patient):
+    client = as_user(clinician)
+    record(client, patient)
+    card = cards(Assessment.objects.get())["MED-GABAPENTINOID"]
+    decide(client, card, "prescribed")
+    assert not Decision.objects.exists()
+
+
+def test_a_decision_can_be_revised_and_every_decision_is_kept(as_user, clinician, patient):
+    client = as_user(clinician)
+    record(client, patient)
+    card = cards(Assessment.objects.get())["LIFE-CAFFEINE"]
+    decide(client, card, "deferred")
+    card.refresh_from_db()
+    decide(client, card, "accepted")
+    card.refresh_from_db()
+    assert card.status == "accepted"
+    assert [d.status for d in card.decisions.all()] == ["deferred", "accepted"]
+    page = client.get(card.assessment.get_absolute_url()).content.decode()
+    assert "Deferred by Cleo Nician" in page and "Accepted by Cleo Nician" in page
+
+
+def test_a_stale_decision_is_refused_and_the_other_one_kept(as_user, clinician, patient):
+    client = as_user(clinician)
+    record(client, patient)
+    card = cards(Assessment.objects.get())["LIFE-SLEEP"]
+    stale_version = card.version
+    card.decide(status="accepted", by=clinician, expected_version=card.version)
+    response = client.post(
+        reverse("guidance:decide", args=[card.uuid]),
+        {"status": "deferred", "expected_version": stale_version},
+        follow=True,
+    )
+    assert "was decided by someone else" in response.content.decode()
+    card.refresh_from_db()
+    assert card.status == "accepted"
+    assert card.decisions.count() == 1
+
+
+@pytest.mark.parametrize("role", ["staff", "guidance_admin", "outsider"])
+def test_only_clinicians_decide(request, as_user, clinician, patient, role):
+    record(as_user(clinician), patient)
+    card = cards(Assessment.objects.get())["LIFE-SLEEP"]
+    response = decide(as_user(request.getfixturevalue(role)), card, "accepted")
+    assert response.status_code == 403
+    card.refresh_from_db()
+    assert card.status == "pending"
+
+
+def test_staff_see_the_cards_but_no_decision_buttons(as_user, clinician, staff, patient):
+    record(as_user(clinician), patient)
+    page = as_user(staff).get(Assessment.objects.get().get_absolute_url()).content.decode()
+    assert "Suggestions for clinician review" in page
+    assert "Decline suggestion" not in page
+
+
+def test_a_card_keeps_pointing_at_the_version_that_produced_it(as_user, clinician, patient):
+    client = as_user(clinician)
+    record(client, patient)
+    first = Assessment.objects.get()
+    v1 = Rule.objects.get(code="LIFE-EXERCISE", version=1)
+    v2 = Rule.objects.create(
+        **{
+            f: getattr(v1, f)
+            for f in [
+                "code",
+                "title",
+                "category",
+                "indicator",
+                "condition",
+                "source",
+                "evidence",
+                "test_cases",
+            ]
+        },
+        detail="Reworded detail.",
+        version=2,
+    )
+    v2.activate(by=None)
+    v1.refresh_from_db()
+    assert v1.status == "retired"
+    assert cards(first)["LIFE-EXERCISE"].rule == v1
+    page = client.get(first.get_absolute_url()).content.decode()
+    assert "Rule LIFE-EXERCISE, version 1" in page
+
+    record(client, patient, assessed_at="2026-11-26T11:00")
+    second = Assessment.objects.latest("assessed_at")
+    assert cards(second)["LIFE-EXERCISE"].rule == v2
+
+
+def correct(client, assessment, **changes):
+    data = {**VALID, "expected_version": assessment.version, **changes}
+    data = {k: v for k, v in data.items() if v is not None}
+    return client.post(reverse("patients:assessment_edit", args=[assessment.uuid]), data)
+
+
+def test_a_correction_keeps_decided_cards_and_marks_those_that_no_longer_fire(
+    as_user, clinician, patient
+):
+    client = as_user(clinician)
+    record(client, patient)
+    assessment = Assessment.objects.get()
+    before = cards(assessment)
+    decide(client, before["CBT-INSOMNIA"], "accepted")
+    decide(client, before["LIFE-CAFFEINE"], "deferred")
+
+    # Sleep corrected to 7 h and caffeine to none: neither rule fires any more.
+    assert (
+        correct(client, assessment, sleep_hours_per_night="7", caffeine_mg_per_day="0").status_code
+        == 302
+    )
+    after = cards(assessment)
+    assert after["CBT-INSOMNIA"].status == "accepted"
+    assert after["CBT-INSOMNIA"].still_fires is False
+    assert after["LIFE-CAFFEINE"].status == "deferred"
+    assert after["LIFE-CAFFEINE"].still_fires is False
+    page = client.get(assessment.get_absolute_url()).content.decode()
+    assert "this rule no longer fires" in page
+
+
+def test_a_correction_moves_undecided_cards_with_the_data(as_user, clinician, patient):
+    client = as_user(clinician)
+    record(client, patient)
+    assessment = Assessment.objects.get()
+    assert "IRON-SUPPLEMENT" in cards(assessment)
+    # Iron corrected to a high ferritin and normal TSAT; GAD-7 added at 12.
+    gad7 = {f"gad7_{n}": "2" for n in range(1, 7)} | {"gad7_7": "0"}
+    correct(client, assessment, ferritin_ng_ml="150", tsat_percent="30", **gad7)
+    after = cards(assessment)
+    assert "IRON-SUPPLEMENT" not in after
+    assert "CBT-ANXIETY" in after
+    assert after["CBT-ANXIETY"].status == "pending"
+
+
+def test_a_rule_that_fails_at_evaluation_does_not_break_the_save_or_the_page(
+    as_user, clinician, patient
+):
+    Rule.objects.create(
+        code="BROKEN-NULL",
+        version=1,
+        status="active",
+        title="Broken",
+        detail="Compares a possibly-null number without a guard.",
+        category="iron",
+        indicator="info",
+        condition="ferritin_ng_ml <= 75",
+        source="test",
+        evidence="test",
+    )
+    client = as_user(clinician)
+    response = record(client, patient, ferritin_ng_ml="")
+    assert response.status_code == 302
+    assessment = Assessment.objects.get()
+    assert "MED-GABAPENTINOID" in cards(assessment)
+    page = client.get(assessment.get_absolute_url())
+    assert page.status_code == 200
+    assert "Rule BROKEN-NULL v1 was <strong>not evaluated</strong>" in page.content.decode()
+
+
+def test_evaluate_command_returns_the_fired_rules(tmp_path, db):
+    import io
+    import json
+
+    from django.core.management import call_command
+
+    path = tmp_path / "f.json"
+    path.write_text(json.dumps({"age_years": 70, "sex": "male", **CRITERIA_MET, **COMPLETE_IRLS}))
+    out = io.StringIO()
+    call_command("evaluate", str(path), stdout=out)
+    result = json.loads(out.getvalue())
+    codes = [r["rule"] for r in result["recommendations"]]
+    assert codes[0] == "SAFE-GABA-RESPIRATORY"  # critical first: age 70
+    assert {"MED-GABAPENTINOID", "SAFE-GABA-RENAL-UNKNOWN", "IRON-STUDIES"} <= set(codes)
+    first = result["recommendations"][0]
+    assert set(first) >= {"rule", "version", "category", "indicator", "title", "detail", "source"}
+    assert first["version"] == 1 and first["indicator"] == "critical"
