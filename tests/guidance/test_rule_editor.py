@@ -1,0 +1,197 @@
+"""Guidance admins edit rules: versioned, type-checked, tested before activation."""
+
+import json
+
+import pytest
+from django.urls import reverse
+
+from guidance.models import Rule
+from guidance.services import evaluate_assessment
+from tests.base import COMPLETE_IRLS, CRITERIA_MET, make_assessment, make_patient
+
+pytestmark = pytest.mark.django_db
+
+
+def form_data(rule, **changes):
+    data = {
+        "code": rule.code,
+        "title": rule.title,
+        "detail": rule.detail,
+        "category": rule.category,
+        "indicator": rule.indicator,
+        "condition": rule.condition,
+        "source": rule.source,
+        "evidence": rule.evidence,
+        "test_cases": json.dumps(rule.test_cases),
+        "change_note": "Tightened the threshold",
+    }
+    data.update(changes)
+    return data
+
+
+def edit(client, rule, **changes):
+    return client.post(
+        reverse("guidance:rule_edit", args=[rule.code, rule.version]), form_data(rule, **changes)
+    )
+
+
+@pytest.fixture
+def cbt(db):
+    return Rule.objects.get(code="CBT-ANXIETY", version=1)
+
+
+def test_the_rule_list_shows_every_code_with_its_active_version(as_user, guidance_admin):
+    response = as_user(guidance_admin).get(reverse("guidance:rules"))
+    page = response.content.decode()
+    assert len(response.context["codes"]) == 29
+    assert "MED-GABAPENTINOID" in page and "DDX-AKATHISIA" in page
+
+
+def test_editing_saves_a_new_draft_version_and_leaves_the_old_one_as_it_was(
+    as_user, guidance_admin, cbt
+):
+    response = edit(
+        as_user(guidance_admin), cbt, condition="gad7_total != null and gad7_total >= 12"
+    )
+    v2 = Rule.objects.get(code="CBT-ANXIETY", version=2)
+    assert response.status_code == 302
+    assert response.url == v2.get_absolute_url()
+    assert (v2.status, v2.condition, v2.created_by) == (
+        "draft",
+        "gad7_total != null and gad7_total >= 12",
+        guidance_admin,
+    )
+    cbt.refresh_from_db()
+    assert (cbt.status, cbt.condition) == ("active", "gad7_total != null and gad7_total >= 10")
+
+
+@pytest.mark.parametrize(
+    ("condition", "message"),
+    [
+        ("gad7_totl >= 12", "Unknown fact &#x27;gad7_totl&#x27; at character 1"),
+        ("gad7_totl >= 12", "Did you mean gad7_total?"),
+        ("gad7_band == 12", "Type mismatch"),
+        ("gad7_total >= ", "Syntax error at the end of the condition"),
+    ],
+)
+def test_a_bad_condition_is_refused_with_its_message_and_nothing_is_saved(
+    as_user, guidance_admin, cbt, condition, message
+):
+    response = edit(as_user(guidance_admin), cbt, condition=condition)
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert "Nothing has been saved" in response.content.decode()
+    assert Rule.objects.filter(code="CBT-ANXIETY").count() == 1
+
+
+@pytest.mark.parametrize(
+    ("cases", "message"),
+    [
+        ("not json", "Not valid JSON"),
+        ('{"a": 1}', "Give a list of test cases"),
+        ('[{"facts": {}, "fires": "yes"}]', "must be true or false"),
+        ('[{"facts": {"gad7_totl": 3}, "fires": true}]', "unknown fact"),
+    ],
+)
+def test_bad_test_cases_are_refused(as_user, guidance_admin, cbt, cases, message):
+    response = edit(as_user(guidance_admin), cbt, test_cases=cases)
+    assert message in response.content.decode()
+    assert Rule.objects.filter(code="CBT-ANXIETY").count() == 1
+
+
+def test_a_draft_with_failing_test_cases_cannot_be_activated(as_user, guidance_admin, cbt):
+    client = as_user(guidance_admin)
+    edit(
+        client, cbt, condition="gad7_total != null and gad7_total >= 12"
+    )  # case "GAD-7 10" now fails
+    v2 = Rule.objects.get(code="CBT-ANXIETY", version=2)
+    page = client.get(v2.get_absolute_url()).content.decode()
+    assert "failing" in page
+    response = client.post(reverse("guidance:rule_activate", args=["CBT-ANXIETY", 2]), follow=True)
+    assert "Not activated: test cases failing: GAD-7 10" in response.content.decode()
+    v2.refresh_from_db()
+    assert v2.status == "draft"
+
+
+def test_a_draft_without_test_cases_cannot_be_activated(as_user, guidance_admin, cbt):
+    client = as_user(guidance_admin)
+    edit(client, cbt, test_cases="[]")
+    response = client.post(reverse("guidance:rule_activate", args=["CBT-ANXIETY", 2]), follow=True)
+    assert "add at least one test case" in response.content.decode()
+
+
+def test_activating_a_passing_draft_retires_the_previous_version(as_user, guidance_admin, cbt):
+    client = as_user(guidance_admin)
+    cases = [
+        {"name": "GAD-7 12", "facts": {"gad7_total": 12}, "fires": True},
+        {"name": "GAD-7 11", "facts": {"gad7_total": 11}, "fires": False},
+    ]
+    edit(
+        client,
+        cbt,
+        condition="gad7_total != null and gad7_total >= 12",
+        test_cases=json.dumps(cases),
+    )
+    client.post(reverse("guidance:rule_activate", args=["CBT-ANXIETY", 2]))
+    v1, v2 = Rule.objects.of("CBT-ANXIETY").order_by("version")
+    assert (v1.status, v2.status) == ("retired", "active")
+    assert v2.activated_by == guidance_admin
+    assert Rule.objects.active().filter(code="CBT-ANXIETY").count() == 1
+    history = client.get(v2.get_absolute_url()).content.decode()
+    assert "Changed: condition, test cases" in history
+
+
+def test_a_rule_is_retired_and_no_longer_fires(as_user, guidance_admin, clinician, cbt):
+    as_user(guidance_admin).post(reverse("guidance:rule_retire", args=["CBT-ANXIETY", 1]))
+    cbt.refresh_from_db()
+    assert cbt.status == "retired"
+    assessment = make_assessment(make_patient(), clinician, **{f"gad7_{n}": 3 for n in range(1, 8)})
+    evaluate_assessment(assessment=assessment)
+    assert not assessment.recommendations.filter(rule_code="CBT-ANXIETY").exists()
+
+
+def test_a_new_rule_is_created_as_a_draft(as_user, guidance_admin):
+    client = as_user(guidance_admin)
+    data = form_data(
+        Rule(
+            code="iron-recheck",
+            title="Recheck iron studies",
+            detail="Recheck during therapy.",
+            category="iron",
+            indicator="info",
+            condition="rls_criteria_met and ferritin_ng_ml != null",
+            source="clinical-reference.md 6.4",
+            evidence="V2",
+            test_cases=[
+                {
+                    "name": "known",
+                    "facts": {"rls_criteria_met": True, "ferritin_ng_ml": 50},
+                    "fires": True,
+                }
+            ],
+        )
+    )
+    response = client.post(reverse("guidance:rule_create"), data)
+    rule = Rule.objects.get(code="IRON-RECHECK")
+    assert response.status_code == 302
+    assert (rule.version, rule.status) == (1, "draft")
+    duplicate = client.post(reverse("guidance:rule_create"), data)
+    assert "A rule with this code exists" in duplicate.content.decode()
+
+
+def test_the_preview_counts_recent_assessments_without_naming_anyone(
+    as_user, guidance_admin, clinician, cbt
+):
+    patient = make_patient(family_name="Identifiable", mrn="SECRET-1")
+    for total in (8, 10, 12, 14):  # GAD-7 totals
+        items = dict.fromkeys([f"gad7_{n}" for n in range(1, 8)], 0)
+        for n in range(total):
+            items[f"gad7_{n % 7 + 1}"] += 1
+        make_assessment(patient, clinician, **items, **CRITERIA_MET, **COMPLETE_IRLS)
+    client = as_user(guidance_admin)
+    edit(client, cbt, condition="gad7_total != null and gad7_total >= 12")
+    response = client.get(reverse("guidance:rule", args=["CBT-ANXIETY", 2]), {"preview": 1})
+    preview = response.context["preview"]
+    assert (preview.assessments, preview.draft_fires, preview.active_fires) == (4, 2, 3)
+    page = response.content.decode()
+    assert "Identifiable" not in page and "SECRET-1" not in page
