@@ -9,6 +9,9 @@ import shutil
 
 import pytest
 
+from guidance.default_rules import load_default_rules
+from guidance.models import Rule
+
 # Playwright's sync API runs an event loop in this thread; the test's own database calls
 # are still synchronous and safe.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -29,10 +32,6 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if "tests/e2e/" in str(item.fspath):
             item.add_marker(pytest.mark.e2e)
-            # The live server needs committed data, so these tests flush the database
-            # afterwards; serialized rollback puts back what migrations loaded (the
-            # default rules) for the tests that follow.
-            item.add_marker(pytest.mark.django_db(transaction=True, serialized_rollback=True))
 
 
 @pytest.fixture(scope="session")
@@ -48,6 +47,13 @@ def browser():
         browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+
+
+@pytest.fixture(autouse=True)
+def default_rules(transactional_db):
+    """The live server needs committed data, so each browser test ends by flushing the
+    database, default rules included; put them back as a fresh install has them."""
+    load_default_rules(Rule)
 
 
 @pytest.fixture
