@@ -5,6 +5,7 @@ Pure Python over plain values, no database access. Conditions are written in the
 product.md section 4 (patients.facts.FACTS) before a rule can be saved.
 """
 
+import json
 import logging
 import re
 from collections.abc import Iterable, Iterator, Mapping
@@ -183,7 +184,10 @@ class CaseResult:
 
     @property
     def facts_text(self) -> str:
-        return ", ".join(f"{name}={value!r}" for name, value in self.facts.items()) or "(blank)"
+        return (
+            ", ".join(f"{name}={json.dumps(value)}" for name, value in self.facts.items())
+            or "(blank)"
+        )
 
     @property
     def passed(self) -> bool:

@@ -1,19 +1,22 @@
-"""Demo accounts (one per role and a superuser) and a dozen fictional patients.
+"""Demo accounts (one per role and a superuser), a dozen fictional patients, and a few
+assessments with their suggestion cards.
 
 Safe to run again: accounts get their demo password back, patients are added only once.
 Refuses to run with DEBUG off unless --force, so a production database never gets
 accounts with published passwords by accident.
 """
 
-from datetime import date
+from datetime import date, timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import Group, User
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.utils import timezone
 
 from clinic.roles import CLINICIANS, GUIDANCE_ADMINS, STAFF
-from patients.models import Patient, Sex
+from guidance.services import evaluate_assessment
+from patients.models import Assessment, Patient, Sex
 
 DEMO_PASSWORD = "demo-pass-2026"
 
@@ -39,6 +42,90 @@ DEMO_PATIENTS = [
     ("DEMO-0010", "Noor", "Al-Fayad", date(1995, 2, 3), Sex.UNKNOWN),
     ("DEMO-0011", "Elliot", "Marchetti", date(1977, 6, 19), Sex.MALE),
     ("DEMO-0012", "Ruth", "Penhallow", date(1950, 10, 8), Sex.FEMALE),
+]
+
+
+CRITERIA = dict.fromkeys(
+    [
+        "rls_urge_to_move",
+        "rls_worse_at_rest",
+        "rls_relief_with_movement",
+        "rls_worse_evening",
+        "rls_not_explained_by_mimic",
+    ],
+    True,
+)
+
+
+def items(prefix: str, values: list[int], keys: list[str] | None = None) -> dict[str, int]:
+    names = keys or [f"{prefix}_{n}" for n in range(1, len(values) + 1)]
+    return dict(zip(names, values, strict=True))
+
+
+COWS_KEYS = [
+    "cows_pulse",
+    "cows_sweating",
+    "cows_restlessness",
+    "cows_pupils",
+    "cows_aches",
+    "cows_runny_nose",
+    "cows_gi_upset",
+    "cows_tremor",
+    "cows_yawning",
+    "cows_anxiety",
+    "cows_gooseflesh",
+]
+
+# (MRN, days ago, entered values): a few invented situations that exercise the rules.
+DEMO_ASSESSMENTS: list[tuple[str, int, dict]] = [
+    (
+        "DEMO-0001",
+        2,
+        {
+            **CRITERIA,
+            **items("irls", [3, 3, 2, 3, 2, 3, 3, 2, 2, 2]),
+            **items("cows", [1, 1, 3, 1, 2, 1, 2, 1, 1, 1, 0], COWS_KEYS),
+            "kratom_grams_per_day": 18,
+            "kratom_doses_per_day": 4,
+            "kratom_product": "leaf_powder",
+            "hours_since_last_dose": 40,
+            "ferritin_ng_ml": 42,
+            "tsat_percent": 18,
+            "serum_creatinine_mg_dl": 0.8,
+            "weight_kg": 64,
+            "sleep_hours_per_night": 4.5,
+            "caffeine_mg_per_day": 300,
+        },
+    ),
+    (
+        "DEMO-0004",
+        5,
+        {
+            **CRITERIA,
+            **items("irls", [2, 2, 2, 2, 1, 2, 2, 1, 1, 1]),
+            "kratom_grams_per_day": 6,
+            "hours_since_last_dose": 130,
+            "on_serotonergic_antidepressant": True,
+            "respiratory_disease": True,
+            "ferritin_ng_ml": 88,
+            "serum_creatinine_mg_dl": 1.3,
+            "weight_kg": 70,
+        },
+    ),
+    (
+        "DEMO-0002",
+        1,
+        {
+            **items("irls", [1, 1, 1, 1, 0, 1, 1, 1, 0, 0]),
+            **items("cows", [2, 2, 3, 2, 2, 2, 3, 1, 2, 2, 3], COWS_KEYS),
+            **items("gad7", [2, 2, 2, 2, 2, 1, 1]),
+            "rls_urge_to_move": True,
+            "mimics": ["withdrawal_restlessness"],
+            "kratom_grams_per_day": 35,
+            "kratom_product": "extract",
+            "hours_since_last_dose": 20,
+        },
+    ),
 ]
 
 
@@ -76,7 +163,27 @@ class Command(BaseCommand):
             )
             created += was_created
 
+        clinician = User.objects.get(username="clinician")
+        assessed = 0
+        for mrn, days_ago, values in DEMO_ASSESSMENTS:
+            patient = Patient.objects.get(mrn=mrn)
+            if patient.assessments.exists():
+                continue
+            assessed_at = timezone.now() - timedelta(days=days_ago)
+            values = dict(values)
+            hours = values.pop("hours_since_last_dose", None)
+            assessment = Assessment.objects.create(
+                patient=patient,
+                assessed_by=clinician,
+                assessed_at=assessed_at,
+                last_dose_at=assessed_at - timedelta(hours=hours) if hours else None,
+                **values,
+            )
+            evaluate_assessment(assessment=assessment)
+            assessed += 1
+
         self.stdout.write(f"Demo patients: {created} added, {len(DEMO_PATIENTS)} in the demo set.")
+        self.stdout.write(f"Demo assessments: {assessed} added, with their suggestion cards.")
         self.stdout.write(f"Demo accounts (password for all: {DEMO_PASSWORD}):")
         for username, _, group in DEMO_ACCOUNTS:
             self.stdout.write(f"  {username:<10} {group or 'superuser'}")
