@@ -1,7 +1,7 @@
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
-from patients.models import Patient, PatientAccess
+from patients.models import Assessment, Patient, PatientAccess
 
 
 @admin.register(Patient)
@@ -36,6 +36,24 @@ class PatientAccessAdmin(admin.ModelAdmin):
 
     def has_view_permission(self, request, obj=None) -> bool:
         return request.user.is_superuser
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Assessment)
+class AssessmentAdmin(SimpleHistoryAdmin):
+    """Read-only: assessments are recorded and corrected in the app, which re-evaluates
+    the guidance on every save."""
+
+    list_display = ["uuid", "patient", "assessed_at", "irls_total", "cows_total", "gad7_total"]
+    list_select_related = ["patient"]
 
     def has_add_permission(self, request) -> bool:
         return False
