@@ -213,17 +213,99 @@ def item(key: str) -> Any:
     return models.PositiveSmallIntegerField(ITEMS[key].label, null=True, blank=True)
 
 
+def scale_constraints(*codes: str) -> list[models.CheckConstraint]:
+    """Database checks for scale items: each value allowed for its item (from the
+    registry), and each scale complete or absent."""
+    checks = []
+    for code in codes:
+        scale = SCALES[code]
+        checks += [
+            models.CheckConstraint(
+                condition=Q(**{f"{i.key}__in": i.allowed}) | Q(**{f"{i.key}__isnull": True}),
+                name=f"%(class)s_{i.key}_allowed",
+            )
+            for i in scale.items
+        ]
+        checks.append(
+            models.CheckConstraint(
+                condition=Q(**{f"{key}__isnull": True for key in scale.keys})
+                | Q(**{f"{key}__isnull": False for key in scale.keys}),
+                name=f"%(class)s_{code}_complete_or_absent",
+            )
+        )
+    return checks
+
+
+class ScaledItems(models.Model):
+    """IRLS and COWS items, stored as given, as an assessment and a follow-up re-score
+    both hold them. Totals are derived by the registry on every save; they are stored
+    only so that lists, the worklist and the trend chart need not load every item."""
+
+    SCALE_CODES: tuple[str, ...] = ("irls", "cows")
+
+    irls_1 = item("irls_1")
+    irls_2 = item("irls_2")
+    irls_3 = item("irls_3")
+    irls_4 = item("irls_4")
+    irls_5 = item("irls_5")
+    irls_6 = item("irls_6")
+    irls_7 = item("irls_7")
+    irls_8 = item("irls_8")
+    irls_9 = item("irls_9")
+    irls_10 = item("irls_10")
+    cows_pulse = item("cows_pulse")
+    cows_sweating = item("cows_sweating")
+    cows_restlessness = item("cows_restlessness")
+    cows_pupils = item("cows_pupils")
+    cows_aches = item("cows_aches")
+    cows_runny_nose = item("cows_runny_nose")
+    cows_gi_upset = item("cows_gi_upset")
+    cows_tremor = item("cows_tremor")
+    cows_yawning = item("cows_yawning")
+    cows_anxiety = item("cows_anxiety")
+    cows_gooseflesh = item("cows_gooseflesh")
+    irls_total = models.PositiveSmallIntegerField(null=True, editable=False)
+    cows_total = models.PositiveSmallIntegerField(null=True, editable=False)
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        for code, score in self.scores().items():
+            setattr(self, f"{code}_total", score.total if score else None)
+        super().save(*args, **kwargs)
+
+    def item_values(self) -> dict[str, Any]:
+        return {
+            i.key: getattr(self, i.key) for code in self.SCALE_CODES for i in SCALES[code].items
+        }
+
+    def scores(self) -> dict[str, Score | None]:
+        scores, _ = score_all(self.item_values())
+        return {code: scores[code] for code in self.SCALE_CODES}
+
+    def stored_scores(self) -> dict[str, Score | None]:
+        """Scores from the stored totals, without the items (for lists and charts)."""
+        scores: dict[str, Score | None] = {}
+        for code in self.SCALE_CODES:
+            scale, total = SCALES[code], getattr(self, f"{code}_total")
+            scores[code] = None if total is None else Score(scale, total, scale.band_for(total))
+        return scores
+
+
 class AssessmentQuerySet(models.QuerySet["Assessment"]):
     def for_patient_page(self) -> "AssessmentQuerySet":
         return self.select_related("assessed_by").order_by("-assessed_at")
 
 
-class Assessment(Versioned):
+class Assessment(Versioned, ScaledItems):
     """One sitting: the entered facts of product.md section 4 and the scale items.
 
     Field names are the fact names. Derived facts are computed by patients.facts from
     these values, the patient's date of birth and sex, and the assessment time.
     """
+
+    SCALE_CODES = ("irls", "cows", "gad7")
 
     uuid = models.UUIDField("UUID", default=uuid.uuid4, unique=True, editable=False)
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="assessments")
@@ -277,28 +359,7 @@ class Assessment(Versioned):
         help_text="Conditions found that can explain some of the symptoms.",
     )
 
-    # Scales: items stored as given; a scale is complete or absent (constraints below).
-    irls_1 = item("irls_1")
-    irls_2 = item("irls_2")
-    irls_3 = item("irls_3")
-    irls_4 = item("irls_4")
-    irls_5 = item("irls_5")
-    irls_6 = item("irls_6")
-    irls_7 = item("irls_7")
-    irls_8 = item("irls_8")
-    irls_9 = item("irls_9")
-    irls_10 = item("irls_10")
-    cows_pulse = item("cows_pulse")
-    cows_sweating = item("cows_sweating")
-    cows_restlessness = item("cows_restlessness")
-    cows_pupils = item("cows_pupils")
-    cows_aches = item("cows_aches")
-    cows_runny_nose = item("cows_runny_nose")
-    cows_gi_upset = item("cows_gi_upset")
-    cows_tremor = item("cows_tremor")
-    cows_yawning = item("cows_yawning")
-    cows_anxiety = item("cows_anxiety")
-    cows_gooseflesh = item("cows_gooseflesh")
+    # GAD-7 (IRLS and COWS come from ScaledItems)
     gad7_1 = item("gad7_1")
     gad7_2 = item("gad7_2")
     gad7_3 = item("gad7_3")
@@ -306,10 +367,6 @@ class Assessment(Versioned):
     gad7_5 = item("gad7_5")
     gad7_6 = item("gad7_6")
     gad7_7 = item("gad7_7")
-    # Totals are derived by the registry on every save. They are stored only so that the
-    # worklist and the trend chart can filter and plot without loading every item.
-    irls_total = models.PositiveSmallIntegerField(null=True, editable=False)
-    cows_total = models.PositiveSmallIntegerField(null=True, editable=False)
     gad7_total = models.PositiveSmallIntegerField(null=True, editable=False)
 
     # Sleep and lifestyle
@@ -359,21 +416,7 @@ class Assessment(Versioned):
     class Meta:
         ordering = ["-assessed_at"]
         constraints = [
-            *[
-                models.CheckConstraint(
-                    condition=Q(**{f"{key}__in": item.allowed}) | Q(**{f"{key}__isnull": True}),
-                    name=f"assessment_{key}_allowed",
-                )
-                for key, item in ITEMS.items()
-            ],
-            *[
-                models.CheckConstraint(
-                    condition=Q(**{f"{key}__isnull": True for key in scale.keys})
-                    | Q(**{f"{key}__isnull": False for key in scale.keys}),
-                    name=f"assessment_{code}_complete_or_absent",
-                )
-                for code, scale in SCALES.items()
-            ],
+            *scale_constraints("irls", "cows", "gad7"),
             models.CheckConstraint(
                 condition=Q(kratom_product__in=[*KratomProduct.values, ""]),
                 name="assessment_kratom_product_valid",
@@ -387,17 +430,14 @@ class Assessment(Versioned):
     def __str__(self) -> str:
         return f"Assessment {self.uuid} of {self.assessed_at:%Y-%m-%d %H:%M}"
 
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        for code, score in self.scores().items():
-            setattr(self, f"{code}_total", score.total if score else None)
-        super().save(*args, **kwargs)
-
     def get_absolute_url(self) -> str:
         return reverse("patients:assessment", args=[self.uuid])
 
     def entered_values(self) -> dict[str, Any]:
-        names = [fact.name for fact in ENTERED_FACTS]
-        return {name: getattr(self, name) for name in [*names, *ITEMS]}
+        return {
+            **{fact.name: getattr(self, fact.name) for fact in ENTERED_FACTS},
+            **self.item_values(),
+        }
 
     @property
     def age_years(self) -> int:
@@ -416,15 +456,3 @@ class Assessment(Versioned):
             sex=self.patient.sex,
             hours_since_last_dose=self.hours_since_last_dose,
         )
-
-    def stored_scores(self) -> dict[str, Score | None]:
-        """Scores from the stored totals, without the items (for lists and charts)."""
-        scores: dict[str, Score | None] = {}
-        for code, scale in SCALES.items():
-            total = getattr(self, f"{code}_total")
-            scores[code] = None if total is None else Score(scale, total, scale.band_for(total))
-        return scores
-
-    def scores(self) -> dict[str, Score | None]:
-        scores, _ = score_all(self.entered_values())
-        return scores
