@@ -17,6 +17,9 @@ PATIENT_RECORDS = [
     "patients.add_patient",
     "patients.change_patient",
     "patients.archive_patient",
+    "patients.view_followup",
+    "patients.add_followup",
+    "patients.change_followup",
 ]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {

@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
-from patients.models import Assessment
+from patients.models import Assessment, FollowUp
 
 
 class Category(models.TextChoices):
@@ -282,3 +282,35 @@ class Evaluation(models.Model):
 
     def __str__(self) -> str:
         return f"Evaluation of {self.assessment} at {self.evaluated_at:%Y-%m-%d %H:%M}"
+
+
+class AdherenceAnswer(models.TextChoices):
+    YES = "yes", "Yes"
+    PARTLY = "partly", "Partly"
+    NO = "no", "No"
+    NOT_YET = "not_yet", "Not yet"
+
+
+class Adherence(models.Model):
+    """At a follow-up: did the patient follow an accepted suggestion?"""
+
+    followup = models.ForeignKey(FollowUp, on_delete=models.PROTECT, related_name="adherence")
+    recommendation = models.ForeignKey(
+        Recommendation, on_delete=models.PROTECT, related_name="adherence"
+    )
+    answer = models.CharField(max_length=7, choices=AdherenceAnswer)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["followup", "recommendation"], name="adherence_one_per_card_per_followup"
+            ),
+            models.CheckConstraint(
+                condition=Q(answer__in=AdherenceAnswer.values), name="adherence_answer_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.recommendation.rule_code}: {self.get_answer_display()}"

@@ -31,6 +31,10 @@ def normalise_mrn(value: str) -> str:
     return "".join(value.split()).upper()
 
 
+# The bands the worklist flags (product.md section 3's band names).
+SEVERE_BANDS = {"irls": ("severe", "very_severe"), "cows": ("moderately_severe", "severe")}
+
+
 class EditConflict(Exception):
     """Someone else saved the record after the editor loaded it."""
 
@@ -103,7 +107,15 @@ class Patient(Versioned):
     )
     archive_reason = models.TextField(blank=True, editable=False)
 
-    history = HistoricalRecords(excluded_fields=["updated_at"])
+    # The latest IRLS and COWS totals from assessments and follow-up re-scores, kept by
+    # patients.services.refresh_latest_scores so that the worklist can flag severe
+    # patients without a subquery per row. Not part of the record's history.
+    latest_irls_total = models.PositiveSmallIntegerField(null=True, blank=True, editable=False)
+    latest_cows_total = models.PositiveSmallIntegerField(null=True, blank=True, editable=False)
+
+    history = HistoricalRecords(
+        excluded_fields=["updated_at", "latest_irls_total", "latest_cows_total"]
+    )
     objects = PatientQuerySet.as_manager()
 
     class Meta:
@@ -137,6 +149,22 @@ class Patient(Versioned):
     @property
     def is_archived(self) -> bool:
         return self.archived_at is not None
+
+    def latest_scores(self) -> dict[str, Score | None]:
+        scores: dict[str, Score | None] = {}
+        for code in ("irls", "cows"):
+            scale, total = SCALES[code], getattr(self, f"latest_{code}_total")
+            scores[code] = None if total is None else Score(scale, total, scale.band_for(total))
+        return scores
+
+    @property
+    def severe_flags(self) -> list[str]:
+        """ "IRLS severe", "COWS moderately severe"…: latest totals in the severe bands."""
+        return [
+            f"{score.scale.name} {score.band.label}"
+            for score in self.latest_scores().values()
+            if score is not None and score.band.name in SEVERE_BANDS[score.scale.code]
+        ]
 
     def archive(self, *, by: Any, reason: str) -> None:
         with transaction.atomic():
@@ -456,3 +484,113 @@ class Assessment(Versioned, ScaledItems):
             sex=self.patient.sex,
             hours_since_last_dose=self.hours_since_last_dose,
         )
+
+
+class FollowUpKind(models.TextChoices):
+    PHONE = "phone", "Phone call"
+    VISIT = "visit", "Visit"
+
+
+class FollowUpStatus(models.TextChoices):
+    SCHEDULED = "scheduled", "Scheduled"
+    COMPLETED = "completed", "Completed"
+    MISSED = "missed", "Missed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class FollowUpQuerySet(models.QuerySet["FollowUp"]):
+    def scheduled(self) -> "FollowUpQuerySet":
+        return self.filter(status=FollowUpStatus.SCHEDULED)
+
+    def rescored(self) -> "FollowUpQuerySet":
+        return self.filter(status=FollowUpStatus.COMPLETED).filter(
+            Q(irls_total__isnull=False) | Q(cows_total__isnull=False)
+        )
+
+
+class FollowUp(Versioned, ScaledItems):
+    """A planned contact with a patient, then what happened: completed (with an optional
+    IRLS and COWS re-score), missed with a reason, or cancelled with a reason."""
+
+    uuid = models.UUIDField("UUID", default=uuid.uuid4, unique=True, editable=False)
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="followups")
+    due_date = models.DateField()
+    kind = models.CharField(max_length=5, choices=FollowUpKind, default=FollowUpKind.PHONE)
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Leave empty for anyone on the team.",
+    )
+    status = models.CharField(
+        max_length=9, choices=FollowUpStatus, default=FollowUpStatus.SCHEDULED, editable=False
+    )
+    plan_notes = models.TextField("What to cover", blank=True)
+    scheduled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", editable=False
+    )
+    scheduled_at = models.DateTimeField(default=timezone.now, editable=False)
+    scheduled_from = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="+", editable=False
+    )
+
+    happened_on = models.DateField("Date of the contact", null=True, blank=True)
+    missed_reason = models.CharField(max_length=300, blank=True)
+    side_effects = models.TextField(blank=True)
+    notes = models.TextField(blank=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        editable=False,
+    )
+    recorded_at = models.DateTimeField(null=True, blank=True, editable=False)
+    cancel_reason = models.CharField(max_length=300, blank=True, editable=False)
+
+    history = HistoricalRecords()
+    objects = FollowUpQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["due_date", "pk"]
+        constraints = [
+            *scale_constraints("irls", "cows"),
+            models.CheckConstraint(
+                condition=Q(status__in=FollowUpStatus.values), name="followup_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(kind__in=FollowUpKind.values), name="followup_kind_valid"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status=FollowUpStatus.MISSED) | ~Q(missed_reason=""),
+                name="followup_missed_with_reason",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status=FollowUpStatus.CANCELLED) | ~Q(cancel_reason=""),
+                name="followup_cancelled_with_reason",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status__in=[FollowUpStatus.COMPLETED, FollowUpStatus.MISSED])
+                | Q(happened_on__isnull=False),
+                name="followup_recorded_with_date",
+            ),
+        ]
+        indexes = [
+            # The worklist: scheduled follow-ups by due date.
+            models.Index(fields=["status", "due_date"], name="followup_status_due"),
+            # The patient page: a patient's follow-ups, newest first.
+            models.Index(fields=["patient", "-due_date"], name="followup_patient_due"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} due {self.due_date:%Y-%m-%d} ({self.status})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("patients:followup_record", args=[self.uuid])
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == FollowUpStatus.SCHEDULED

@@ -16,4 +16,9 @@ urlpatterns = [
     path("assessments/scores/", views.assessment_scores, name="assessment_scores"),
     path("assessments/<uuid:uuid>/", views.assessment_detail, name="assessment"),
     path("assessments/<uuid:uuid>/edit/", views.assessment_edit, name="assessment_edit"),
+    path("<uuid:uuid>/summary/", views.patient_summary, name="summary"),
+    path("<uuid:uuid>/followups/new/", views.followup_schedule, name="followup_schedule"),
+    path("followups/<uuid:uuid>/", views.followup_record, name="followup_record"),
+    path("followups/<uuid:uuid>/cancel/", views.followup_cancel, name="followup_cancel"),
+    path("worklist/", views.worklist, name="worklist"),
 ]

@@ -1,5 +1,5 @@
-from collections.abc import Mapping
-from datetime import datetime
+from collections.abc import Iterable, Mapping
+from datetime import datetime, time, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -8,6 +8,7 @@ from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef, Prefetch
 from django.forms import ModelForm
 from django.http import HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
@@ -16,21 +17,36 @@ from django.utils.formats import date_format
 from django.views.decorators.http import require_http_methods, require_POST
 
 from clinic.requests import AuthenticatedRequest
+from guidance.models import CardStatus, Decision, Indicator, Recommendation
 from guidance.pages import guidance_for_page
 from guidance.services import evaluate_assessment
+from patients.charts import trend_chart
 from patients.facts import WINDOW_LABELS
 from patients.forms import (
     ASSESSMENT_FIELDS,
     ASSESSMENT_SECTIONS,
     ArchiveForm,
     AssessmentForm,
+    FollowUpCancelForm,
+    FollowUpRecordForm,
+    FollowUpScheduleForm,
     PatientForm,
     PatientSearchForm,
+    WorklistFilterForm,
 )
 from patients.history import change_rows
 from patients.mimics import MIMIC_NAMES
-from patients.models import Assessment, EditConflict, Patient, PatientAccess, Versioned
+from patients.models import (
+    Assessment,
+    EditConflict,
+    FollowUp,
+    FollowUpStatus,
+    Patient,
+    PatientAccess,
+    Versioned,
+)
 from patients.scales import ITEMS, SCALES, Progress, progress
+from patients.services import record_followup, refresh_latest_scores
 
 PAGE_SIZE = 25
 SEARCH_SESSION_KEY = "patient_search"
@@ -108,15 +124,80 @@ def patient_detail(request: AuthenticatedRequest, uuid: UUID) -> HttpResponse:
     records = list(
         patient.history.select_related("history_user").order_by("-history_id")[: HISTORY_SHOWN + 1]
     )
+    assessments = list(patient.assessments.for_patient_page())
+    followups = list(
+        patient.followups.select_related("assigned_to", "recorded_by").order_by("-due_date", "-pk")
+    )
+    decisions = list(
+        Decision.objects.filter(recommendation__assessment__patient=patient)
+        .select_related("by", "recommendation__rule", "recommendation__assessment")
+        .order_by("-at")[:TIMELINE_DECISIONS]
+    )
     return render(
         request,
         "patients/patient_detail.html",
         {
             "patient": patient,
-            "assessments": patient.assessments.for_patient_page(),
+            "assessments": assessments,
+            "upcoming": sorted((f for f in followups if f.is_open), key=lambda f: f.due_date),
+            "timeline": timeline(assessments, decisions, followups),
+            "charts": trend_charts(assessments, followups),
             "changes": patient_changes(records)[:HISTORY_SHOWN],
         },
     )
+
+
+TIMELINE_DECISIONS = 50
+
+
+def timeline(assessments: list, decisions: list, followups: list) -> list[dict]:
+    """Assessments, card decisions and follow-ups that happened, newest first."""
+    events = [
+        {"at": a.assessed_at, "kind": "assessment", "item": a, "url": a.get_absolute_url()}
+        for a in assessments
+    ]
+    events += [
+        {
+            "at": d.at,
+            "kind": "decision",
+            "item": d,
+            "url": d.recommendation.assessment.get_absolute_url()
+            + f"#card-{d.recommendation.uuid}",
+        }
+        for d in decisions
+    ]
+    events += [
+        {"at": f.recorded_at, "kind": "followup", "item": f, "url": f.get_absolute_url()}
+        for f in followups
+        if not f.is_open and f.recorded_at
+    ]
+    return sorted(events, key=lambda event: event["at"], reverse=True)
+
+
+def trend_charts(assessments: list, followups: list) -> list:
+    """IRLS and COWS over time, from assessments and follow-up re-scores."""
+    charts = []
+    last_dose_at = next((a.last_dose_at for a in assessments if a.last_dose_at), None)
+    for code in ("irls", "cows"):
+        measurements = [
+            (a.assessed_at, getattr(a, f"{code}_total"), "assessment")
+            for a in assessments
+            if getattr(a, f"{code}_total") is not None
+        ] + [
+            (
+                timezone.make_aware(datetime.combine(f.happened_on, time(12))),
+                getattr(f, f"{code}_total"),
+                "follow-up",
+            )
+            for f in followups
+            if f.status == FollowUpStatus.COMPLETED
+            and f.happened_on
+            and getattr(f, f"{code}_total") is not None
+        ]
+        chart = trend_chart(SCALES[code], measurements, last_dose_at)
+        if chart:
+            charts.append(chart)
+    return charts
 
 
 @require_http_methods(["GET", "POST"])
@@ -235,8 +316,8 @@ def get_assessment_for_user(request: AuthenticatedRequest, uuid: UUID, *, perm: 
     return assessment
 
 
-def live_scores(values: Mapping[str, object]) -> list[Progress]:
-    return [progress(scale, values) for scale in SCALES.values()]
+def live_scores(values: Mapping[str, object], codes: Iterable[str] = SCALES) -> list[Progress]:
+    return [progress(SCALES[code], values) for code in codes if code in SCALES]
 
 
 def posted_items(data: QueryDict) -> dict[str, int]:
@@ -263,6 +344,7 @@ def assessment_create(request: AuthenticatedRequest, uuid: UUID) -> HttpResponse
         with transaction.atomic():
             assessment = form.save()
             evaluate_assessment(assessment=assessment)
+            refresh_latest_scores(patient)
         messages.success(request, "Assessment saved. Review the suggestions below.")
         return redirect(assessment)
     values = posted_items(data) if data else {}
@@ -285,6 +367,7 @@ def assessment_edit(request: AuthenticatedRequest, uuid: UUID) -> HttpResponse:
             with transaction.atomic():
                 assessment.save_edit(expected_version=form.cleaned_data["expected_version"])
                 evaluate_assessment(assessment=assessment)
+                refresh_latest_scores(patient)
         except EditConflict as error:
             conflict = edit_conflict(form, data, error.current, patient=patient)
             form = conflict["form"]
@@ -384,3 +467,195 @@ def entered_sections(assessment: Assessment) -> list[dict]:
             rows.append({"label": field_label(name), "value": value})
         sections.append({"title": title, "rows": rows})
     return sections
+
+
+# Follow-ups and the worklist
+
+
+def get_followup_for_user(request: AuthenticatedRequest, uuid: UUID, *, perm: str) -> FollowUp:
+    if not request.user.has_perm(f"patients.{perm}"):
+        raise PermissionDenied
+    followup = get_object_or_404(
+        FollowUp.objects.select_related("patient", "assigned_to", "recorded_by"), uuid=uuid
+    )
+    view_name = request.resolver_match.view_name if request.resolver_match else ""
+    PatientAccess.objects.create(user=request.user, patient=followup.patient, view=view_name)
+    return followup
+
+
+@require_http_methods(["GET", "POST"])
+def followup_schedule(request: AuthenticatedRequest, uuid: UUID) -> HttpResponse:
+    patient = get_patient_for_user(request, uuid, perm="add_followup")
+    if patient.is_archived:
+        messages.error(request, "This record is archived. Restore it before scheduling.")
+        return redirect(patient)
+    form = FollowUpScheduleForm(
+        request.POST if request.method == "POST" else None,
+        instance=FollowUp(patient=patient, scheduled_by=request.user),
+    )
+    if request.method == "POST" and form.is_valid():
+        followup = form.save()
+        messages.success(
+            request, f"{followup.get_kind_display()} scheduled for {followup.due_date:%d %b %Y}."
+        )
+        return redirect(patient)
+    return render(request, "patients/followup_schedule.html", {"form": form, "patient": patient})
+
+
+@require_http_methods(["GET", "POST"])
+def followup_record(request: AuthenticatedRequest, uuid: UUID) -> HttpResponse:
+    """Record a due follow-up; once recorded, the same address shows what was recorded."""
+    followup = get_followup_for_user(request, uuid, perm="view_followup")
+    patient = followup.patient
+    if not followup.is_open:
+        adherence = followup.adherence.select_related("recommendation__rule")
+        return render(
+            request,
+            "patients/followup_detail.html",
+            {"followup": followup, "patient": patient, "adherence": adherence},
+        )
+    if not request.user.has_perm("patients.change_followup"):
+        raise PermissionDenied
+    accepted = Recommendation.objects.filter(
+        assessment__patient=patient, status=CardStatus.ACCEPTED
+    ).select_related("rule")
+    form = FollowUpRecordForm(
+        request.POST if request.method == "POST" else None,
+        instance=followup,
+        accepted_cards=accepted,
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            following = record_followup(followup=followup, form=form, by=request.user)
+        except EditConflict:
+            messages.error(
+                request, "Someone else recorded or cancelled this follow-up meanwhile: see below."
+            )
+            return redirect("patients:followup_record", uuid=followup.uuid)
+        note = f" Next one due {following.due_date:%d %b %Y}." if following else ""
+        messages.success(
+            request, f"Follow-up recorded as {followup.get_status_display().lower()}.{note}"
+        )
+        return redirect(request.POST.get("next") or patient.get_absolute_url())
+    values = posted_items(request.POST) if request.method == "POST" else {}
+    return render(
+        request,
+        "patients/followup_record.html",
+        {
+            "form": form,
+            "followup": followup,
+            "patient": patient,
+            "scores": live_scores(values, form.RESCORE),
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def followup_cancel(request: AuthenticatedRequest, uuid: UUID) -> HttpResponse:
+    followup = get_followup_for_user(request, uuid, perm="change_followup")
+    if not followup.is_open:
+        return redirect(followup)
+    form = FollowUpCancelForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        with transaction.atomic():
+            current = FollowUp.objects.select_for_update().get(pk=followup.pk)
+            if current.is_open:
+                current.status = FollowUpStatus.CANCELLED
+                current.cancel_reason = form.cleaned_data["reason"]
+                current.recorded_by = request.user
+                current.recorded_at = timezone.now()
+                current.version += 1
+                current.save()
+        messages.success(request, "Follow-up cancelled; the record and its reason are kept.")
+        return redirect(followup.patient)
+    return render(
+        request,
+        "patients/followup_cancel.html",
+        {"form": form, "followup": followup, "patient": followup.patient},
+    )
+
+
+WORKLIST_DAYS_AHEAD = 7
+WORKLIST_LIMIT = 500
+
+
+@permission_required("patients.view_followup", raise_exception=True)
+@require_http_methods(["GET"])
+def worklist(request: AuthenticatedRequest) -> HttpResponse:
+    """Scheduled follow-ups overdue, due today and due in the next week.
+
+    One query for the rows, whatever their number: the patient, the assignee and the
+    "undecided critical card" flag come with each row.
+    """
+    today = timezone.localdate()
+    form = WorklistFilterForm(request.GET or None, user=request.user)
+    rows = FollowUp.objects.scheduled().filter(
+        due_date__lte=today + timedelta(days=WORKLIST_DAYS_AHEAD),
+        patient__archived_at__isnull=True,
+    )
+    if form.is_valid():
+        rows = form.apply(rows)
+    rows = (
+        rows.select_related("patient", "assigned_to")
+        .annotate(
+            critical_pending=Exists(
+                Recommendation.objects.filter(
+                    assessment__patient=OuterRef("patient"),
+                    status=CardStatus.PENDING,
+                    rule__indicator=Indicator.CRITICAL,
+                )
+            )
+        )
+        .order_by("due_date", "patient__family_name", "pk")
+    )
+    shown = list(rows[: WORKLIST_LIMIT + 1])
+    truncated = len(shown) > WORKLIST_LIMIT
+    shown = shown[:WORKLIST_LIMIT]
+    buckets = [
+        ("overdue", "Overdue", [f for f in shown if f.due_date < today]),
+        ("today", "Due today", [f for f in shown if f.due_date == today]),
+        (
+            "soon",
+            f"Due in the next {WORKLIST_DAYS_AHEAD} days",
+            [f for f in shown if f.due_date > today],
+        ),
+    ]
+    return render(
+        request,
+        "patients/worklist.html",
+        {
+            "form": form,
+            "buckets": buckets,
+            "today": today,
+            "truncated": truncated,
+            "limit": WORKLIST_LIMIT,
+        },
+    )
+
+
+@require_http_methods(["GET"])
+def patient_summary(request: AuthenticatedRequest, uuid: UUID) -> HttpResponse:
+    """A print-friendly summary for the paper chart."""
+    patient = get_patient_for_user(request, uuid)
+    latest = patient.assessments.order_by("-assessed_at").first()
+    cards = (
+        Recommendation.objects.filter(assessment__patient=patient)
+        .exclude(status=CardStatus.PENDING)
+        .select_related("rule", "assessment")
+        .prefetch_related(Prefetch("decisions", queryset=Decision.objects.select_related("by")))
+        .order_by("-assessment__assessed_at", "rule__code")
+    )
+    return render(
+        request,
+        "patients/patient_summary.html",
+        {
+            "patient": patient,
+            "latest": latest,
+            "latest_scores": patient.latest_scores(),
+            "accepted": [c for c in cards if c.status == CardStatus.ACCEPTED],
+            "declined": [c for c in cards if c.status == CardStatus.DECLINED],
+            "deferred": [c for c in cards if c.status == CardStatus.DEFERRED],
+            "upcoming": patient.followups.scheduled().order_by("due_date").first(),
+            "printed_at": timezone.now(),
+        },
+    )

@@ -1,10 +1,13 @@
 """Every view, every role: what product.md section 1 allows is served, the rest is 403."""
 
+from datetime import date
+
 import pytest
 from django.contrib.auth.models import User
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from guidance.models import Recommendation, Rule
+from patients.models import FollowUp
 from tests.base import make_assessment, make_patient
 
 # Roles are fetched by name inside the tests, so pytest-django cannot see the database
@@ -36,6 +39,14 @@ MATRIX = [
     ("patients:assessment", "get", "assessment", CLINICAL),
     ("patients:assessment_edit", "get", "assessment", CLINICIAN),
     ("patients:assessment_edit", "post", "assessment", CLINICIAN),
+    ("patients:summary", "get", True, CLINICAL),
+    ("patients:followup_schedule", "get", True, CLINICAL),
+    ("patients:followup_schedule", "post", True, CLINICAL),
+    ("patients:followup_record", "get", "followup", CLINICAL),
+    ("patients:followup_record", "post", "followup", CLINICAL),
+    ("patients:followup_cancel", "get", "followup", CLINICAL),
+    ("patients:followup_cancel", "post", "followup", CLINICAL),
+    ("patients:worklist", "get", False, CLINICAL),
     ("guidance:decide", "post", "card", CLINICIAN),
     ("guidance:rules", "get", False, GUIDANCE),
     ("guidance:rule_create", "get", False, GUIDANCE),
@@ -59,6 +70,11 @@ def url_for(name, takes):
         rule = Rule.objects.active().first()
         card = Recommendation.objects.create(assessment=assessment, rule=rule, rule_code=rule.code)
         return reverse(name, args=[card.uuid])
+    if takes == "followup":
+        followup = FollowUp.objects.create(
+            patient=make_patient(), due_date=date(2026, 11, 26), scheduled_by=author
+        )
+        return reverse(name, args=[followup.uuid])
     if takes == "rule":
         rule = Rule.objects.get(code="IRON-STUDIES", version=1)
         return reverse(name, args=[rule.code, rule.version])

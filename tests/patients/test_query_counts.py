@@ -1,9 +1,13 @@
 """Pinned query counts, with enough rows that an N+1 would show."""
 
+from datetime import date
+
 from django.urls import reverse
+from django.utils import timezone
 
 from guidance.models import Recommendation
 from guidance.services import evaluate_assessment
+from patients.models import FollowUp
 from tests.base import COMPLETE_COWS, COMPLETE_IRLS, CRITERIA_MET, make_assessment, make_patient
 
 # Every page: session, user, the user's and the groups' permissions, and the session
@@ -11,8 +15,9 @@ from tests.base import COMPLETE_COWS, COMPLETE_IRLS, CRITERIA_MET, make_assessme
 EVERY_PAGE = 7
 # + count, one page of patients
 PATIENT_LIST_QUERIES = EVERY_PAGE + 2
-# + patient, access-log insert, assessments with their authors, history with its users
-PATIENT_PAGE_QUERIES = EVERY_PAGE + 4
+# + patient, access-log insert, assessments with their authors, follow-ups with their
+# people, decisions with their cards and authors, history with its users
+PATIENT_PAGE_QUERIES = EVERY_PAGE + 6
 
 
 def test_the_patient_list_query_count_does_not_grow_with_patients(
@@ -34,12 +39,35 @@ def test_the_patient_page_query_count_does_not_grow_with_history_or_assessments(
         patient.notes = f"note {i}"
         patient.save()
     for _ in range(15):
-        make_assessment(patient, clinician, **COMPLETE_IRLS)
+        assessment = make_assessment(patient, clinician, **COMPLETE_IRLS, **CRITERIA_MET)
+    evaluate_assessment(assessment=assessment)
+    for card in Recommendation.objects.filter(assessment=assessment):
+        card.decide(status="accepted", by=clinician, expected_version=card.version)
+    for day in range(1, 11):
+        FollowUp.objects.create(
+            patient=patient,
+            due_date=date(2026, 12, day),
+            scheduled_by=clinician,
+            assigned_to=clinician,
+        )
+        FollowUp.objects.create(
+            patient=patient,
+            due_date=date(2026, 11, day),
+            scheduled_by=clinician,
+            status="completed",
+            happened_on=date(2026, 11, day),
+            recorded_by=clinician,
+            recorded_at=timezone.now(),
+            **COMPLETE_IRLS,
+        )
     client = as_user(clinician)
     with django_assert_num_queries(PATIENT_PAGE_QUERIES):
         response = client.get(patient.get_absolute_url())
     assert len(response.context["changes"]) == 20
-    assert response.content.decode().count("badge band-") == 15
+    assert len(response.context["upcoming"]) == 10
+    kinds = [event["kind"] for event in response.context["timeline"]]
+    assert kinds.count("assessment") == 15 and kinds.count("followup") == 10
+    assert kinds.count("decision") > 5
 
 
 # + assessment with patient, author and evaluation, access-log insert, history with its
