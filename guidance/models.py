@@ -209,6 +209,12 @@ class Recommendation(models.Model):
     def is_decided(self) -> bool:
         return self.status != CardStatus.PENDING
 
+    @property
+    def latest_decision(self) -> "Decision | None":
+        """The decision in force (uses prefetched decisions when there are some)."""
+        decisions = list(self.decisions.all())
+        return decisions[-1] if decisions else None
+
     def decide(
         self,
         *,

@@ -508,6 +508,12 @@ def followup_record(request: AuthenticatedRequest, uuid: UUID) -> HttpResponse:
     followup = get_followup_for_user(request, uuid, perm="view_followup")
     patient = followup.patient
     if not followup.is_open:
+        if request.method == "POST":
+            messages.error(
+                request,
+                f"This follow-up was already {followup.get_status_display().lower()} by "
+                f"{followup.recorded_by}; what you entered was not saved.",
+            )
         adherence = followup.adherence.select_related("recommendation__rule")
         return render(
             request,

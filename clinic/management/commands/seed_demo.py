@@ -16,7 +16,8 @@ from django.utils import timezone
 
 from clinic.roles import CLINICIANS, GUIDANCE_ADMINS, STAFF
 from guidance.services import evaluate_assessment
-from patients.models import Assessment, Patient, Sex
+from patients.models import Assessment, FollowUp, Patient, Sex
+from patients.services import refresh_latest_scores
 
 DEMO_PASSWORD = "demo-pass-2026"
 
@@ -129,6 +130,16 @@ DEMO_ASSESSMENTS: list[tuple[str, int, dict]] = [
 ]
 
 
+# (MRN, due in days from today, kind): some overdue, some today, some this week.
+DEMO_FOLLOWUPS = [
+    ("DEMO-0001", -2, "phone"),
+    ("DEMO-0002", 0, "phone"),
+    ("DEMO-0004", 0, "visit"),
+    ("DEMO-0006", 3, "phone"),
+    ("DEMO-0009", 6, "visit"),
+]
+
+
 class Command(BaseCommand):
     help = "Create demo accounts and fictional demo patients (development only)."
 
@@ -182,7 +193,26 @@ class Command(BaseCommand):
             evaluate_assessment(assessment=assessment)
             assessed += 1
 
+        staff = User.objects.get(username="staff")
+        today = timezone.localdate()
+        planned = 0
+        for mrn, days_from_today, kind in DEMO_FOLLOWUPS:
+            patient = Patient.objects.get(mrn=mrn)
+            if patient.followups.exists():
+                continue
+            FollowUp.objects.create(
+                patient=patient,
+                due_date=today + timedelta(days=days_from_today),
+                kind=kind,
+                assigned_to=staff if days_from_today <= 0 else None,
+                scheduled_by=clinician,
+            )
+            planned += 1
+        for patient in Patient.objects.filter(mrn__startswith="DEMO-"):
+            refresh_latest_scores(patient)
+
         self.stdout.write(f"Demo patients: {created} added, {len(DEMO_PATIENTS)} in the demo set.")
+        self.stdout.write(f"Demo follow-ups: {planned} added.")
         self.stdout.write(f"Demo assessments: {assessed} added, with their suggestion cards.")
         self.stdout.write(f"Demo accounts (password for all: {DEMO_PASSWORD}):")
         for username, _, group in DEMO_ACCOUNTS:

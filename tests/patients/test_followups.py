@@ -1,0 +1,245 @@
+"""Scheduling, recording, missing and cancelling follow-ups through the test client."""
+
+from datetime import date
+
+import pytest
+import time_machine
+from django.urls import reverse
+
+from guidance.models import Adherence, Recommendation
+from guidance.services import evaluate_assessment
+from patients.models import FollowUp
+from tests.base import COMPLETE_COWS, COMPLETE_IRLS, CRITERIA_MET, make_assessment, make_patient
+
+TODAY = date(2026, 11, 26)
+
+
+@pytest.fixture(autouse=True)
+def frozen_clock():
+    with time_machine.travel("2026-11-26 12:00Z", tick=False):
+        yield
+
+
+@pytest.fixture
+def patient(db):
+    return make_patient()
+
+
+@pytest.fixture
+def due(patient, clinician):
+    return FollowUp.objects.create(patient=patient, due_date=TODAY, scheduled_by=clinician)
+
+
+def record(client, followup, **changes):
+    data = {
+        "outcome": "completed",
+        "happened_on": "2026-11-26",
+        "expected_version": followup.version,
+        "side_effects": "",
+        "notes": "",
+    }
+    data.update(changes)
+    data = {key: value for key, value in data.items() if value is not None}
+    return client.post(reverse("patients:followup_record", args=[followup.uuid]), data)
+
+
+def test_staff_schedule_a_follow_up(as_user, staff, patient):
+    response = as_user(staff).post(
+        reverse("patients:followup_schedule", args=[patient.uuid]),
+        {"due_date": "2026-12-03", "kind": "visit", "assigned_to": staff.pk, "plan_notes": "Sleep"},
+    )
+    assert response.status_code == 302
+    followup = FollowUp.objects.get()
+    assert (followup.due_date, followup.kind, followup.assigned_to, followup.status) == (
+        date(2026, 12, 3),
+        "visit",
+        staff,
+        "scheduled",
+    )
+    assert followup.scheduled_by == staff
+
+
+@pytest.mark.parametrize(
+    ("data", "field", "message"),
+    [
+        ({"due_date": "2026-11-25", "kind": "phone"}, "due_date", "cannot be due in the past"),
+        ({"due_date": "", "kind": "phone"}, "due_date", "required"),
+        ({"due_date": "2026-12-01", "kind": "fax"}, "kind", "Select a valid choice"),
+        (
+            {"due_date": "2026-12-01", "kind": "phone", "assigned_to": 99999},
+            "assigned_to",
+            "Select a valid choice",
+        ),
+    ],
+)
+def test_bad_scheduling_input_is_refused_on_the_field(
+    as_user, staff, patient, data, field, message
+):
+    response = as_user(staff).post(reverse("patients:followup_schedule", args=[patient.uuid]), data)
+    assert response.status_code == 200
+    assert message in " ".join(response.context["form"].errors[field])
+    assert not FollowUp.objects.exists()
+
+
+def test_only_clinicians_and_staff_can_be_assigned(as_user, staff, guidance_admin, patient):
+    response = as_user(staff).post(
+        reverse("patients:followup_schedule", args=[patient.uuid]),
+        {"due_date": "2026-12-01", "kind": "phone", "assigned_to": guidance_admin.pk},
+    )
+    assert "assigned_to" in response.context["form"].errors
+
+
+def test_recording_a_completed_follow_up_with_a_cows_re_score(as_user, staff, due):
+    cows = {key: str(value) for key, value in COMPLETE_COWS.items()}
+    response = record(as_user(staff), due, notes="Sleeping better", **cows)
+    assert response.status_code == 302
+    due.refresh_from_db()
+    assert (due.status, due.cows_total, due.irls_total) == ("completed", 14, None)
+    assert (due.recorded_by, due.happened_on, due.notes) == (staff, TODAY, "Sleeping better")
+    due.patient.refresh_from_db()
+    assert due.patient.latest_cows_total == 14
+
+
+def test_recording_without_a_re_score(as_user, staff, due):
+    assert record(as_user(staff), due).status_code == 302
+    due.refresh_from_db()
+    assert (due.status, due.irls_total, due.cows_total) == ("completed", None, None)
+
+
+def test_a_missed_follow_up_needs_a_reason(as_user, staff, due):
+    response = record(as_user(staff), due, outcome="missed")
+    assert "Say why the follow-up was missed." in response.context["form"].errors["missed_reason"]
+    due.refresh_from_db()
+    assert due.status == "scheduled"
+    record(as_user(staff), due, outcome="missed", missed_reason="No answer, voicemail left")
+    due.refresh_from_db()
+    assert (due.status, due.missed_reason) == ("missed", "No answer, voicemail left")
+
+
+def test_a_missed_follow_up_cannot_carry_a_re_score(as_user, staff, due):
+    cows = {key: str(value) for key, value in COMPLETE_COWS.items()}
+    response = record(as_user(staff), due, outcome="missed", missed_reason="No answer", **cows)
+    assert "A missed follow-up has no re-score" in response.content.decode()
+    due.refresh_from_db()
+    assert due.status == "scheduled"
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        (
+            {"cows_pulse": "3", **{k: "0" for k in COMPLETE_COWS if k != "cows_pulse"}},
+            "cows_pulse",
+            "Select a valid choice",
+        ),
+        ({"irls_1": "5"}, "irls_1", "Select a valid choice"),
+        ({"irls_1": "2"}, "irls_2", "answer every IRLS item"),
+        ({"happened_on": "2026-11-27"}, "happened_on", "cannot be in the future"),
+        ({"next_due_date": "2026-11-26"}, "next_due_date", "must be after this one"),
+        (
+            {"happened_on": "2026-11-20", "next_due_date": "2026-11-24"},
+            "next_due_date",
+            "cannot be due in the past",
+        ),
+        ({"outcome": "rescheduled"}, "outcome", "Select a valid choice"),
+    ],
+)
+def test_bad_recording_input_is_refused_and_nothing_is_saved(
+    as_user, staff, due, changes, field, message
+):
+    response = record(as_user(staff), due, **changes)
+    assert response.status_code == 200
+    assert message in " ".join(response.context["form"].errors[field])
+    due.refresh_from_db()
+    assert (due.status, due.version, due.cows_total) == ("scheduled", 1, None)
+    assert FollowUp.objects.count() == 1
+
+
+def test_the_next_due_date_schedules_the_next_follow_up(as_user, staff, due):
+    due.assigned_to = staff
+    due.save()
+    record(as_user(staff), due, next_due_date="2026-12-10", next_kind="visit")
+    following = FollowUp.objects.exclude(pk=due.pk).get()
+    assert (following.due_date, following.kind, following.status) == (
+        date(2026, 12, 10),
+        "visit",
+        "scheduled",
+    )
+    assert (following.assigned_to, following.scheduled_from) == (staff, due)
+
+
+def test_adherence_is_asked_for_each_accepted_card(as_user, staff, clinician, patient, due):
+    assessment = make_assessment(patient, clinician, **CRITERIA_MET, **COMPLETE_IRLS)
+    evaluate_assessment(assessment=assessment)
+    exercise = Recommendation.objects.get(rule_code="LIFE-EXERCISE")
+    exercise.decide(status="accepted", by=clinician, expected_version=exercise.version)
+    pending = Recommendation.objects.get(rule_code="LIFE-SLEEP")
+    client = as_user(staff)
+    form = client.get(reverse("patients:followup_record", args=[due.uuid])).context["form"]
+    assert [card.rule_code for card in form.accepted_cards] == ["LIFE-EXERCISE"]
+    record(
+        client, due, **{f"adherence_{exercise.uuid}": "partly", f"adherence_{pending.uuid}": "yes"}
+    )
+    answer = Adherence.objects.get()
+    assert (answer.recommendation, answer.answer) == (exercise, "partly")
+
+
+def test_a_follow_up_recorded_twice_is_refused_the_second_time(as_user, staff, clinician, due):
+    stale = due.version
+    record(as_user(staff), due)
+    response = as_user(clinician).post(
+        reverse("patients:followup_record", args=[due.uuid]),
+        {
+            "outcome": "missed",
+            "missed_reason": "x",
+            "happened_on": "2026-11-26",
+            "expected_version": stale,
+        },
+    )
+    # The second person sees the recorded follow-up, not an editable form.
+    assert response.status_code == 200
+    assert "already completed by staff; what you entered was not saved" in response.content.decode()
+    due.refresh_from_db()
+    assert due.status == "completed"
+
+
+def test_cancelling_keeps_the_record_with_a_reason(as_user, staff, due):
+    client = as_user(staff)
+    response = client.post(reverse("patients:followup_cancel", args=[due.uuid]), {"reason": ""})
+    assert "reason" in response.context["form"].errors
+    due.refresh_from_db()
+    assert due.status == "scheduled"
+    client.post(
+        reverse("patients:followup_cancel", args=[due.uuid]), {"reason": "Admitted to hospital"}
+    )
+    due.refresh_from_db()
+    assert (due.status, due.cancel_reason) == ("cancelled", "Admitted to hospital")
+    assert due.history.count() == 2
+
+
+def test_every_change_is_kept_with_who_and_when(as_user, staff, due):
+    record(as_user(staff), due)
+    versions = list(due.history.order_by("history_id"))
+    assert [v.status for v in versions] == ["scheduled", "completed"]
+    assert versions[-1].history_user == staff
+
+
+def test_staff_record_follow_ups_but_still_cannot_decide_cards(
+    as_user, staff, clinician, patient, due
+):
+    assessment = make_assessment(patient, clinician, **CRITERIA_MET)
+    evaluate_assessment(assessment=assessment)
+    card = Recommendation.objects.first()
+    client = as_user(staff)
+    assert record(client, due).status_code == 302
+    response = client.post(
+        reverse("guidance:decide", args=[card.uuid]), {"status": "accepted", "expected_version": 1}
+    )
+    assert response.status_code == 403
+
+
+def test_guidance_admins_see_none_of_it(as_user, guidance_admin, due):
+    client = as_user(guidance_admin)
+    assert client.get(reverse("patients:worklist")).status_code == 403
+    assert client.get(reverse("patients:followup_record", args=[due.uuid])).status_code == 403
+    assert client.get(reverse("patients:summary", args=[due.patient.uuid])).status_code == 403
