@@ -353,10 +353,11 @@ class FollowUpRecordForm(forms.ModelForm):
                 required=False,
             )
         if not self.is_bound:
-            self.initial.setdefault("happened_on", timezone.localdate())
-            self.initial.setdefault("outcome", FollowUpStatus.COMPLETED)
+            # The instance's empty date would otherwise win over today's.
+            self.initial["happened_on"] = self.instance.happened_on or timezone.localdate()
+            self.initial["outcome"] = FollowUpStatus.COMPLETED
             self.initial["expected_version"] = self.instance.version
-            self.initial.setdefault("next_kind", self.instance.kind)
+            self.initial["next_kind"] = self.instance.kind
 
     def rescore_sections(self) -> list[dict]:
         return [

@@ -395,15 +395,14 @@ def assessment_edit(request: AuthenticatedRequest, uuid: UUID) -> HttpResponse:
 @require_POST
 def assessment_scores(request: AuthenticatedRequest) -> HttpResponse:
     """The live totals panel, re-rendered from the answers so far by the scale registry."""
-    user = request.user
-    if not (
-        user.has_perm("patients.add_assessment") or user.has_perm("patients.change_assessment")
-    ):
+    allowed = ["patients.add_assessment", "patients.change_assessment", "patients.change_followup"]
+    if not any(request.user.has_perm(perm) for perm in allowed):
         raise PermissionDenied
+    codes = request.GET["scales"].split(",") if request.GET.get("scales") else list(SCALES)
     return render(
         request,
         "patients/assessment_form.html#scores",
-        {"scores": live_scores(posted_items(request.POST))},
+        {"scores": live_scores(posted_items(request.POST), codes)},
     )
 
 

@@ -243,3 +243,9 @@ def test_guidance_admins_see_none_of_it(as_user, guidance_admin, due):
     assert client.get(reverse("patients:worklist")).status_code == 403
     assert client.get(reverse("patients:followup_record", args=[due.uuid])).status_code == 403
     assert client.get(reverse("patients:summary", args=[due.patient.uuid])).status_code == 403
+
+
+def test_the_record_form_starts_with_today_as_the_date_of_the_contact(as_user, staff, due):
+    form = as_user(staff).get(reverse("patients:followup_record", args=[due.uuid])).context["form"]
+    assert form["happened_on"].value() == TODAY
+    assert form["outcome"].value() == "completed"
