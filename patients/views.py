@@ -581,7 +581,7 @@ def followup_cancel(request: AuthenticatedRequest, uuid: UUID) -> HttpResponse:
 
 
 WORKLIST_DAYS_AHEAD = 7
-WORKLIST_LIMIT = 500
+WORKLIST_PAGE_SIZE = 100  # a day's calls fit on one page; more pages follow, oldest first
 
 
 @permission_required("patients.view_followup", raise_exception=True)
@@ -589,8 +589,8 @@ WORKLIST_LIMIT = 500
 def worklist(request: AuthenticatedRequest) -> HttpResponse:
     """Scheduled follow-ups overdue, due today and due in the next week.
 
-    One query for the rows, whatever their number: the patient, the assignee and the
-    "undecided critical card" flag come with each row.
+    One query for the rows (and one to count them), whatever their number: the patient,
+    the assignee and the "undecided critical card" flag come with each row.
     """
     today = timezone.localdate()
     form = WorklistFilterForm(request.GET or None, user=request.user)
@@ -613,9 +613,8 @@ def worklist(request: AuthenticatedRequest) -> HttpResponse:
         )
         .order_by("due_date", "patient__family_name", "pk")
     )
-    shown = list(rows[: WORKLIST_LIMIT + 1])
-    truncated = len(shown) > WORKLIST_LIMIT
-    shown = shown[:WORKLIST_LIMIT]
+    page = Paginator(rows, WORKLIST_PAGE_SIZE).get_page(request.GET.get("page"))
+    shown = list(page.object_list)
     buckets = [
         ("overdue", "Overdue", [f for f in shown if f.due_date < today]),
         ("today", "Due today", [f for f in shown if f.due_date == today]),
@@ -625,6 +624,8 @@ def worklist(request: AuthenticatedRequest) -> HttpResponse:
             [f for f in shown if f.due_date > today],
         ),
     ]
+    filters = request.GET.copy()
+    filters.pop("page", None)
     return render(
         request,
         "patients/worklist.html",
@@ -632,8 +633,8 @@ def worklist(request: AuthenticatedRequest) -> HttpResponse:
             "form": form,
             "buckets": buckets,
             "today": today,
-            "truncated": truncated,
-            "limit": WORKLIST_LIMIT,
+            "page": page,
+            "filters": filters.urlencode(),
         },
     )
 
