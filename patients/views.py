@@ -14,6 +14,7 @@ from django.http import HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.formats import date_format
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
 from clinic.requests import AuthenticatedRequest
@@ -541,7 +542,10 @@ def followup_record(request: AuthenticatedRequest, uuid: UUID) -> HttpResponse:
         messages.success(
             request, f"Follow-up recorded as {followup.get_status_display().lower()}.{note}"
         )
-        return redirect(request.POST.get("next") or patient.get_absolute_url())
+        back = request.POST.get("next", "")
+        if not url_has_allowed_host_and_scheme(back, {request.get_host()}, request.is_secure()):
+            back = patient.get_absolute_url()  # only local addresses: no open redirect
+        return redirect(back)
     values = posted_items(request.POST) if request.method == "POST" else {}
     return render(
         request,

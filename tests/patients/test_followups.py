@@ -249,3 +249,13 @@ def test_the_record_form_starts_with_today_as_the_date_of_the_contact(as_user, s
     form = as_user(staff).get(reverse("patients:followup_record", args=[due.uuid])).context["form"]
     assert form["happened_on"].value() == TODAY
     assert form["outcome"].value() == "completed"
+
+
+def test_recording_returns_to_the_worklist_but_never_to_another_site(
+    as_user, staff, patient, clinician
+):
+    first = FollowUp.objects.create(patient=patient, due_date=TODAY, scheduled_by=clinician)
+    second = FollowUp.objects.create(patient=patient, due_date=TODAY, scheduled_by=clinician)
+    client = as_user(staff)
+    assert record(client, first, next="/patients/worklist/").url == "/patients/worklist/"
+    assert record(client, second, next="https://evil.example/").url == patient.get_absolute_url()
