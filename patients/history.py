@@ -18,7 +18,9 @@ def change_rows(
     history query however many changes it shows. Fetch one record more than you show:
     the oldest only serves as the base of the one before it.
     """
-    rows = []
+    rows: list[dict[str, Any]] = []
+    if not records:
+        return rows  # records loaded in bulk (an import, the benchmark) have no history
     for newer, older in zip(records, [*records[1:], None], strict=True):
         if older is None:
             if newer.history_type != "+":

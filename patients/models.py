@@ -71,14 +71,17 @@ class PatientQuerySet(models.QuerySet["Patient"]):
         return self.filter(archived_at__isnull=False)
 
     def search(self, query: str) -> "PatientQuerySet":
-        """Match an MRN prefix, or every word as a prefix of the given or family name."""
+        """Match every word as a prefix of the given or family name; a single word may
+        also be an MRN prefix. Each branch can use a prefix index (patients/0004)."""
         words = query.replace(",", " ").split()
         if not words:
             return self
-        by_name = Q()
+        matches = Q()
         for word in words:
-            by_name &= Q(family_name__istartswith=word) | Q(given_name__istartswith=word)
-        return self.filter(by_name | Q(mrn__startswith=normalise_mrn(query)))
+            matches &= Q(family_name__istartswith=word) | Q(given_name__istartswith=word)
+        if len(words) == 1:
+            matches |= Q(mrn__startswith=normalise_mrn(words[0]))
+        return self.filter(matches)
 
 
 class Patient(Versioned):

@@ -8,7 +8,7 @@ from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, Prefetch
+from django.db.models import Prefetch
 from django.forms import ModelForm
 from django.http import HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
@@ -593,8 +593,8 @@ WORKLIST_PAGE_SIZE = 100  # a day's calls fit on one page; more pages follow, ol
 def worklist(request: AuthenticatedRequest) -> HttpResponse:
     """Scheduled follow-ups overdue, due today and due in the next week.
 
-    One query for the rows (and one to count them), whatever their number: the patient,
-    the assignee and the "undecided critical card" flag come with each row.
+    A fixed number of queries whatever the number of rows: count, one page of rows with
+    their patients and assignees, and the "undecided critical card" flags of that page.
     """
     today = timezone.localdate()
     form = WorklistFilterForm(request.GET or None, user=request.user)
@@ -604,21 +604,19 @@ def worklist(request: AuthenticatedRequest) -> HttpResponse:
     )
     if form.is_valid():
         rows = form.apply(rows)
-    rows = (
-        rows.select_related("patient", "assigned_to")
-        .annotate(
-            critical_pending=Exists(
-                Recommendation.objects.filter(
-                    assessment__patient=OuterRef("patient"),
-                    status=CardStatus.PENDING,
-                    rule__indicator=Indicator.CRITICAL,
-                )
-            )
-        )
-        .order_by("due_date", "patient__family_name", "pk")
+    rows = rows.select_related("patient", "assigned_to").order_by(
+        "due_date", "patient__family_name", "pk"
     )
     page = Paginator(rows, WORKLIST_PAGE_SIZE).get_page(request.GET.get("page"))
     shown = list(page.object_list)
+    # One query for the flags of the page's patients, rather than a subquery per row.
+    critical = set(
+        Recommendation.objects.filter(
+            assessment__patient__in={f.patient_id for f in shown},
+            status=CardStatus.PENDING,
+            rule__indicator=Indicator.CRITICAL,
+        ).values_list("assessment__patient_id", flat=True)
+    )
     buckets = [
         ("overdue", "Overdue", [f for f in shown if f.due_date < today]),
         ("today", "Due today", [f for f in shown if f.due_date == today]),
@@ -636,6 +634,7 @@ def worklist(request: AuthenticatedRequest) -> HttpResponse:
         {
             "form": form,
             "buckets": buckets,
+            "critical": critical,
             "today": today,
             "page": page,
             "filters": filters.urlencode(),

@@ -100,3 +100,12 @@ def test_an_archived_record_cannot_be_edited_until_restored(as_user, clinician):
 def test_an_unknown_patient_is_404(as_user, clinician):
     url = reverse("patients:detail", args=["00000000-0000-0000-0000-000000000000"])
     assert as_user(clinician).get(url).status_code == 404
+
+
+def test_a_patient_without_history_rows_still_has_a_page(as_user, clinician):
+    """Records loaded in bulk (an import, the benchmark) have no history of their own."""
+    patient = make_patient()
+    patient.history.all().delete()
+    response = as_user(clinician).get(patient.get_absolute_url())
+    assert response.status_code == 200
+    assert response.context["changes"] == []

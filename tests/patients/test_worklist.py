@@ -117,8 +117,9 @@ def test_each_row_links_to_the_patient_and_to_recording(as_user, staff):
     assert reverse("patients:followup_record", args=[followup.uuid]) in page
 
 
-# session, user, permissions x2, the team for the filter, count, the rows, session save x3
-WORKLIST_QUERIES = 10
+# session, user, permissions x2, the team for the filter, count, the rows, the critical
+# flags, session save x3
+WORKLIST_QUERIES = 11
 
 
 def test_the_worklist_query_count_does_not_grow_with_1000_follow_ups(
