@@ -5,7 +5,12 @@ PIP := $(PY) -m pip --disable-pip-version-check -q
 PIP_INSTALL := $(PIP) install --build-constraint build-constraints.txt
 DEV_ENV := DJANGO_DEBUG=1
 
-.PHONY: run test lint format migrate clean
+# Production-like settings for measuring: debug off, plain HTTP on the loopback only.
+BENCH_ENV := DJANGO_SECRET_KEY=benchmark-only-key-never-used-in-production-0123456789 \
+	DJANGO_ALLOWED_HOSTS=testserver,127.0.0.1,localhost DJANGO_SECURE_SSL_REDIRECT=0 \
+	DJANGO_SECURE_COOKIES=0
+
+.PHONY: run test lint format migrate clean bench load
 
 $(PY):
 	@python=$$(scripts/find-python) || exit 1; \
@@ -41,8 +46,17 @@ format: $(VENV)/.dev
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
+## Seed a separate benchmark database and print timings: make bench ARGS="--patients 100000"
+bench: $(VENV)/.runtime
+	$(BENCH_ENV) $(PY) manage.py collectstatic --noinput -v0
+	$(BENCH_ENV) $(PY) manage.py bench $(ARGS)
+
+## gunicorn (2 workers) on 127.0.0.1 under wrk: patient list, patient page, health probe.
+load: $(VENV)/.runtime
+	$(BENCH_ENV) scripts/load
+
 migrate: $(VENV)/.runtime
 	$(DEV_ENV) $(PY) manage.py migrate
 
 clean:
-	rm -rf $(VENV) staticfiles
+	rm -rf $(VENV) staticfiles bench.sqlite3 load.sqlite3

@@ -585,7 +585,7 @@ def followup_cancel(request: AuthenticatedRequest, uuid: UUID) -> HttpResponse:
 
 
 WORKLIST_DAYS_AHEAD = 7
-WORKLIST_PAGE_SIZE = 100  # a day's calls fit on one page; more pages follow, oldest first
+WORKLIST_PAGE_SIZE = 50  # a morning of calls; more pages follow, most overdue first
 
 
 @permission_required("patients.view_followup", raise_exception=True)
