@@ -19,11 +19,11 @@ $(PY):
 	$(PIP) install pip==26.3
 
 $(VENV)/.runtime: $(PY) requirements.txt build-constraints.txt
-	$(PIP_INSTALL) -r requirements.txt
+	@$(PIP_INSTALL) -r requirements.txt
 	@touch $@
 
 $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
-	$(PIP_INSTALL) -r requirements-dev.txt
+	@$(PIP_INSTALL) -r requirements-dev.txt
 	@touch $@
 
 ## Serve the app with demo data on http://127.0.0.1:8000 (SQLite unless DATABASE_URL is set).
@@ -48,8 +48,8 @@ format: $(VENV)/.dev
 
 ## Seed a separate benchmark database and print timings: make bench ARGS="--patients 100000"
 bench: $(VENV)/.runtime
-	$(BENCH_ENV) $(PY) manage.py collectstatic --noinput -v0
-	$(BENCH_ENV) $(PY) manage.py bench $(ARGS)
+	@$(BENCH_ENV) $(PY) manage.py collectstatic --noinput -v0
+	@$(BENCH_ENV) $(PY) manage.py bench $(ARGS)
 
 ## gunicorn (2 workers) on 127.0.0.1 under wrk: patient list, patient page, health probe.
 load: $(VENV)/.runtime

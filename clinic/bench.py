@@ -284,9 +284,10 @@ def reset_and_seed(patients: int, progress: Callable[[str], None]) -> None:
     call_command("flush", interactive=False, verbosity=0)  # groups come back via post_migrate
     load_default_rules(Rule)
     Seeder(patients, progress).run()
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("ANALYZE")
+    # Table statistics for the planners, as autovacuum (PostgreSQL) or a periodic
+    # ANALYZE / PRAGMA optimize (SQLite) keeps them on a live database.
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
 
 
 def percentile(values: list[float], fraction: float) -> float:

@@ -170,6 +170,7 @@ class Patient(Versioned):
         ]
 
     def archive(self, *, by: Any, reason: str) -> None:
+        """Archive the record; its open follow-ups are cancelled, with the reason."""
         with transaction.atomic():
             current = Patient.objects.select_for_update().get(pk=self.pk)
             current.archived_at = timezone.now()
@@ -177,6 +178,13 @@ class Patient(Versioned):
             current.archive_reason = reason
             current.version += 1
             current.save()
+            for followup in FollowUp.objects.scheduled().filter(patient=current):
+                followup.status = FollowUpStatus.CANCELLED
+                followup.cancel_reason = f"Patient record archived: {reason}"[:300]
+                followup.recorded_by = by
+                followup.recorded_at = current.archived_at
+                followup.version += 1
+                followup.save()
 
     def restore(self) -> None:
         with transaction.atomic():

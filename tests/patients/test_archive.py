@@ -47,3 +47,29 @@ def test_there_is_no_way_to_delete_a_patient_from_the_ui(as_user, superuser):
     )
     assert response.status_code == 403
     assert Patient.objects.filter(pk=patient.pk).exists()
+
+
+def test_archiving_cancels_the_patients_open_follow_ups_with_the_reason(as_user, staff):
+    from datetime import date
+
+    from patients.models import FollowUp
+
+    patient = make_patient()
+    open_one = FollowUp.objects.create(
+        patient=patient, due_date=date(2030, 1, 1), scheduled_by=staff
+    )
+    done = FollowUp.objects.create(
+        patient=patient,
+        due_date=date(2026, 1, 1),
+        scheduled_by=staff,
+        status="completed",
+        happened_on=date(2026, 1, 1),
+    )
+    as_user(staff).post(reverse("patients:archive", args=[patient.uuid]), {"reason": "Moved away"})
+    open_one.refresh_from_db()
+    done.refresh_from_db()
+    assert (open_one.status, open_one.cancel_reason) == (
+        "cancelled",
+        "Patient record archived: Moved away",
+    )
+    assert done.status == "completed"

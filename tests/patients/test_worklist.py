@@ -54,6 +54,7 @@ def test_the_buckets_move_at_midnight_in_the_clinics_time_zone(as_user, staff, s
 
 
 def test_done_cancelled_and_archived_are_left_out(as_user, staff, clinician):
+    """Archiving a patient cancels their open follow-ups (test_archive.py)."""
     schedule(0, staff, status="completed", happened_on=TODAY)
     schedule(0, staff, status="cancelled", cancel_reason="Moved away")
     archived = schedule(0, staff)
