@@ -287,7 +287,7 @@ def reset_and_seed(patients: int, progress: Callable[[str], None]) -> None:
     # Table statistics for the planners, as autovacuum (PostgreSQL) or a periodic
     # ANALYZE / PRAGMA optimize (SQLite) keeps them on a live database.
     with connection.cursor() as cursor:
-        cursor.execute("ANALYZE")
+        cursor.execute("VACUUM ANALYZE" if connection.vendor == "postgresql" else "ANALYZE")
 
 
 def percentile(values: list[float], fraction: float) -> float:

@@ -5,6 +5,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models, transaction
 from django.db.models import Q
+from django.db.models.functions import Lower
 from django.urls import reverse
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
@@ -81,7 +82,10 @@ class PatientQuerySet(models.QuerySet["Patient"]):
             matches &= Q(family_name__istartswith=word) | Q(given_name__istartswith=word)
         if len(words) == 1:
             matches |= Q(mrn__startswith=normalise_mrn(words[0]))
-        return self.filter(matches)
+        # Case-insensitive order for the (few) matches. It also keeps PostgreSQL from
+        # walking the whole name-order index in search of 25 matches: it reads them off
+        # the prefix indexes and sorts them instead.
+        return self.filter(matches).order_by(Lower("family_name"), Lower("given_name"), "mrn")
 
 
 class Patient(Versioned):

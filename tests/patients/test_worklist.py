@@ -142,7 +142,30 @@ def test_the_worklist_query_count_does_not_grow_with_1000_follow_ups(
         response = client.get(reverse("patients:worklist"))
     shown = sum(len(rows) for _, _, rows in response.context["buckets"])
     assert shown == 50
-    assert response.context["page"].paginator.count == 1000  # all due within the window
+    assert response.context["page"].count == 1000  # all due within the window
+    assert not response.context["page"].capped and response.context["page"].has_next
     with django_assert_num_queries(WORKLIST_QUERIES):
         last = client.get(reverse("patients:worklist"), {"assignee": str(clinician.pk), "page": 10})
     assert [f.assigned_to for _, _, rows in last.context["buckets"] for f in rows][0] == clinician
+
+
+def test_a_page_number_past_the_end_or_not_a_number_is_handled(as_user, staff):
+    schedule(0, staff)
+    client = as_user(staff)
+    assert buckets(client.get(reverse("patients:worklist"), {"page": "abc"}))["today"] == [TODAY]
+    past = client.get(reverse("patients:worklist"), {"page": "99"})
+    assert past.status_code == 200
+    assert buckets(past) == {"overdue": [], "today": [], "soon": []}
+
+
+def test_a_long_worklist_says_more_than_the_cap_instead_of_counting_it_all(as_user, staff):
+    from patients.views import CappedPage
+
+    patient = make_patient()
+    FollowUp.objects.bulk_create(
+        FollowUp(patient=patient, due_date=TODAY, scheduled_by=staff)
+        for _ in range(CappedPage.COUNT_CAP + 5)
+    )
+    response = as_user(staff).get(reverse("patients:worklist"))
+    assert response.context["page"].capped
+    assert f"More than {CappedPage.COUNT_CAP} follow-ups" in response.content.decode()
