@@ -6,14 +6,14 @@ from typing import Any
 from django.db.models import Prefetch
 
 from guidance.forms import DecisionForm
-from guidance.models import Decision, Indicator, Recommendation
+from guidance.models import Decision, DeclineReason, Indicator, Recommendation
 from patients.models import Assessment
 
 
 @dataclass(frozen=True)
 class CardView:
     card: Recommendation
-    form: DecisionForm
+    form: DecisionForm | None  # only for a card whose decision just failed validation
 
 
 def guidance_for_page(assessment: Assessment, failed_decision: tuple[int, Any] | None) -> dict:
@@ -23,15 +23,7 @@ def guidance_for_page(assessment: Assessment, failed_decision: tuple[int, Any] |
         .prefetch_related(Prefetch("decisions", queryset=Decision.objects.select_related("by")))
     )
     failed_id, failed_form = failed_decision or (None, None)
-    items = [
-        CardView(
-            card,
-            failed_form
-            if card.pk == failed_id and failed_form is not None
-            else DecisionForm(initial={"expected_version": card.version}),
-        )
-        for card in cards
-    ]
+    items = [CardView(card, failed_form if card.pk == failed_id else None) for card in cards]
     groups = [
         {
             "indicator": indicator,
@@ -45,4 +37,5 @@ def guidance_for_page(assessment: Assessment, failed_decision: tuple[int, Any] |
         "count": len(cards),
         "not_evaluated": evaluation.not_evaluated if evaluation else [],
         "evaluated": evaluation is not None,
+        "decline_reasons": [("", "Choose a reason"), *DeclineReason.choices],
     }
