@@ -594,8 +594,8 @@ class FollowUp(Versioned, ScaledItems):
             ),
         ]
         indexes = [
-            # The worklist: scheduled follow-ups by due date.
-            models.Index(fields=["status", "due_date"], name="followup_status_due"),
+            # The worklist: scheduled follow-ups in (due date, id) order, a page at a time.
+            models.Index(fields=["status", "due_date", "id"], name="followup_status_due"),
             # The patient page: a patient's follow-ups, newest first.
             models.Index(fields=["patient", "-due_date"], name="followup_patient_due"),
         ]
