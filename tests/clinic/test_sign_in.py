@@ -72,3 +72,20 @@ def test_sessions_expire_after_thirty_idle_minutes(as_user, clinician):
         assert client.get(reverse("home")).status_code == 200
     with time_machine.travel("2026-11-26 10:00Z", tick=False):
         assert client.get(reverse("home")).status_code == 302
+
+
+def test_the_session_is_written_at_most_once_a_minute_not_on_every_page(
+    as_user, clinician, django_assert_num_queries
+):
+    from django.contrib.sessions.models import Session
+
+    client = as_user(clinician)
+    with time_machine.travel("2026-11-26 09:00:00Z", tick=False):
+        client.get(reverse("home"))
+        expiry = Session.objects.get().expire_date
+    with time_machine.travel("2026-11-26 09:00:30Z", tick=False):
+        client.get(reverse("home"))
+        assert Session.objects.get().expire_date == expiry  # no write within the minute
+    with time_machine.travel("2026-11-26 09:01:30Z", tick=False):
+        client.get(reverse("home"))
+        assert Session.objects.get().expire_date > expiry  # pushed on after it
