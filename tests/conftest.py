@@ -1,5 +1,6 @@
 import pytest
 from django.contrib.auth.models import User
+from django.core.cache import cache
 
 from tests.base import ROLES, make_user
 
@@ -38,3 +39,11 @@ def as_user(client):
         return client
 
     return sign_in
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Cached permission sets must not leak from one test's users into the next."""
+    cache.clear()
+    yield
+    cache.clear()

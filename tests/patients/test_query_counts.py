@@ -10,8 +10,10 @@ from guidance.services import evaluate_assessment
 from patients.models import FollowUp
 from tests.base import COMPLETE_COWS, COMPLETE_IRLS, CRITERIA_MET, make_assessment, make_patient
 
-# Every page: session, user, the user's and the groups' permissions, and the session
-# saved back (savepoint, update, release) so that idle expiry starts again.
+# Every page: session, user, the user's and the groups' permissions (cached for a
+# minute after the first page: these counts are for a cold cache), and the session
+# saved back (savepoint, update, release; at most once a minute) so that idle expiry
+# starts again.
 EVERY_PAGE = 7
 # + count, one page of patients
 PATIENT_LIST_QUERIES = EVERY_PAGE + 2
