@@ -146,7 +146,8 @@ def test_the_worklist_query_count_does_not_grow_with_1000_follow_ups(
     assert response.context["page"].count == 1000  # all due within the window
     assert not response.context["page"].capped and response.context["page"].has_next
     cache.clear()  # pinned counts are for a cold permission cache (clinic/backends.py)
-    with django_assert_num_queries(WORKLIST_QUERIES):
+    # Within the same minute the session is not written again: 3 queries fewer.
+    with django_assert_num_queries(WORKLIST_QUERIES - 3):
         last = client.get(reverse("patients:worklist"), {"assignee": str(clinician.pk), "page": 10})
     assert [f.assigned_to for _, _, rows in last.context["buckets"] for f in rows][0] == clinician
 
