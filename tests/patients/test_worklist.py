@@ -3,8 +3,8 @@
 from datetime import date, timedelta
 
 import pytest
-from django.core.cache import cache
 import time_machine
+from django.core.cache import cache
 from django.urls import reverse
 
 from guidance.models import Recommendation
