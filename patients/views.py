@@ -65,8 +65,7 @@ def get_patient_for_user(
     if not request.user.has_perm(f"patients.{perm}"):
         raise PermissionDenied
     patient = get_object_or_404(Patient.objects.select_related("archived_by"), uuid=uuid)
-    view_name = request.resolver_match.view_name if request.resolver_match else ""
-    PatientAccess.objects.create(user=request.user, patient=patient, view=view_name)
+    log_access(request, patient)
     return patient
 
 
@@ -91,6 +90,12 @@ class CappedPage:
         self.capped = self.count > self.COUNT_CAP
         self.start_index = start + 1 if self.rows else 0
         self.end_index = start + len(self.rows)
+
+
+def log_access(request: AuthenticatedRequest, patient: Patient) -> None:
+    """The access log: who opened which patient's record, on which page, when."""
+    view_name = request.resolver_match.view_name if request.resolver_match else ""
+    PatientAccess.objects.create(user=request.user, patient=patient, view=view_name)
 
 
 @permission_required("patients.view_patient", raise_exception=True)
@@ -336,8 +341,7 @@ def get_assessment_for_user(request: AuthenticatedRequest, uuid: UUID, *, perm: 
     assessment = get_object_or_404(
         Assessment.objects.select_related("patient", "assessed_by", "evaluation"), uuid=uuid
     )
-    view_name = request.resolver_match.view_name if request.resolver_match else ""
-    PatientAccess.objects.create(user=request.user, patient=assessment.patient, view=view_name)
+    log_access(request, assessment.patient)
     return assessment
 
 
@@ -502,8 +506,7 @@ def get_followup_for_user(request: AuthenticatedRequest, uuid: UUID, *, perm: st
     followup = get_object_or_404(
         FollowUp.objects.select_related("patient", "assigned_to", "recorded_by"), uuid=uuid
     )
-    view_name = request.resolver_match.view_name if request.resolver_match else ""
-    PatientAccess.objects.create(user=request.user, patient=followup.patient, view=view_name)
+    log_access(request, followup.patient)
     return followup
 
 
