@@ -30,6 +30,7 @@ from clinic.roles import CLINICIANS, STAFF
 from guidance import engine
 from guidance.default_rules import load_default_rules
 from guidance.models import CardStatus, Decision, DeclineReason, Evaluation, Recommendation, Rule
+from patients.facts import CRITERIA as RLS_CRITERIA
 from patients.facts import age_in_years
 from patients.models import Assessment, FollowUp, FollowUpStatus, Patient, Sex
 from patients.scales import SCALES
@@ -50,16 +51,7 @@ FAMILY_TAILS = (
     "brook wood stone mere gate shaw holm side cott vale"
 ).split()
 
-CRITERIA = dict.fromkeys(
-    [
-        "rls_urge_to_move",
-        "rls_worse_at_rest",
-        "rls_relief_with_movement",
-        "rls_worse_evening",
-        "rls_not_explained_by_mimic",
-    ],
-    True,
-)
+CRITERIA = dict.fromkeys(RLS_CRITERIA, True)
 
 
 def _items(code: str, rng: random.Random, level: float) -> dict[str, int]:

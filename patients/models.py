@@ -158,11 +158,10 @@ class Patient(Versioned):
         return self.archived_at is not None
 
     def latest_scores(self) -> dict[str, Score | None]:
-        scores: dict[str, Score | None] = {}
-        for code in ("irls", "cows"):
-            scale, total = SCALES[code], getattr(self, f"latest_{code}_total")
-            scores[code] = None if total is None else Score(scale, total, scale.band_for(total))
-        return scores
+        return {
+            code: SCALES[code].score_of(getattr(self, f"latest_{code}_total"))
+            for code in ("irls", "cows")
+        }
 
     @property
     def severe_flags(self) -> list[str]:
@@ -183,12 +182,7 @@ class Patient(Versioned):
             current.version += 1
             current.save()
             for followup in FollowUp.objects.scheduled().filter(patient=current):
-                followup.status = FollowUpStatus.CANCELLED
-                followup.cancel_reason = f"Patient record archived: {reason}"[:300]
-                followup.recorded_by = by
-                followup.recorded_at = current.archived_at
-                followup.version += 1
-                followup.save()
+                followup.cancel(by=by, reason=f"Patient record archived: {reason}")
 
     def restore(self) -> None:
         with transaction.atomic():
@@ -329,11 +323,9 @@ class ScaledItems(models.Model):
 
     def stored_scores(self) -> dict[str, Score | None]:
         """Scores from the stored totals, without the items (for lists and charts)."""
-        scores: dict[str, Score | None] = {}
-        for code in self.SCALE_CODES:
-            scale, total = SCALES[code], getattr(self, f"{code}_total")
-            scores[code] = None if total is None else Score(scale, total, scale.band_for(total))
-        return scores
+        return {
+            code: SCALES[code].score_of(getattr(self, f"{code}_total")) for code in self.SCALE_CODES
+        }
 
 
 class AssessmentQuerySet(models.QuerySet["Assessment"]):
@@ -517,11 +509,6 @@ class FollowUpQuerySet(models.QuerySet["FollowUp"]):
     def scheduled(self) -> "FollowUpQuerySet":
         return self.filter(status=FollowUpStatus.SCHEDULED)
 
-    def rescored(self) -> "FollowUpQuerySet":
-        return self.filter(status=FollowUpStatus.COMPLETED).filter(
-            Q(irls_total__isnull=False) | Q(cows_total__isnull=False)
-        )
-
 
 class FollowUp(Versioned, ScaledItems):
     """A planned contact with a patient, then what happened: completed (with an optional
@@ -609,3 +596,17 @@ class FollowUp(Versioned, ScaledItems):
     @property
     def is_open(self) -> bool:
         return self.status == FollowUpStatus.SCHEDULED
+
+    def cancel(self, *, by: Any, reason: str) -> None:
+        """Cancel a scheduled follow-up; the record stays, with the reason. Does nothing
+        if someone else has recorded or cancelled it meanwhile."""
+        with transaction.atomic():
+            current = FollowUp.objects.select_for_update().get(pk=self.pk)
+            if not current.is_open:
+                return
+            current.status = FollowUpStatus.CANCELLED
+            current.cancel_reason = reason[:300]
+            current.recorded_by = by
+            current.recorded_at = timezone.now()
+            current.version += 1
+            current.save()

@@ -51,9 +51,6 @@ class Score:
         """The band's rank within its scale, 0 for the lowest (for colour coding)."""
         return self.scale.bands.index(self.band)
 
-    def as_dict(self) -> dict[str, int | str]:
-        return {"total": self.total, "band": self.band.name}
-
 
 @dataclass(frozen=True)
 class Scale:
@@ -79,6 +76,10 @@ class Scale:
                 return band
         raise ValueError(f"{self.name} total {total} is outside 0-{self.max_total}")
 
+    def score_of(self, total: int | None) -> Score | None:
+        """The score of a stored total (None stays None)."""
+        return None if total is None else Score(self, total, self.band_for(total))
+
     def score(self, answers: Mapping[str, object]) -> Score | None:
         """Score a complete set of answers; None when the scale was left out entirely.
 
@@ -98,8 +99,7 @@ class Scale:
                 problems[item.key] = f"{value!r} is not allowed; allowed: {allowed_text(item)}"
         if problems:
             raise ScaleError(self, problems)
-        total = sum(int(value) for value in given.values())  # type: ignore[call-overload]
-        return Score(self, total, self.band_for(total))
+        return self.score_of(sum(int(value) for value in given.values()))  # type: ignore[call-overload]
 
 
 @dataclass(frozen=True)
@@ -124,7 +124,7 @@ def progress(scale: Scale, answers: Mapping[str, object]) -> Progress:
     }
     subtotal = sum(int(value) for value in valid.values())  # type: ignore[call-overload]
     complete = len(valid) == len(scale.items)
-    score = Score(scale, subtotal, scale.band_for(subtotal)) if complete else None
+    score = scale.score_of(subtotal) if complete else None
     return Progress(scale, len(valid), subtotal, score)
 
 

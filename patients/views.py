@@ -593,15 +593,7 @@ def followup_cancel(request: AuthenticatedRequest, uuid: UUID) -> HttpResponse:
         return redirect(followup)
     form = FollowUpCancelForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
-        with transaction.atomic():
-            current = FollowUp.objects.select_for_update().get(pk=followup.pk)
-            if current.is_open:
-                current.status = FollowUpStatus.CANCELLED
-                current.cancel_reason = form.cleaned_data["reason"]
-                current.recorded_by = request.user
-                current.recorded_at = timezone.now()
-                current.version += 1
-                current.save()
+        followup.cancel(by=request.user, reason=form.cleaned_data["reason"])
         messages.success(request, "Follow-up cancelled; the record and its reason are kept.")
         return redirect(followup.patient)
     return render(

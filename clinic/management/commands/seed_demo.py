@@ -16,7 +16,9 @@ from django.utils import timezone
 
 from clinic.roles import CLINICIANS, GUIDANCE_ADMINS, STAFF
 from guidance.services import evaluate_assessment
+from patients.facts import CRITERIA as RLS_CRITERIA
 from patients.models import Assessment, FollowUp, Patient, Sex
+from patients.scales import SCALES
 from patients.services import refresh_latest_scores
 
 DEMO_PASSWORD = "demo-pass-2026"
@@ -46,16 +48,7 @@ DEMO_PATIENTS = [
 ]
 
 
-CRITERIA = dict.fromkeys(
-    [
-        "rls_urge_to_move",
-        "rls_worse_at_rest",
-        "rls_relief_with_movement",
-        "rls_worse_evening",
-        "rls_not_explained_by_mimic",
-    ],
-    True,
-)
+CRITERIA = dict.fromkeys(RLS_CRITERIA, True)
 
 
 def items(prefix: str, values: list[int], keys: list[str] | None = None) -> dict[str, int]:
@@ -63,19 +56,7 @@ def items(prefix: str, values: list[int], keys: list[str] | None = None) -> dict
     return dict(zip(names, values, strict=True))
 
 
-COWS_KEYS = [
-    "cows_pulse",
-    "cows_sweating",
-    "cows_restlessness",
-    "cows_pupils",
-    "cows_aches",
-    "cows_runny_nose",
-    "cows_gi_upset",
-    "cows_tremor",
-    "cows_yawning",
-    "cows_anxiety",
-    "cows_gooseflesh",
-]
+COWS_KEYS = SCALES["cows"].keys
 
 # (MRN, days ago, entered values): a few invented situations that exercise the rules.
 DEMO_ASSESSMENTS: list[tuple[str, int, dict]] = [
