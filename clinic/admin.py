@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from clinic.forms import AdminSignInForm
+from clinic.forms.accounts import AdminSignInForm
 from clinic.models import FailedSignIn
 
 admin.site.site_header = "Kratom RLS clinic: administration"

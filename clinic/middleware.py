@@ -1,4 +1,11 @@
 import time
+from collections.abc import Callable
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+
+from clinic.access import ArchivedPatient
 
 
 class IdleTimeoutMiddleware:
@@ -21,3 +28,24 @@ class IdleTimeoutMiddleware:
             if now - session.get("_touched", 0) >= self.TOUCH_EVERY_SECONDS:
                 session["_touched"] = now  # modified, so saved with a new expiry
         return self.get_response(request)
+
+
+class ArchivedPatientMiddleware:
+    """Turns ArchivedPatient into a message on the patient's page, as Django turns
+    PermissionDenied into a 403, so that no view repeats the guard's answer."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not isinstance(exception, ArchivedPatient):
+            return None
+        messages.error(
+            request,
+            "This patient's record is archived: it can be read but not changed. "
+            "Nothing was saved. Restore the record first if it is needed again.",
+        )
+        return redirect(exception.patient)

@@ -1,14 +1,45 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from clinic import views
+from clinic.views import assessments, followups, home, patients, rules
+
+# The namespaces ("patients:", "guidance:") name the screens' subjects; every view lives
+# in clinic.views, by object.
+patient_urls = [
+    path("", patients.patient_list, name="list"),
+    path("search/clear/", patients.patient_search_clear, name="search_clear"),
+    path("new/", patients.patient_create, name="create"),
+    path("<uuid:uuid>/", patients.patient_detail, name="detail"),
+    path("<uuid:uuid>/edit/", patients.patient_edit, name="edit"),
+    path("<uuid:uuid>/archive/", patients.patient_archive, name="archive"),
+    path("<uuid:uuid>/restore/", patients.patient_restore, name="restore"),
+    path("<uuid:uuid>/summary/", patients.patient_summary, name="summary"),
+    path("<uuid:uuid>/assessments/new/", assessments.assessment_create, name="assessment_create"),
+    path("assessments/scores/", assessments.assessment_scores, name="assessment_scores"),
+    path("assessments/<uuid:uuid>/", assessments.assessment_detail, name="assessment"),
+    path("assessments/<uuid:uuid>/edit/", assessments.assessment_edit, name="assessment_edit"),
+    path("<uuid:uuid>/followups/new/", followups.followup_schedule, name="followup_schedule"),
+    path("followups/<uuid:uuid>/", followups.followup_record, name="followup_record"),
+    path("followups/<uuid:uuid>/cancel/", followups.followup_cancel, name="followup_cancel"),
+    path("worklist/", followups.worklist, name="worklist"),
+]
+
+guidance_urls = [
+    path("cards/<uuid:uuid>/decide/", assessments.card_decide, name="decide"),
+    path("rules/", rules.rule_list, name="rules"),
+    path("rules/new/", rules.rule_create, name="rule_create"),
+    path("rules/<str:code>/v<int:version>/", rules.rule_detail, name="rule"),
+    path("rules/<str:code>/v<int:version>/edit/", rules.rule_edit, name="rule_edit"),
+    path("rules/<str:code>/v<int:version>/activate/", rules.rule_activate, name="rule_activate"),
+    path("rules/<str:code>/v<int:version>/retire/", rules.rule_retire, name="rule_retire"),
+]
 
 urlpatterns = [
-    path("", views.home, name="home"),
-    path("healthz", views.healthz, name="healthz"),
-    path("sign-in/", views.sign_in, name="login"),
-    path("sign-out/", views.sign_out, name="logout"),
-    path("patients/", include("patients.urls")),
-    path("guidance/", include("guidance.urls")),
+    path("", home.home, name="home"),
+    path("healthz", home.healthz, name="healthz"),
+    path("sign-in/", home.sign_in, name="login"),
+    path("sign-out/", home.sign_out, name="logout"),
+    path("patients/", include((patient_urls, "patients"))),
+    path("guidance/", include((guidance_urls, "guidance"))),
     path("admin/", admin.site.urls),
 ]

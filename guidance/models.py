@@ -3,12 +3,13 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models, transaction
-from django.db.models import Q
+from django.db.models import Max, Q
 from django.urls import reverse
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
-from patients.models import Assessment, FollowUp
+from guidance.engine import INDICATOR_ORDER, CaseResult, ConditionError, run_cases
+from patients.models import Assessment, FollowUp, Versioned
 
 
 class Category(models.TextChoices):
@@ -118,20 +119,55 @@ class Rule(models.Model):
     def is_active(self) -> bool:
         return self.status == RuleStatus.ACTIVE
 
-    @transaction.atomic
+    def run_cases(self) -> list[CaseResult]:
+        """This version's test cases, run. Raises ConditionError when the condition no
+        longer compiles (a fact it names has changed, say)."""
+        return run_cases(self.condition, self.test_cases)
+
+    def save_as_new_version(self, *, by: Any) -> None:
+        """Save this unsaved rule as the next version of its code, a draft; the versions
+        before it stay as they are. Raises IntegrityError when someone saves another
+        version of the code at the same moment."""
+        with transaction.atomic():
+            latest = Rule.objects.filter(code=self.code).aggregate(n=Max("version"))["n"] or 0
+            self.version = latest + 1
+            self.status = RuleStatus.DRAFT
+            self.created_by = by
+            self.save()
+
     def activate(self, *, by: Any) -> None:
-        """Make this version the active one of its code; the previous one is retired."""
-        Rule.objects.select_for_update().filter(code=self.code).exclude(pk=self.pk).filter(
-            status=RuleStatus.ACTIVE
-        ).update(status=RuleStatus.RETIRED)
-        self.status = RuleStatus.ACTIVE
-        self.activated_at = timezone.now()
-        self.activated_by = by
-        self.save()
+        """Make this version the active one of its code; the previous one is retired.
+
+        Raises RuleNotReady, saying why, unless the version has test cases and every one
+        of them passes: nothing goes live untested.
+        """
+        try:
+            cases = self.run_cases()
+        except ConditionError as error:
+            raise RuleNotReady(f"the condition does not compile. {error}") from None
+        if not cases:
+            raise RuleNotReady("add at least one test case first.")
+        failing = [case.name for case in cases if not case.passed]
+        if failing:
+            raise RuleNotReady(f"test cases failing: {', '.join(failing)}.")
+        with transaction.atomic():
+            previous = Rule.objects.select_for_update().filter(
+                code=self.code, status=RuleStatus.ACTIVE
+            )
+            for rule in previous.exclude(pk=self.pk):
+                rule.retire()  # one by one, so that each retirement has its history row
+            self.status = RuleStatus.ACTIVE
+            self.activated_at = timezone.now()
+            self.activated_by = by
+            self.save()
 
     def retire(self) -> None:
         self.status = RuleStatus.RETIRED
         self.save()
+
+
+class RuleNotReady(Exception):
+    """A rule version that may not be activated, and why."""
 
 
 class DeclineReason(models.TextChoices):
@@ -155,14 +191,14 @@ class RecommendationQuerySet(models.QuerySet["Recommendation"]):
             models.Case(
                 *[
                     models.When(rule__indicator=indicator, then=rank)
-                    for rank, indicator in enumerate(Indicator.values)
+                    for indicator, rank in INDICATOR_ORDER.items()
                 ]
             ),
             "rule__code",
         )
 
 
-class Recommendation(models.Model):
+class Recommendation(Versioned):
     """A suggestion card: one fired rule version for one assessment, for clinician review.
 
     Nothing is accepted by the application: a card waits until a clinician decides.
@@ -180,9 +216,8 @@ class Recommendation(models.Model):
         help_text="False when a correction of the assessment means the rule "
         "no longer fires; kept because a clinician decided on it.",
     )
-    # Bumped by every decision: a clinician deciding on a card someone else has just
-    # decided is told, not silently overwritten.
-    version = models.PositiveIntegerField(default=1, editable=False)
+    # `version` (from Versioned) moves with every decision: a clinician deciding on a
+    # card someone else has just decided is told, not silently overwritten.
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     history = HistoricalRecords()
@@ -224,24 +259,17 @@ class Recommendation(models.Model):
         reason: str = "",
         comment: str = "",
     ) -> "Decision":
-        """Record a clinician's decision. Raises StaleDecision when someone else decided
+        """Record a clinician's decision. Raises EditConflict when someone else decided
         on the card since `expected_version` was shown."""
-        with transaction.atomic():
-            current = Recommendation.objects.select_for_update().get(pk=self.pk)
-            if current.version != expected_version:
-                raise StaleDecision(current)
-            self.status = status
-            self.version = current.version + 1
-            self.save(update_fields=["status", "version"])
+        with self.locked(expected_version=expected_version or 0) as current:
+            current.status = status
             return Decision.objects.create(
-                recommendation=self, status=status, decline_reason=reason, comment=comment, by=by
+                recommendation=current,
+                status=status,
+                decline_reason=reason,
+                comment=comment,
+                by=by,
             )
-
-
-class StaleDecision(Exception):
-    def __init__(self, current: Recommendation) -> None:
-        super().__init__("The card was decided by someone else meanwhile.")
-        self.current = current
 
 
 class Decision(models.Model):

@@ -1,10 +1,33 @@
-"""Workflows that span assessments, rules and cards."""
+"""Workflows that span records and guidance, each all or nothing."""
+
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 from guidance import engine
-from guidance.models import Evaluation, Recommendation, Rule
-from patients.models import Assessment
+from guidance.models import Adherence, Evaluation, Recommendation, Rule
+from patients.models import Assessment, FollowUp, FollowUpStatus
+
+
+def save_assessment(*, assessment: Assessment, expected_version: int | None = None) -> Evaluation:
+    """Save a new assessment, or a correction of one, then run the rules on it and
+    refresh the patient's latest scores.
+
+    A correction is saved only if nobody else saved the assessment since the clinician
+    opened `expected_version` (EditConflict otherwise); the earlier version is kept in
+    its history.
+    """
+    with transaction.atomic():
+        if assessment.pk is None:
+            assessment.save()
+        else:
+            assessment.save_edit(expected_version=expected_version)
+        evaluation = evaluate_assessment(assessment=assessment)
+        assessment.patient.refresh_latest_scores()
+    return evaluation
 
 
 def evaluate_assessment(*, assessment: Assessment) -> Evaluation:
@@ -55,3 +78,41 @@ def evaluate_assessment(*, assessment: Assessment) -> Evaluation:
             },
         )
     return evaluation
+
+
+def record_followup(
+    *,
+    followup: FollowUp,
+    outcome: str,
+    by: Any,
+    expected_version: int | None,
+    adherence: Mapping[Recommendation, str],
+    next_due_date: date | None = None,
+    next_kind: str = "",
+) -> FollowUp | None:
+    """Record what happened at a follow-up (its fields as a form set them on `followup`)
+    with the adherence answers, and schedule the next one if a date is given. Returns the
+    next follow-up. Raises EditConflict if someone else recorded or cancelled it since
+    `expected_version`."""
+    with transaction.atomic():
+        followup.save_edit(
+            expected_version=expected_version,
+            status=outcome,
+            recorded_by=by,
+            recorded_at=timezone.now(),
+        )
+        if followup.status == FollowUpStatus.COMPLETED:
+            for card, answer in adherence.items():
+                Adherence.objects.create(followup=followup, recommendation=card, answer=answer)
+        following = None
+        if next_due_date:
+            following = FollowUp.objects.create(
+                patient=followup.patient,
+                due_date=next_due_date,
+                kind=next_kind or followup.kind,
+                assigned_to=followup.assigned_to,
+                scheduled_by=by,
+                scheduled_from=followup,
+            )
+        followup.patient.refresh_latest_scores()
+    return following

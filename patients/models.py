@@ -1,5 +1,8 @@
 import uuid
-from typing import Any
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from datetime import datetime, time
+from typing import Any, Self
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -37,7 +40,7 @@ SEVERE_BANDS = {"irls": ("severe", "very_severe"), "cows": ("moderately_severe",
 
 
 class EditConflict(Exception):
-    """Someone else saved the record after the editor loaded it."""
+    """Someone else saved the record after the editor loaded it (or recorded it meanwhile)."""
 
     def __init__(self, current: "Versioned") -> None:
         super().__init__("The record was changed by someone else.")
@@ -45,8 +48,12 @@ class EditConflict(Exception):
 
 
 class Versioned(models.Model):
-    """Optimistic locking against lost updates: an editor sends back the version they
-    loaded, and a save on top of a newer version is refused (see `save_edit`)."""
+    """A record changed by people who may work on it at the same moment.
+
+    Every change goes through `locked`: the row is locked, the version the person saw is
+    compared with the one saved, the change is made on the saved row, and the version
+    moves on. So no change is ever made on top of a version its author did not see.
+    """
 
     version = models.PositiveIntegerField(default=1, editable=False)
     history: Any  # each concrete model keeps its own HistoricalRecords
@@ -54,14 +61,36 @@ class Versioned(models.Model):
     class Meta:
         abstract = True
 
-    def save_edit(self, *, expected_version: int | None) -> None:
-        """Save the edited record unless someone else saved it since `expected_version`."""
+    @contextmanager
+    def locked(self, *, expected_version: int | None = None) -> Iterator[Self]:
+        """Lock this record's row and yield it as saved now, to be changed; on leaving the
+        block it is saved as the next version and this instance takes its values.
+
+        With `expected_version`, raises EditConflict (carrying the saved record) when
+        someone else has saved since that version.
+        """
         with transaction.atomic():
-            current = type(self).objects.select_for_update().get(pk=self.pk)  # type: ignore[attr-defined]
-            if current.version != expected_version:
+            current = type(self)._default_manager.select_for_update().get(pk=self.pk)
+            if expected_version is not None and current.version != expected_version:
                 raise EditConflict(current)
-            self.version = current.version + 1
-            self.save()
+            yield current
+            current.version += 1
+            current.save()
+        for field in self._meta.concrete_fields:
+            setattr(self, field.attname, getattr(current, field.attname))
+
+    def save_edit(self, *, expected_version: int | None, **changes: Any) -> None:
+        """Save what a form changed on this instance (its editable fields), plus `changes`,
+        unless someone else saved the record since `expected_version`. A missing version
+        counts as a conflict: the editor cannot have seen the saved record."""
+        edited = {
+            field.attname: getattr(self, field.attname)
+            for field in self._meta.concrete_fields
+            if field.editable and not field.primary_key
+        }
+        with self.locked(expected_version=expected_version or 0) as current:
+            for name, value in {**edited, **changes}.items():
+                setattr(current, name, value)
 
 
 class PatientQuerySet(models.QuerySet["Patient"]):
@@ -115,7 +144,7 @@ class Patient(Versioned):
     archive_reason = models.TextField(blank=True, editable=False)
 
     # The latest IRLS and COWS totals from assessments and follow-up re-scores, kept by
-    # patients.services.refresh_latest_scores so that the worklist can flag severe
+    # Patient.refresh_latest_scores so that the worklist can flag severe
     # patients without a subquery per row. Not part of the record's history.
     latest_irls_total = models.PositiveSmallIntegerField(null=True, blank=True, editable=False)
     latest_cows_total = models.PositiveSmallIntegerField(null=True, blank=True, editable=False)
@@ -174,24 +203,51 @@ class Patient(Versioned):
 
     def archive(self, *, by: Any, reason: str) -> None:
         """Archive the record; its open follow-ups are cancelled, with the reason."""
-        with transaction.atomic():
-            current = Patient.objects.select_for_update().get(pk=self.pk)
+        with self.locked() as current:
             current.archived_at = timezone.now()
             current.archived_by = by
             current.archive_reason = reason
-            current.version += 1
-            current.save()
             for followup in FollowUp.objects.scheduled().filter(patient=current):
-                followup.cancel(by=by, reason=f"Patient record archived: {reason}")
+                # One recorded a moment ago by someone else stays as recorded.
+                with suppress(EditConflict):
+                    followup.cancel(by=by, reason=f"Patient record archived: {reason}")
 
     def restore(self) -> None:
-        with transaction.atomic():
-            current = Patient.objects.select_for_update().get(pk=self.pk)
+        with self.locked() as current:
             current.archived_at = None
             current.archived_by = None
             current.archive_reason = ""
-            current.version += 1
-            current.save()
+
+    def refresh_latest_scores(self) -> None:
+        """Store the latest IRLS and COWS totals, from assessments and completed follow-up
+        re-scores alike (a follow-up counts at the end of its day)."""
+        latest: dict[str, int | None] = {}
+        for code in ("irls", "cows"):
+            field = f"{code}_total"
+            measured: list[tuple[datetime, int]] = []
+            assessment = (
+                self.assessments.filter(**{f"{field}__isnull": False})
+                .order_by("-assessed_at")
+                .only("assessed_at", field)
+                .first()
+            )
+            if assessment:
+                measured.append((assessment.assessed_at, getattr(assessment, field)))
+            followup = (
+                self.followups.filter(
+                    status=FollowUpStatus.COMPLETED, **{f"{field}__isnull": False}
+                )
+                .order_by("-happened_on")
+                .only("happened_on", field)
+                .first()
+            )
+            if followup and followup.happened_on:
+                end_of_day = timezone.make_aware(datetime.combine(followup.happened_on, time.max))
+                measured.append((end_of_day, getattr(followup, field)))
+            latest[f"latest_{field}"] = max(measured)[1] if measured else None
+        Patient.objects.filter(pk=self.pk).update(**latest)
+        for name, value in latest.items():
+            setattr(self, name, value)
 
 
 class PatientAccess(models.Model):
@@ -598,15 +654,12 @@ class FollowUp(Versioned, ScaledItems):
         return self.status == FollowUpStatus.SCHEDULED
 
     def cancel(self, *, by: Any, reason: str) -> None:
-        """Cancel a scheduled follow-up; the record stays, with the reason. Does nothing
-        if someone else has recorded or cancelled it meanwhile."""
-        with transaction.atomic():
-            current = FollowUp.objects.select_for_update().get(pk=self.pk)
+        """Cancel a scheduled follow-up; the record stays, with the reason. Raises
+        EditConflict if someone else has recorded or cancelled it meanwhile."""
+        with self.locked() as current:
             if not current.is_open:
-                return
+                raise EditConflict(current)
             current.status = FollowUpStatus.CANCELLED
             current.cancel_reason = reason[:300]
             current.recorded_by = by
             current.recorded_at = timezone.now()
-            current.version += 1
-            current.save()

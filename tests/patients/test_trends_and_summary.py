@@ -12,7 +12,6 @@ from guidance.services import evaluate_assessment
 from patients.charts import trend_chart
 from patients.models import FollowUp
 from patients.scales import COWS, IRLS
-from patients.services import refresh_latest_scores
 from tests.base import COMPLETE_COWS, COMPLETE_IRLS, CRITERIA_MET, make_assessment, make_patient
 
 
@@ -124,7 +123,7 @@ def test_the_timeline_shows_assessments_decisions_and_follow_ups_newest_first(as
 def test_the_latest_scores_come_from_the_newest_measurement(clinician):
     patient = make_patient()
     make_assessment(patient, clinician, assessed_at=at(20), **COMPLETE_IRLS, **COMPLETE_COWS)
-    refresh_latest_scores(patient)
+    patient.refresh_latest_scores()
     patient.refresh_from_db()
     assert (patient.latest_irls_total, patient.latest_cows_total) == (24, 14)
     FollowUp.objects.create(
@@ -135,7 +134,7 @@ def test_the_latest_scores_come_from_the_newest_measurement(clinician):
         happened_on=date(2026, 11, 21),
         **irls(5),
     )
-    refresh_latest_scores(patient)
+    patient.refresh_latest_scores()
     patient.refresh_from_db()
     assert (patient.latest_irls_total, patient.latest_cows_total) == (5, 14)
 
@@ -148,7 +147,7 @@ def test_the_printable_summary_has_the_plan_the_declines_and_the_next_follow_up(
         patient, clinician, **CRITERIA_MET, **COMPLETE_IRLS, **COMPLETE_COWS
     )
     evaluate_assessment(assessment=assessment)
-    refresh_latest_scores(patient)
+    patient.refresh_latest_scores()
     cards = {c.rule_code: c for c in Recommendation.objects.all()}
     cards["LIFE-EXERCISE"].decide(status="accepted", by=clinician, expected_version=1)
     cards["MED-DOPAMINE-AGONIST"].decide(

@@ -10,7 +10,6 @@ from django.urls import reverse
 from guidance.models import Recommendation
 from guidance.services import evaluate_assessment
 from patients.models import FollowUp
-from patients.services import refresh_latest_scores
 from tests.base import make_assessment, make_patient
 
 TODAY = date(2026, 11, 26)
@@ -93,7 +92,7 @@ def test_an_unknown_filter_is_refused_with_a_message_not_an_error(as_user, staff
 def test_severe_patients_and_undecided_critical_cards_are_marked(as_user, staff, clinician):
     severe = make_patient(family_name="Severe")
     make_assessment(severe, clinician, **{f"irls_{n}": 3 for n in range(1, 11)})  # IRLS 30
-    refresh_latest_scores(severe)
+    severe.refresh_latest_scores()
     critical = make_patient(family_name="Critical")
     assessment = make_assessment(critical, clinician, pregnant=True)
     evaluate_assessment(assessment=assessment)  # SAFE-PREGNANCY: critical, undecided
@@ -162,7 +161,7 @@ def test_a_page_number_past_the_end_or_not_a_number_is_handled(as_user, staff):
 
 
 def test_a_long_worklist_says_more_than_the_cap_instead_of_counting_it_all(as_user, staff):
-    from patients.views import CappedPage
+    from clinic.paging import CappedPage
 
     patient = make_patient()
     FollowUp.objects.bulk_create(

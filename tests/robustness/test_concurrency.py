@@ -7,7 +7,7 @@ import pytest
 from django.db import connection, connections
 
 from guidance.default_rules import load_default_rules
-from guidance.models import Recommendation, Rule, StaleDecision
+from guidance.models import Recommendation, Rule
 from guidance.services import evaluate_assessment
 from patients.models import EditConflict, Patient
 from tests.base import CRITERIA_MET, make_assessment, make_patient, make_user
@@ -79,7 +79,7 @@ def test_two_clinicians_deciding_the_same_card_one_wins_and_the_other_is_told():
         return action
 
     outcomes = race(decide("accepted", clinician), decide("deferred", other))
-    assert sum(isinstance(o, StaleDecision) for o in outcomes) == 1, outcomes
+    assert sum(isinstance(o, EditConflict) for o in outcomes) == 1, outcomes
     card.refresh_from_db()
     assert card.version == 2
     assert card.decisions.count() == 1

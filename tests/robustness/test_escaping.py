@@ -7,7 +7,6 @@ from django.urls import reverse
 from guidance.models import Recommendation, Rule
 from guidance.services import evaluate_assessment
 from patients.models import FollowUp
-from patients.services import refresh_latest_scores
 from tests.base import CRITERIA_MET, make_assessment, make_patient
 
 MARKUP = '<img src=x onerror="alert(1)">'
@@ -18,7 +17,7 @@ def test_markup_in_patient_fields_is_escaped_on_every_page(as_user, clinician, s
     patient = make_patient(given_name=MARKUP, family_name=MARKUP, notes=MARKUP)
     assessment = make_assessment(patient, clinician, notes=MARKUP, **CRITERIA_MET)
     evaluate_assessment(assessment=assessment)
-    refresh_latest_scores(patient)
+    patient.refresh_latest_scores()
     followup = FollowUp.objects.create(
         patient=patient, due_date=date.today(), scheduled_by=staff, plan_notes=MARKUP
     )

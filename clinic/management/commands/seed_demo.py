@@ -15,11 +15,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from clinic.roles import CLINICIANS, GUIDANCE_ADMINS, STAFF
-from guidance.services import evaluate_assessment
+from guidance.services import save_assessment
 from patients.facts import CRITERIA as RLS_CRITERIA
 from patients.models import Assessment, FollowUp, Patient, Sex
 from patients.scales import SCALES
-from patients.services import refresh_latest_scores
 
 DEMO_PASSWORD = "demo-pass-2026"
 
@@ -164,14 +163,14 @@ class Command(BaseCommand):
             assessed_at = timezone.now() - timedelta(days=days_ago)
             values = dict(values)
             hours = values.pop("hours_since_last_dose", None)
-            assessment = Assessment.objects.create(
+            assessment = Assessment(
                 patient=patient,
                 assessed_by=clinician,
                 assessed_at=assessed_at,
                 last_dose_at=assessed_at - timedelta(hours=hours) if hours else None,
                 **values,
             )
-            evaluate_assessment(assessment=assessment)
+            save_assessment(assessment=assessment)
             assessed += 1
 
         staff = User.objects.get(username="staff")
@@ -190,7 +189,7 @@ class Command(BaseCommand):
             )
             planned += 1
         for patient in Patient.objects.filter(mrn__startswith="DEMO-"):
-            refresh_latest_scores(patient)
+            patient.refresh_latest_scores()
 
         self.stdout.write(f"Demo patients: {created} added, {len(DEMO_PATIENTS)} in the demo set.")
         self.stdout.write(f"Demo follow-ups: {planned} added.")

@@ -1,38 +1,11 @@
+"""The rule editor's form: a new version of a rule, with its test cases."""
+
 import json
 
 from django import forms
 
 from guidance.engine import ConditionError, case_facts, compile_condition
-from guidance.models import CardStatus, DeclineReason, Rule
-
-
-class DecisionForm(forms.Form):
-    """Accept, decline (with a coded reason, and a comment when the reason is "other")
-    or defer one card."""
-
-    status = forms.ChoiceField(
-        choices=[(s.value, s.label) for s in CardStatus if s != CardStatus.PENDING],
-        widget=forms.HiddenInput,
-    )
-    reason = forms.ChoiceField(
-        label="Reason", choices=[("", "Choose a reason"), *DeclineReason.choices], required=False
-    )
-    comment = forms.CharField(
-        label="Comment", widget=forms.Textarea(attrs={"rows": 2}), required=False, max_length=2000
-    )
-    expected_version = forms.IntegerField(widget=forms.HiddenInput)
-
-    def clean(self):
-        cleaned = super().clean() or {}
-        status, reason = cleaned.get("status"), cleaned.get("reason")
-        if status == CardStatus.DECLINED:
-            if not reason:
-                self.add_error("reason", "Say why the suggestion is declined.")
-            elif reason == DeclineReason.OTHER and not cleaned.get("comment"):
-                self.add_error("comment", "With the reason “Other”, a comment is required.")
-        elif reason:
-            cleaned["reason"] = ""  # a reason belongs to a decline only
-        return cleaned
+from guidance.models import Rule
 
 
 class TestCasesField(forms.CharField):

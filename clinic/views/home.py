@@ -7,7 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 
-from clinic.forms import SignInForm
+from clinic.forms.accounts import SignInForm
 
 logger = logging.getLogger(__name__)
 

@@ -1,0 +1,228 @@
+"""Forms of the assessment page: the assessment itself and a decision on a card."""
+
+from collections.abc import Iterable, Mapping
+
+from django import forms
+from django.http import QueryDict
+from django.utils import timezone
+
+from guidance.models import CardStatus, DeclineReason
+from patients.facts import (
+    AGE_MAX_YEARS,
+    AGE_MIN_YEARS,
+    CRITERIA,
+    HOURS_SINCE_LAST_DOSE_MAX,
+    age_in_years,
+    hours_between,
+)
+from patients.mimics import MIMIC_CHOICES, MIMIC_HELP
+from patients.models import Assessment, Patient
+from patients.scales import ITEMS, SCALES, Item, Progress, progress, score_all
+
+
+def scale_item_field(scale_item: Item) -> forms.TypedChoiceField:
+    """One scale item as radio buttons of its allowed values, "–" for not answered."""
+    return forms.TypedChoiceField(
+        label=scale_item.label,
+        help_text=scale_item.anchors,
+        choices=[("", "–"), *[(value, str(value)) for value in scale_item.allowed]],
+        coerce=int,
+        empty_value=None,
+        required=False,
+        widget=forms.RadioSelect(attrs={"class": "form-check-input"}),
+    )
+
+
+# The assessment form's sections, in the order a clinician works through them.
+ASSESSMENT_SECTIONS: list[tuple[str, str, list[str]]] = [
+    (
+        "kratom",
+        "Kratom use",
+        [
+            "assessed_at",
+            "kratom_grams_per_day",
+            "kratom_doses_per_day",
+            "kratom_use_months",
+            "kratom_product",
+            "last_dose_at",
+            "uses_other_opioids",
+        ],
+    ),
+    (
+        "criteria",
+        "RLS criteria (IRLSSG 2012) and mimics",
+        [
+            *CRITERIA,
+            "rls_before_kratom",
+            "mimics",
+            "akathisia_suspected",
+        ],
+    ),
+    *[(code, scale.title, scale.keys) for code, scale in SCALES.items()],
+    (
+        "lifestyle",
+        "Sleep and lifestyle",
+        [
+            "sleep_hours_per_night",
+            "caffeine_mg_per_day",
+            "nicotine_use",
+            "alcohol_drinks_per_week",
+            "exercise_minutes_per_week",
+        ],
+    ),
+    (
+        "medications",
+        "Medications and conditions",
+        [
+            "pregnant",
+            "on_opioid_agonist_treatment",
+            "on_cns_depressant",
+            "on_serotonergic_antidepressant",
+            "on_sedating_antihistamine",
+            "on_dopamine_antagonist",
+            "on_dopamine_agonist",
+            "on_gabapentinoid",
+            "respiratory_disease",
+            "iron_overload",
+        ],
+    ),
+    (
+        "labs",
+        "Labs and weight",
+        ["ferritin_ng_ml", "tsat_percent", "serum_creatinine_mg_dl", "weight_kg"],
+    ),
+    ("notes", "Notes", ["notes"]),
+]
+
+ASSESSMENT_FIELDS = [name for _, _, names in ASSESSMENT_SECTIONS for name in names]
+
+
+class AssessmentForm(forms.ModelForm):
+    """The assessment, in the sections a clinician works through.
+
+    Ranges come from the fact table (model validators), allowed item values from the
+    scale registry; a scale is complete or left out entirely.
+    """
+
+    expected_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    mimics = forms.MultipleChoiceField(
+        label="Mimics present",
+        choices=MIMIC_CHOICES,
+        required=False,
+        widget=forms.CheckboxSelectMultiple(attrs={"class": "form-check-input"}),
+        help_text="Tick each condition found; it can coexist with RLS. E5 is met only if "
+        "none of them accounts for the symptoms on its own.",
+    )
+
+    class Meta:
+        model = Assessment
+        fields = ASSESSMENT_FIELDS
+        widgets = {
+            "assessed_at": forms.DateTimeInput(
+                attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"
+            ),
+            "last_dose_at": forms.DateTimeInput(
+                attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"
+            ),
+            "notes": forms.Textarea(attrs={"rows": 3}),
+        }
+
+    def __init__(self, *args, patient: Patient, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.patient = patient
+        for key, scale_item in ITEMS.items():
+            self.fields[key] = scale_item_field(scale_item)
+        if self.instance.pk and not self.is_bound:
+            self.initial["expected_version"] = self.instance.version
+
+    def sections(self) -> list[dict]:
+        return [
+            {
+                "code": code,
+                "title": title,
+                "scale": SCALES.get(code),
+                "fields": [self[n] for n in names],
+            }
+            for code, title, names in ASSESSMENT_SECTIONS
+        ]
+
+    def mimic_options(self) -> list[tuple]:
+        """Each mimic's checkbox with the question that tells it apart from RLS."""
+        return [(box, MIMIC_HELP[box.data["value"]]) for box in self["mimics"]]
+
+    def clean_assessed_at(self):
+        assessed_at = self.cleaned_data["assessed_at"]
+        if assessed_at > timezone.now():
+            raise forms.ValidationError("The assessment time cannot be in the future.")
+        age = age_in_years(self.patient.date_of_birth, timezone.localdate(assessed_at))
+        if not AGE_MIN_YEARS <= age <= AGE_MAX_YEARS:
+            raise forms.ValidationError(
+                "On this date the patient was %(age)d; assessments are for ages "
+                "%(min)d to %(max)d.",
+                params={"age": age, "min": AGE_MIN_YEARS, "max": AGE_MAX_YEARS},
+            )
+        return assessed_at
+
+    def clean(self):
+        super().clean()
+        cleaned = self.cleaned_data
+        assessed_at = cleaned.get("assessed_at")
+        last_dose_at = cleaned.get("last_dose_at")
+        if assessed_at and last_dose_at:
+            if last_dose_at > assessed_at:
+                self.add_error("last_dose_at", "The last dose cannot be after the assessment time.")
+            elif hours_between(last_dose_at, assessed_at) > HOURS_SINCE_LAST_DOSE_MAX:
+                self.add_error(
+                    "last_dose_at",
+                    "More than a year before the assessment: leave it blank if there is no "
+                    "recent use.",
+                )
+        _, problems = score_all(cleaned)
+        for key, problem in problems.items():
+            if key not in self.errors:
+                self.add_error(key, problem[0].upper() + problem[1:] + ".")
+        return cleaned
+
+
+class DecisionForm(forms.Form):
+    """Accept, decline (with a coded reason, and a comment when the reason is "other")
+    or defer one card."""
+
+    status = forms.ChoiceField(
+        choices=[(s.value, s.label) for s in CardStatus if s != CardStatus.PENDING],
+        widget=forms.HiddenInput,
+    )
+    reason = forms.ChoiceField(
+        label="Reason", choices=[("", "Choose a reason"), *DeclineReason.choices], required=False
+    )
+    comment = forms.CharField(
+        label="Comment", widget=forms.Textarea(attrs={"rows": 2}), required=False, max_length=2000
+    )
+    expected_version = forms.IntegerField(widget=forms.HiddenInput)
+
+    def clean(self):
+        cleaned = super().clean() or {}
+        status, reason = cleaned.get("status"), cleaned.get("reason")
+        if status == CardStatus.DECLINED:
+            if not reason:
+                self.add_error("reason", "Say why the suggestion is declined.")
+            elif reason == DeclineReason.OTHER and not cleaned.get("comment"):
+                self.add_error("comment", "With the reason “Other”, a comment is required.")
+        elif reason:
+            cleaned["reason"] = ""  # a reason belongs to a decline only
+        return cleaned
+
+
+def posted_items(data: QueryDict) -> dict[str, int]:
+    """Scale answers from a posted form, as numbers; anything else is left out."""
+    answers = {}
+    for key in ITEMS:
+        raw = data.get(key, "")
+        if raw.isdigit():
+            answers[key] = int(raw)
+    return answers
+
+
+def live_scores(values: Mapping[str, object], codes: Iterable[str] = SCALES) -> list[Progress]:
+    """The live totals panel: each scale's progress from the answers so far."""
+    return [progress(SCALES[code], values) for code in codes if code in SCALES]

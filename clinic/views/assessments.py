@@ -1,0 +1,156 @@
+"""Assessments and their cards: recording, correcting, the live totals, the assessment
+page, and a clinician's decision on a card."""
+
+from uuid import UUID
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from clinic.access import get_assessment_for_user, get_card_for_user, get_patient_for_user
+from clinic.forms.assessments import AssessmentForm, DecisionForm, live_scores, posted_items
+from clinic.pages import assessment_changes, card_groups, edit_conflict, entered_sections
+from clinic.requests import AuthenticatedRequest
+from guidance.services import save_assessment
+from patients.facts import WINDOW_LABELS
+from patients.models import Assessment, EditConflict
+from patients.scales import SCALES
+
+HISTORY_SHOWN = 20
+
+
+@require_http_methods(["GET", "POST"])
+def assessment_create(request: AuthenticatedRequest, uuid: UUID) -> HttpResponse:
+    patient = get_patient_for_user(request, uuid, perm="patients.add_assessment", change=True)
+    data = request.POST if request.method == "POST" else None
+    form = AssessmentForm(
+        data, patient=patient, instance=Assessment(patient=patient, assessed_by=request.user)
+    )
+    if data and "preview" not in data and form.is_valid():
+        assessment = form.save(commit=False)
+        save_assessment(assessment=assessment)
+        messages.success(request, "Assessment saved. Review the suggestions below.")
+        return redirect(assessment)
+    values = posted_items(data) if data else {}
+    return render(
+        request,
+        "patients/assessment_form.html",
+        {"form": form, "patient": patient, "scores": live_scores(values)},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def assessment_edit(request: AuthenticatedRequest, uuid: UUID) -> HttpResponse:
+    assessment = get_assessment_for_user(
+        request, uuid, perm="patients.change_assessment", change=True
+    )
+    patient = assessment.patient
+    data = request.POST if request.method == "POST" else None
+    form = AssessmentForm(data, patient=patient, instance=assessment)
+    conflict = None
+    if data and "preview" not in data and form.is_valid():
+        try:
+            save_assessment(
+                assessment=assessment, expected_version=form.cleaned_data["expected_version"]
+            )
+        except EditConflict as error:
+            conflict = edit_conflict(form, data, error.current, patient=patient)
+            form = conflict["form"]
+        else:
+            messages.success(
+                request,
+                "Assessment corrected; the earlier version is kept. Suggestions were "
+                "re-evaluated: decided ones stay as they were.",
+            )
+            return redirect(assessment)
+    values = posted_items(data) if data else assessment.entered_values()
+    return render(
+        request,
+        "patients/assessment_form.html",
+        {
+            "form": form,
+            "patient": patient,
+            "assessment": assessment,
+            "scores": live_scores(values),
+            "conflict": conflict,
+        },
+    )
+
+
+@require_POST
+def assessment_scores(request: AuthenticatedRequest) -> HttpResponse:
+    """The live totals panel, re-rendered from the answers so far by the scale registry."""
+    allowed = ["patients.add_assessment", "patients.change_assessment", "patients.change_followup"]
+    if not any(request.user.has_perm(perm) for perm in allowed):
+        raise PermissionDenied
+    codes = request.GET["scales"].split(",") if request.GET.get("scales") else list(SCALES)
+    return render(
+        request,
+        "patients/assessment_form.html#scores",
+        {"scores": live_scores(posted_items(request.POST), codes)},
+    )
+
+
+@require_http_methods(["GET"])
+def assessment_detail(request: AuthenticatedRequest, uuid: UUID) -> HttpResponse:
+    assessment = get_assessment_for_user(request, uuid, perm="patients.view_assessment")
+    return render_assessment(request, assessment)
+
+
+def render_assessment(
+    request: AuthenticatedRequest,
+    assessment: Assessment,
+    *,
+    failed_decision: tuple[int, DecisionForm] | None = None,
+) -> HttpResponse:
+    """The assessment page. `failed_decision` is a card id and its bound DecisionForm
+    with errors, shown in place so that nothing typed is lost."""
+    records = list(
+        assessment.history.select_related("history_user").order_by("-history_id")[
+            : HISTORY_SHOWN + 1
+        ]
+    )
+    facts = assessment.facts()
+    return render(
+        request,
+        "patients/assessment_detail.html",
+        {
+            "assessment": assessment,
+            "patient": assessment.patient,
+            "facts": facts,
+            "window": WINDOW_LABELS.get(facts["withdrawal_window"] or ""),
+            "windows": WINDOW_LABELS,
+            "scores": assessment.scores(),
+            "sections": entered_sections(assessment),
+            "guidance": card_groups(assessment, failed_decision),
+            "changes": assessment_changes(records)[:HISTORY_SHOWN],
+        },
+    )
+
+
+@require_POST
+def card_decide(request: AuthenticatedRequest, uuid: UUID) -> HttpResponse:
+    """Accept, decline with a reason, or defer one card."""
+    card = get_card_for_user(request, uuid, perm="guidance.decide_recommendation", change=True)
+    form = DecisionForm(request.POST)
+    if not form.is_valid():
+        return render_assessment(request, card.assessment, failed_decision=(card.pk, form))
+    try:
+        decision = card.decide(
+            status=form.cleaned_data["status"],
+            reason=form.cleaned_data["reason"],
+            comment=form.cleaned_data["comment"],
+            by=request.user,
+            expected_version=form.cleaned_data["expected_version"],
+        )
+    except EditConflict:
+        messages.error(
+            request,
+            f"“{card.rule.title}” was decided by someone else while you were reading. "
+            "Their decision is shown below; yours was not recorded.",
+        )
+    else:
+        messages.success(request, f"{decision.get_status_display()}: {card.rule.title}")
+    return redirect(f"{card.assessment.get_absolute_url()}#card-{card.uuid}")

@@ -1,0 +1,189 @@
+"""Follow-ups: scheduling, recording what happened, cancelling, and the worklist."""
+
+from datetime import timedelta
+from uuid import UUID
+
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_http_methods
+
+from clinic.access import get_followup_for_user, get_patient_for_user
+from clinic.forms.assessments import live_scores, posted_items
+from clinic.forms.followups import (
+    FollowUpCancelForm,
+    FollowUpRecordForm,
+    FollowUpScheduleForm,
+    WorklistFilterForm,
+)
+from clinic.paging import CappedPage
+from clinic.requests import AuthenticatedRequest
+from guidance.models import CardStatus, Indicator, Recommendation
+from guidance.services import record_followup
+from patients.models import EditConflict, FollowUp
+
+WORKLIST_DAYS_AHEAD = 7
+WORKLIST_PAGE_SIZE = 50  # a morning of calls; more pages follow, most overdue first
+
+
+@require_http_methods(["GET", "POST"])
+def followup_schedule(request: AuthenticatedRequest, uuid: UUID) -> HttpResponse:
+    patient = get_patient_for_user(request, uuid, perm="patients.add_followup", change=True)
+    form = FollowUpScheduleForm(
+        request.POST if request.method == "POST" else None,
+        instance=FollowUp(patient=patient, scheduled_by=request.user),
+    )
+    if request.method == "POST" and form.is_valid():
+        followup = form.save()
+        messages.success(
+            request, f"{followup.get_kind_display()} scheduled for {followup.due_date:%d %b %Y}."
+        )
+        return redirect(patient)
+    return render(request, "patients/followup_schedule.html", {"form": form, "patient": patient})
+
+
+@require_http_methods(["GET", "POST"])
+def followup_record(request: AuthenticatedRequest, uuid: UUID) -> HttpResponse:
+    """Record a due follow-up; once recorded, the same address shows what was recorded."""
+    followup = get_followup_for_user(
+        request, uuid, perm="patients.view_followup", change=request.method == "POST"
+    )
+    patient = followup.patient
+    if not followup.is_open:
+        if request.method == "POST":
+            messages.error(
+                request,
+                f"This follow-up was already {followup.get_status_display().lower()} by "
+                f"{followup.recorded_by}; what you entered was not saved.",
+            )
+        adherence = followup.adherence.select_related("recommendation__rule")
+        return render(
+            request,
+            "patients/followup_detail.html",
+            {"followup": followup, "patient": patient, "adherence": adherence},
+        )
+    if not request.user.has_perm("patients.change_followup"):
+        raise PermissionDenied
+    accepted = Recommendation.objects.filter(
+        assessment__patient=patient, status=CardStatus.ACCEPTED
+    ).select_related("rule")
+    form = FollowUpRecordForm(
+        request.POST if request.method == "POST" else None,
+        instance=followup,
+        accepted_cards=accepted,
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            following = record_followup(
+                followup=followup,
+                outcome=data["outcome"],
+                by=request.user,
+                expected_version=data["expected_version"],
+                adherence=form.adherence_answers(),
+                next_due_date=data.get("next_due_date"),
+                next_kind=data.get("next_kind") or "",
+            )
+        except EditConflict:
+            messages.error(
+                request, "Someone else recorded or cancelled this follow-up meanwhile: see below."
+            )
+            return redirect("patients:followup_record", uuid=followup.uuid)
+        note = f" Next one due {following.due_date:%d %b %Y}." if following else ""
+        messages.success(
+            request, f"Follow-up recorded as {followup.get_status_display().lower()}.{note}"
+        )
+        back = request.POST.get("next", "")
+        if not url_has_allowed_host_and_scheme(back, {request.get_host()}, request.is_secure()):
+            back = patient.get_absolute_url()  # only local addresses: no open redirect
+        return redirect(back)
+    values = posted_items(request.POST) if request.method == "POST" else {}
+    return render(
+        request,
+        "patients/followup_record.html",
+        {
+            "form": form,
+            "followup": followup,
+            "patient": patient,
+            "scores": live_scores(values, form.RESCORE),
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def followup_cancel(request: AuthenticatedRequest, uuid: UUID) -> HttpResponse:
+    followup = get_followup_for_user(request, uuid, perm="patients.change_followup", change=True)
+    if not followup.is_open:
+        return redirect(followup)
+    form = FollowUpCancelForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            followup.cancel(by=request.user, reason=form.cleaned_data["reason"])
+        except EditConflict:
+            messages.error(request, "Someone else recorded or cancelled this follow-up meanwhile.")
+            return redirect(followup)
+        messages.success(request, "Follow-up cancelled; the record and its reason are kept.")
+        return redirect(followup.patient)
+    return render(
+        request,
+        "patients/followup_cancel.html",
+        {"form": form, "followup": followup, "patient": followup.patient},
+    )
+
+
+@permission_required("patients.view_followup", raise_exception=True)
+@require_http_methods(["GET"])
+def worklist(request: AuthenticatedRequest) -> HttpResponse:
+    """Scheduled follow-ups overdue, due today and due in the next week.
+
+    A fixed number of queries whatever the number of rows: count, one page of rows with
+    their patients and assignees, and the "undecided critical card" flags of that page.
+    """
+    today = timezone.localdate()
+    form = WorklistFilterForm(request.GET or None, user=request.user)
+    # Archiving a patient cancels their open follow-ups, so no join is needed here.
+    rows = FollowUp.objects.scheduled().filter(
+        due_date__lte=today + timedelta(days=WORKLIST_DAYS_AHEAD)
+    )
+    if form.is_valid():
+        rows = form.apply(rows)
+    # Due date, then first scheduled: the order of the (status, due_date) index, so that a
+    # page is read straight off it however long the list.
+    rows = rows.select_related("patient", "assigned_to").order_by("due_date", "pk")
+    page = CappedPage(rows, request.GET.get("page"), WORKLIST_PAGE_SIZE)
+    shown = page.rows
+    # One query for the flags of the page's patients, rather than a subquery per row.
+    critical = set(
+        Recommendation.objects.filter(
+            assessment__patient__in={f.patient_id for f in shown},
+            status=CardStatus.PENDING,
+            rule__indicator=Indicator.CRITICAL,
+        ).values_list("assessment__patient_id", flat=True)
+    )
+    buckets = [
+        ("overdue", "Overdue", [f for f in shown if f.due_date < today]),
+        ("today", "Due today", [f for f in shown if f.due_date == today]),
+        (
+            "soon",
+            f"Due in the next {WORKLIST_DAYS_AHEAD} days",
+            [f for f in shown if f.due_date > today],
+        ),
+    ]
+    filters = request.GET.copy()
+    filters.pop("page", None)
+    return render(
+        request,
+        "patients/worklist.html",
+        {
+            "form": form,
+            "buckets": buckets,
+            "critical": critical,
+            "today": today,
+            "page": page,
+            "filters": filters.urlencode(),
+        },
+    )

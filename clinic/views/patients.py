@@ -1,0 +1,180 @@
+"""Patient records: the list and search, registration, the patient page, editing,
+archiving and the printable summary."""
+
+from uuid import UUID
+
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.db import IntegrityError
+from django.db.models import Prefetch
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods, require_POST
+
+from clinic.access import get_patient_for_user
+from clinic.forms.patients import ArchiveForm, PatientForm, PatientSearchForm
+from clinic.pages import edit_conflict, patient_changes, timeline, trend_charts
+from clinic.paging import CappedPage
+from clinic.requests import AuthenticatedRequest
+from guidance.models import CardStatus, Decision, Recommendation
+from patients.models import EditConflict, Patient
+
+PAGE_SIZE = 25
+# What the patient list shows: loading only these keeps a page of rows cheap.
+LIST_COLUMNS = ["uuid", "mrn", "given_name", "family_name", "date_of_birth", "sex", "archived_at"]
+SEARCH_SESSION_KEY = "patient_search"
+HISTORY_SHOWN = 20
+TIMELINE_DECISIONS = 50
+
+
+@permission_required("patients.view_patient", raise_exception=True)
+@require_http_methods(["GET", "POST"])
+def patient_list(request: AuthenticatedRequest) -> HttpResponse:
+    """Find patients by name or MRN.
+
+    The search is posted and kept in the session, so that names and MRNs never appear in
+    URLs (and so in proxy or server logs); the page number is the only query parameter.
+    """
+    if request.method == "POST":
+        form = PatientSearchForm(request.POST)
+        if form.is_valid():
+            request.session[SEARCH_SESSION_KEY] = form.cleaned_data
+            return redirect("patients:list")
+    else:
+        form = PatientSearchForm(initial=request.session.get(SEARCH_SESSION_KEY, {}))
+
+    search = request.session.get(SEARCH_SESSION_KEY, {})
+    patients = Patient.objects.all() if search.get("archived") else Patient.objects.active()
+    patients = patients.search(search.get("q", "")).only(*LIST_COLUMNS)
+    page = CappedPage(patients, request.GET.get("page"), PAGE_SIZE)
+    return render(
+        request,
+        "patients/patient_list.html",
+        {"form": form, "page": page, "searching": bool(search.get("q"))},
+    )
+
+
+@permission_required("patients.view_patient", raise_exception=True)
+@require_POST
+def patient_search_clear(request: AuthenticatedRequest) -> HttpResponse:
+    request.session.pop(SEARCH_SESSION_KEY, None)
+    return redirect("patients:list")
+
+
+@permission_required("patients.add_patient", raise_exception=True)
+@require_http_methods(["GET", "POST"])
+def patient_create(request: AuthenticatedRequest) -> HttpResponse:
+    form = PatientForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            patient = form.save()
+        except IntegrityError:
+            # Another registration took the same MRN between validation and save.
+            form.add_error("mrn", "A patient with this MRN already exists.")
+        else:
+            messages.success(request, "Patient registered.")
+            return redirect(patient)
+    return render(request, "patients/patient_form.html", {"form": form})
+
+
+@require_http_methods(["GET"])
+def patient_detail(request: AuthenticatedRequest, uuid: UUID) -> HttpResponse:
+    patient = get_patient_for_user(request, uuid)
+    records = list(
+        patient.history.select_related("history_user").order_by("-history_id")[: HISTORY_SHOWN + 1]
+    )
+    assessments = list(patient.assessments.for_patient_page())
+    followups = list(
+        patient.followups.select_related("assigned_to", "recorded_by").order_by("-due_date", "-pk")
+    )
+    decisions = list(
+        Decision.objects.filter(recommendation__assessment__patient=patient)
+        .select_related("by", "recommendation__rule", "recommendation__assessment")
+        .order_by("-at")[:TIMELINE_DECISIONS]
+    )
+    return render(
+        request,
+        "patients/patient_detail.html",
+        {
+            "patient": patient,
+            "assessments": assessments,
+            "upcoming": sorted((f for f in followups if f.is_open), key=lambda f: f.due_date),
+            "timeline": timeline(assessments, decisions, followups),
+            "charts": trend_charts(assessments, followups),
+            "changes": patient_changes(records)[:HISTORY_SHOWN],
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def patient_edit(request: AuthenticatedRequest, uuid: UUID) -> HttpResponse:
+    patient = get_patient_for_user(request, uuid, perm="patients.change_patient", change=True)
+    conflict = None
+    form = PatientForm(request.POST if request.method == "POST" else None, instance=patient)
+    if request.method == "POST" and form.is_valid():
+        try:
+            patient.save_edit(expected_version=form.cleaned_data["expected_version"])
+        except EditConflict as error:
+            conflict = edit_conflict(form, request.POST, error.current)
+            form = conflict["form"]
+        except IntegrityError:
+            form.add_error("mrn", "A patient with this MRN already exists.")
+        else:
+            messages.success(request, "Patient record saved.")
+            return redirect(patient)
+    return render(
+        request,
+        "patients/patient_form.html",
+        {"form": form, "patient": patient, "conflict": conflict},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def patient_archive(request: AuthenticatedRequest, uuid: UUID) -> HttpResponse:
+    patient = get_patient_for_user(request, uuid, perm="patients.archive_patient")
+    if patient.is_archived:
+        return redirect(patient)
+    form = ArchiveForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        patient.archive(by=request.user, reason=form.cleaned_data["reason"])
+        messages.success(request, "Patient record archived. It stays readable and can be restored.")
+        return redirect(patient)
+    return render(request, "patients/patient_archive.html", {"patient": patient, "form": form})
+
+
+@require_POST
+def patient_restore(request: AuthenticatedRequest, uuid: UUID) -> HttpResponse:
+    patient = get_patient_for_user(request, uuid, perm="patients.archive_patient")
+    if patient.is_archived:
+        patient.restore()
+        messages.success(request, "Patient record restored.")
+    return redirect(patient)
+
+
+@require_http_methods(["GET"])
+def patient_summary(request: AuthenticatedRequest, uuid: UUID) -> HttpResponse:
+    """A print-friendly summary for the paper chart."""
+    patient = get_patient_for_user(request, uuid)
+    latest = patient.assessments.order_by("-assessed_at").first()
+    cards = (
+        Recommendation.objects.filter(assessment__patient=patient)
+        .exclude(status=CardStatus.PENDING)
+        .select_related("rule", "assessment")
+        .prefetch_related(Prefetch("decisions", queryset=Decision.objects.select_related("by")))
+        .order_by("-assessment__assessed_at", "rule__code")
+    )
+    return render(
+        request,
+        "patients/patient_summary.html",
+        {
+            "patient": patient,
+            "latest": latest,
+            "latest_scores": patient.latest_scores(),
+            "accepted": [c for c in cards if c.status == CardStatus.ACCEPTED],
+            "declined": [c for c in cards if c.status == CardStatus.DECLINED],
+            "deferred": [c for c in cards if c.status == CardStatus.DEFERRED],
+            "upcoming": patient.followups.scheduled().order_by("due_date").first(),
+            "printed_at": timezone.now(),
+        },
+    )
