@@ -291,3 +291,98 @@ def test_evaluate_command_returns_the_fired_rules(tmp_path, db):
     first = result["recommendations"][0]
     assert set(first) >= {"rule", "version", "category", "indicator", "title", "detail", "source"}
     assert first["version"] == 1 and first["indicator"] == "critical"
+
+
+def new_version(code, **changes):
+    """The next version of a default rule, activated through its test cases."""
+    latest = Rule.objects.of(code).first()
+    fields = ["title", "detail", "category", "indicator", "condition", "source", "evidence"]
+    rule = Rule(code=code, test_cases=latest.test_cases, **{f: getattr(latest, f) for f in fields})
+    for name, value in changes.items():
+        setattr(rule, name, value)
+    rule.save_as_new_version(by=None)
+    rule.activate(by=None)
+    return rule
+
+
+def test_a_correction_moves_an_undecided_card_to_the_newer_rule_version(
+    as_user, clinician, patient
+):
+    client = as_user(clinician)
+    record(client, patient)
+    assessment = Assessment.objects.get()
+    decide(client, cards(assessment)["LIFE-EXERCISE"], "accepted")
+    sleep_v2 = new_version("LIFE-SLEEP", detail="Reworded: a regular sleep schedule.")
+    exercise_v2 = new_version("LIFE-EXERCISE", detail="Reworded: walking and stretching.")
+
+    assert correct(client, assessment, notes="Weight re-measured").status_code == 302
+    after = cards(assessment)
+    assert (after["LIFE-SLEEP"].rule, after["LIFE-SLEEP"].status) == (sleep_v2, "pending")
+    # A decided card keeps the version the clinician decided on.
+    assert after["LIFE-EXERCISE"].rule.version == 1
+    assert after["LIFE-EXERCISE"].rule != exercise_v2
+    assert after["LIFE-EXERCISE"].status == "accepted"
+
+
+def test_a_rule_that_fails_on_a_correction_leaves_its_card_as_it_was(as_user, clinician, patient):
+    client = as_user(clinician)
+    record(client, patient)
+    assessment = Assessment.objects.get()
+    card = cards(assessment)["LIFE-EXERCISE"]
+    # Passes its test case, but compares ferritin without a null guard.
+    new_version(
+        "LIFE-EXERCISE",
+        condition="rls_criteria_met and ferritin_ng_ml <= 1000",
+        test_cases=[
+            {
+                "name": "met",
+                "facts": {"rls_criteria_met": True, "ferritin_ng_ml": 40},
+                "fires": True,
+            }
+        ],
+    )
+
+    assert correct(client, assessment, ferritin_ng_ml="").status_code == 302
+    after = cards(assessment)["LIFE-EXERCISE"]
+    assert (after.pk, after.rule_id, after.status, after.still_fires) == (
+        card.pk,
+        card.rule_id,
+        "pending",
+        True,
+    )
+    assessment.evaluation.refresh_from_db()
+    assert [item["rule"] for item in assessment.evaluation.not_evaluated] == ["LIFE-EXERCISE"]
+
+
+def test_a_version_whose_test_cases_fail_cannot_be_activated(db):
+    from guidance.models import RuleNotReady
+
+    active = Rule.objects.active().get(code="LIFE-SLEEP")
+    draft = Rule(
+        code="LIFE-SLEEP",
+        title=active.title,
+        detail=active.detail,
+        category=active.category,
+        indicator=active.indicator,
+        condition="not rls_criteria_met",
+        source=active.source,
+        evidence=active.evidence,
+        test_cases=active.test_cases,
+    )
+    draft.save_as_new_version(by=None)
+    with pytest.raises(RuleNotReady, match="test cases failing"):
+        draft.activate(by=None)
+    draft.test_cases = []
+    with pytest.raises(RuleNotReady, match="at least one test case"):
+        draft.activate(by=None)
+    draft.refresh_from_db()
+    active.refresh_from_db()
+    assert (draft.status, active.status) == ("draft", "active")
+
+
+def test_activating_a_version_retires_the_old_one_with_a_history_row(db):
+    old = Rule.objects.active().get(code="LIFE-SLEEP")
+    new = new_version("LIFE-SLEEP", detail="Reworded.")
+    old.refresh_from_db()
+    assert (old.status, new.status) == ("retired", "active")
+    assert old.history.first().status == "retired"
