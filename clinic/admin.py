@@ -8,7 +8,7 @@ admin.site.login_form = AdminSignInForm
 
 
 @admin.register(FailedSignIn)
-class FailedSignInAdmin(admin.ModelAdmin):
+class FailedSignInAdmin(admin.ModelAdmin[FailedSignIn]):
     list_display = ["username", "address", "at"]
     search_fields = ["username"]
     date_hierarchy = "at"

@@ -1,4 +1,8 @@
+from typing import Any
+
 from django.contrib.auth.backends import ModelBackend
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser
 from django.core.cache import cache
 
 PERMISSIONS_TTL_SECONDS = 60
@@ -17,7 +21,9 @@ class CachedPermissionsBackend(ModelBackend):
     a change takes effect within PERMISSIONS_TTL_SECONDS.
     """
 
-    def get_all_permissions(self, user_obj, obj=None):
+    def get_all_permissions(
+        self, user_obj: AbstractBaseUser | AnonymousUser, obj: Any = None
+    ) -> set[str]:
         if obj is not None or not user_obj.is_active or user_obj.is_anonymous:
             return super().get_all_permissions(user_obj, obj)
         if not hasattr(user_obj, "_perm_cache"):

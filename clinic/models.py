@@ -1,12 +1,12 @@
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
 
-class FailedSignInQuerySet(models.QuerySet):
-    def recent(self, now=None):
+class FailedSignInQuerySet(models.QuerySet["FailedSignIn"]):
+    def recent(self, now: datetime | None = None) -> "FailedSignInQuerySet":
         now = now or timezone.now()
         return self.filter(at__gte=now - timedelta(minutes=settings.SIGNIN_LOCKOUT_MINUTES))
 

@@ -8,11 +8,16 @@ import os
 from pathlib import Path
 
 import dj_database_url
+import django_stubs_ext
 import xstatic.pkg.bootstrap
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+
+# Lets generic classes be subscripted at run time (forms.ModelForm[Patient]), as mypy
+# --strict wants them written.
+django_stubs_ext.monkeypatch()
 
 
 def env_bool(name: str, default: bool) -> bool:

@@ -1,4 +1,7 @@
+from typing import Any
+
 from django.contrib import admin
+from django.http import HttpRequest
 from simple_history.admin import SimpleHistoryAdmin
 
 from patients.models import Assessment, Patient, PatientAccess
@@ -17,12 +20,12 @@ class PatientAdmin(SimpleHistoryAdmin):
         "archive_reason",
     ]
 
-    def has_delete_permission(self, request, obj=None) -> bool:
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # clinical records are archived, never deleted
 
 
 @admin.register(PatientAccess)
-class PatientAccessAdmin(admin.ModelAdmin):
+class PatientAccessAdmin(admin.ModelAdmin[PatientAccess]):
     """The access log: read-only, and for superusers only."""
 
     list_display = ["at", "user", "patient", "view"]
@@ -31,19 +34,19 @@ class PatientAccessAdmin(admin.ModelAdmin):
     search_fields = ["user__username", "patient__mrn"]
     date_hierarchy = "at"
 
-    def has_module_permission(self, request) -> bool:
-        return request.user.is_superuser
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return bool(request.user.is_superuser)
 
-    def has_view_permission(self, request, obj=None) -> bool:
-        return request.user.is_superuser
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(request.user.is_superuser)
 
-    def has_add_permission(self, request) -> bool:
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    def has_delete_permission(self, request, obj=None) -> bool:
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
 
@@ -55,11 +58,11 @@ class AssessmentAdmin(SimpleHistoryAdmin):
     list_display = ["uuid", "patient", "assessed_at", "irls_total", "cows_total", "gad7_total"]
     list_select_related = ["patient"]
 
-    def has_add_permission(self, request) -> bool:
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    def has_delete_permission(self, request, obj=None) -> bool:
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

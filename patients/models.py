@@ -283,7 +283,7 @@ def _label(name: str) -> str:
     return FACT_BY_NAME[name].label
 
 
-def measure(name: str, field_class: type[models.Field] = models.FloatField, **options: Any) -> Any:
+def measure(name: str, field_class: type[models.Field[Any, Any]] = models.FloatField, **options: Any) -> Any:
     """A number of the fact table, with its label, unit and valid range from there."""
     fact = FACT_BY_NAME[name]
     return field_class(
