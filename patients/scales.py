@@ -10,6 +10,7 @@ Item labels are our own short paraphrases. The IRLS's official wording is copyri
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import SupportsInt, cast
 
 
 class ScaleError(ValueError):
@@ -89,6 +90,7 @@ class Scale:
         if all(value is None for value in given.values()):
             return None
         problems = {}
+        values: list[int] = []
         for item in self.items:
             value = given[item.key]
             if value is None:
@@ -97,9 +99,11 @@ class Scale:
                 )
             elif isinstance(value, bool) or not isinstance(value, int) or value not in item.allowed:
                 problems[item.key] = f"{value!r} is not allowed; allowed: {allowed_text(item)}"
+            else:
+                values.append(value)
         if problems:
             raise ScaleError(self, problems)
-        return self.score_of(sum(int(value) for value in given.values()))  # type: ignore[call-overload]
+        return self.score_of(sum(int(value) for value in values))
 
 
 @dataclass(frozen=True)
@@ -118,11 +122,11 @@ class Progress:
 
 def progress(scale: Scale, answers: Mapping[str, object]) -> Progress:
     valid = {
-        item.key: answers[item.key]
+        item.key: cast(SupportsInt, answers[item.key])  # it equals one of the allowed ints
         for item in scale.items
         if answers.get(item.key) in item.allowed and not isinstance(answers.get(item.key), bool)
     }
-    subtotal = sum(int(value) for value in valid.values())  # type: ignore[call-overload]
+    subtotal = sum(int(value) for value in valid.values())
     complete = len(valid) == len(scale.items)
     score = scale.score_of(subtotal) if complete else None
     return Progress(scale, len(valid), subtotal, score)
