@@ -52,6 +52,11 @@ class Score:
         """The band's rank within its scale, 0 for the lowest (for colour coding)."""
         return self.scale.bands.index(self.band)
 
+    @property
+    def is_flagged(self) -> bool:
+        """Whether the worklist flags this score: its band is one of the scale's flagged bands."""
+        return self.band.name in self.scale.flagged_bands
+
 
 @dataclass(frozen=True)
 class Scale:
@@ -62,6 +67,7 @@ class Scale:
     source: str
     items: tuple[Item, ...]
     bands: tuple[Band, ...]
+    flagged_bands: tuple[str, ...] = ()  # the bands the worklist flags, by name
 
     @property
     def keys(self) -> list[str]:
@@ -185,6 +191,7 @@ IRLS = Scale(
         Band("severe", 21, 30),
         Band("very_severe", 31, 40),
     ),
+    flagged_bands=("severe", "very_severe"),
 )
 
 # COWS: 11 clinician-rated signs, each with its own allowed values; total 0-48
@@ -277,6 +284,7 @@ COWS = Scale(
         Band("moderately_severe", 25, 36),
         Band("severe", 37, 48),
     ),
+    flagged_bands=("moderately_severe", "severe"),
 )
 
 _GAD7_ANCHORS = "0 not at all, 1 several days, 2 more than half the days, 3 nearly every day"
