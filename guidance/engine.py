@@ -54,15 +54,15 @@ class Condition(Protocol):
 
 
 @dataclass(frozen=True)
-class NotEvaluated:
-    rule: Any
+class NotEvaluated[R: RuleLike]:
+    rule: R
     reason: str
 
 
 @dataclass(frozen=True)
-class Result:
-    fired: list[Any]  # the rules that fired, critical first, then warning, then info
-    not_evaluated: list[NotEvaluated]
+class Result[R: RuleLike]:
+    fired: list[R]  # the rules that fired, critical first, then warning, then info
+    not_evaluated: list[NotEvaluated[R]]
 
 
 def _where(text: str, position: int | None) -> str:
@@ -162,7 +162,7 @@ def compile_condition(text: str) -> Condition:
     return condition
 
 
-def evaluate(facts: Mapping[str, Any], rules: Iterable[RuleLike]) -> Result:
+def evaluate[R: RuleLike](facts: Mapping[str, Any], rules: Iterable[R]) -> Result[R]:
     """Run every rule against the facts. A rule that raises is reported and logged, never
     raised: one broken rule must not break a page or a save."""
     fired = []
