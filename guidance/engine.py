@@ -46,16 +46,23 @@ class RuleLike(Protocol):
     condition: str
 
 
+class Condition(Protocol):
+    """A compiled condition: the part of rule_engine.Rule we use (rule-engine ships no
+    type information, so mypy sees its objects as Any)."""
+
+    def matches(self, thing: Mapping[str, Any]) -> bool: ...
+
+
 @dataclass(frozen=True)
-class NotEvaluated:
-    rule: Any
+class NotEvaluated[R: RuleLike]:
+    rule: R
     reason: str
 
 
 @dataclass(frozen=True)
-class Result:
-    fired: list[Any]  # the rules that fired, critical first, then warning, then info
-    not_evaluated: list[NotEvaluated]
+class Result[R: RuleLike]:
+    fired: list[R]  # the rules that fired, critical first, then warning, then info
+    not_evaluated: list[NotEvaluated[R]]
 
 
 def _where(text: str, position: int | None) -> str:
@@ -78,12 +85,14 @@ _TYPE_WORDS = {"BOOLEAN": "true/false", "FLOAT": "a number", "STRING": "text", "
 
 
 def _type_word(data_type: Any) -> str:
-    return _TYPE_WORDS.get(data_type.name, data_type.name.lower())
+    name: str = data_type.name  # a rule_engine.DataType
+    return _TYPE_WORDS.get(name, name.lower())
 
 
 def _describe(node: Any) -> str:
     if isinstance(node, rule_ast.SymbolExpression):
-        return node.name
+        name: str = node.name
+        return name
     if isinstance(node, rule_ast.StringExpression):
         return repr(node.value)
     value = getattr(node, "value", None)
@@ -118,7 +127,7 @@ def _check_comparisons(text: str, root: Any) -> None:
 
 
 @lru_cache(maxsize=2048)
-def compile_condition(text: str) -> rule_engine.Rule:
+def compile_condition(text: str) -> Condition:
     """Parse and type-check a condition. Cached: a rule version's condition never changes,
     so each is compiled once per process.
 
@@ -149,10 +158,11 @@ def compile_condition(text: str) -> rule_engine.Rule:
         raise ConditionError(
             f"The condition gives {_type_word(expression.result_type)}, not true or false."
         )
-    return compiled
+    condition: Condition = compiled
+    return condition
 
 
-def evaluate(facts: Mapping[str, Any], rules: Iterable[RuleLike]) -> Result:
+def evaluate[R: RuleLike](facts: Mapping[str, Any], rules: Iterable[R]) -> Result[R]:
     """Run every rule against the facts. A rule that raises is reported and logged, never
     raised: one broken rule must not break a page or a save."""
     fired = []

@@ -40,8 +40,14 @@ class Fact:
         return ""
 
 
-SEX_CHOICES = ("female", "male", "other", "unknown")
-KRATOM_PRODUCTS = ("leaf_powder", "capsules", "extract", "seven_oh", "other")
+SEXES = {"female": "Female", "male": "Male", "other": "Other", "unknown": "Unknown"}
+KRATOM_PRODUCTS = {
+    "leaf_powder": "Leaf powder",
+    "capsules": "Capsules",
+    "extract": "Extract",
+    "seven_oh": "7-OH product",
+    "other": "Other",
+}
 WINDOW_LABELS = {
     "before_onset": "Before onset (under 24 h)",
     "onset": "Onset (24 to 48 h)",
@@ -53,12 +59,12 @@ WINDOWS = tuple(WINDOW_LABELS)
 
 FACTS: tuple[Fact, ...] = (
     Fact("age_years", INT, "Age", "years", AGE_MIN_YEARS, AGE_MAX_YEARS, derived=True),
-    Fact("sex", STR, "Sex", choices=SEX_CHOICES, derived=True),
+    Fact("sex", STR, "Sex", choices=tuple(SEXES), derived=True),
     Fact("pregnant", BOOL, "Pregnant"),
     Fact("kratom_grams_per_day", FLOAT, "Kratom per day", "g/day", 0, 500),
     Fact("kratom_doses_per_day", INT, "Kratom doses per day", "doses", 0, 50),
     Fact("kratom_use_months", INT, "Months of kratom use", "months", 0, 720),
-    Fact("kratom_product", STR, "Kratom product", choices=KRATOM_PRODUCTS),
+    Fact("kratom_product", STR, "Kratom product", choices=tuple(KRATOM_PRODUCTS)),
     Fact("last_dose_at", DATETIME, "Last kratom dose"),
     Fact(
         "hours_since_last_dose",

@@ -10,6 +10,7 @@ Item labels are our own short paraphrases. The IRLS's official wording is copyri
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import SupportsInt, cast
 
 
 class ScaleError(ValueError):
@@ -51,6 +52,11 @@ class Score:
         """The band's rank within its scale, 0 for the lowest (for colour coding)."""
         return self.scale.bands.index(self.band)
 
+    @property
+    def is_flagged(self) -> bool:
+        """Whether the worklist flags this score: its band is one of the scale's flagged bands."""
+        return self.band.name in self.scale.flagged_bands
+
 
 @dataclass(frozen=True)
 class Scale:
@@ -61,6 +67,7 @@ class Scale:
     source: str
     items: tuple[Item, ...]
     bands: tuple[Band, ...]
+    flagged_bands: tuple[str, ...] = ()  # the bands the worklist flags, by name
 
     @property
     def keys(self) -> list[str]:
@@ -89,6 +96,7 @@ class Scale:
         if all(value is None for value in given.values()):
             return None
         problems = {}
+        values: list[int] = []
         for item in self.items:
             value = given[item.key]
             if value is None:
@@ -97,9 +105,11 @@ class Scale:
                 )
             elif isinstance(value, bool) or not isinstance(value, int) or value not in item.allowed:
                 problems[item.key] = f"{value!r} is not allowed; allowed: {allowed_text(item)}"
+            else:
+                values.append(value)
         if problems:
             raise ScaleError(self, problems)
-        return self.score_of(sum(int(value) for value in given.values()))  # type: ignore[call-overload]
+        return self.score_of(sum(int(value) for value in values))
 
 
 @dataclass(frozen=True)
@@ -118,11 +128,11 @@ class Progress:
 
 def progress(scale: Scale, answers: Mapping[str, object]) -> Progress:
     valid = {
-        item.key: answers[item.key]
+        item.key: cast(SupportsInt, answers[item.key])  # it equals one of the allowed ints
         for item in scale.items
         if answers.get(item.key) in item.allowed and not isinstance(answers.get(item.key), bool)
     }
-    subtotal = sum(int(value) for value in valid.values())  # type: ignore[call-overload]
+    subtotal = sum(int(value) for value in valid.values())
     complete = len(valid) == len(scale.items)
     score = scale.score_of(subtotal) if complete else None
     return Progress(scale, len(valid), subtotal, score)
@@ -181,6 +191,7 @@ IRLS = Scale(
         Band("severe", 21, 30),
         Band("very_severe", 31, 40),
     ),
+    flagged_bands=("severe", "very_severe"),
 )
 
 # COWS: 11 clinician-rated signs, each with its own allowed values; total 0-48
@@ -273,6 +284,7 @@ COWS = Scale(
         Band("moderately_severe", 25, 36),
         Band("severe", 37, 48),
     ),
+    flagged_bands=("moderately_severe", "severe"),
 )
 
 _GAD7_ANCHORS = "0 not at all, 1 several days, 2 more than half the days, 3 nearly every day"

@@ -84,6 +84,20 @@ def test_the_registry_holds_the_cows_allowed_values_of_product_md():
 
 
 @pytest.mark.parametrize(
+    ("scale", "flagged"),
+    [(IRLS, ["severe", "very_severe"]), (COWS, ["moderately_severe", "severe"]), (GAD7, [])],
+    ids=["irls", "cows", "gad7"],
+)
+def test_the_worklist_flags_severe_irls_moderately_severe_or_severe_cows_and_no_gad7(
+    scale, flagged
+):
+    for total in range(scale.max_total + 1):
+        score = scale.score_of(total)
+        assert score.is_flagged == (score.band.name in flagged), (scale.name, total)
+    assert list(scale.flagged_bands) == flagged
+
+
+@pytest.mark.parametrize(
     ("key", "value"),
     [
         (key, value)
