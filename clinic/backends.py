@@ -1,8 +1,7 @@
 from typing import Any
 
 from django.contrib.auth.backends import ModelBackend
-from django.contrib.auth.base_user import AbstractBaseUser
-from django.contrib.auth.models import AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.core.cache import cache
 
 PERMISSIONS_TTL_SECONDS = 60
@@ -21,16 +20,16 @@ class CachedPermissionsBackend(ModelBackend):
     a change takes effect within PERMISSIONS_TTL_SECONDS.
     """
 
-    def get_all_permissions(
-        self, user_obj: AbstractBaseUser | AnonymousUser, obj: Any = None
-    ) -> set[str]:
+    def get_all_permissions(self, user_obj: User | AnonymousUser, obj: Any = None) -> set[str]:
         if obj is not None or not user_obj.is_active or user_obj.is_anonymous:
             return super().get_all_permissions(user_obj, obj)
-        if not hasattr(user_obj, "_perm_cache"):
+        # Django's ModelBackend keeps the set on the user object for the request; so do we.
+        permissions: set[str] | None = user_obj.__dict__.get("_perm_cache")
+        if permissions is None:
             key = permissions_key(user_obj.pk)
             permissions = cache.get(key)
             if permissions is None:
                 permissions = super().get_all_permissions(user_obj)
                 cache.set(key, permissions, PERMISSIONS_TTL_SECONDS)
-            user_obj._perm_cache = permissions
-        return user_obj._perm_cache
+            user_obj.__dict__["_perm_cache"] = permissions
+        return permissions

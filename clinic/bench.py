@@ -31,8 +31,8 @@ from guidance import engine
 from guidance.default_rules import load_default_rules
 from guidance.models import CardStatus, Decision, DeclineReason, Evaluation, Recommendation, Rule
 from patients.facts import CRITERIA as RLS_CRITERIA
-from patients.facts import age_in_years
-from patients.models import Assessment, FollowUp, FollowUpStatus, Patient, Sex
+from patients.facts import SEXES, age_in_years
+from patients.models import Assessment, FollowUp, FollowUpStatus, Patient
 from patients.scales import SCALES
 
 BATCH = 2000
@@ -152,7 +152,7 @@ class Seeder:
                     given_name=rng.choice(GIVEN),
                     family_name=rng.choice(FAMILY_HEADS) + rng.choice(FAMILY_TAILS),
                     date_of_birth=born,
-                    sex=rng.choice(Sex.values),
+                    sex=rng.choice(list(SEXES)),
                     notes="Fictional benchmark patient.",
                     latest_irls_total=latest.irls_total,
                     latest_cows_total=latest.cows_total,

@@ -16,6 +16,8 @@ from simple_history.models import HistoricalRecords
 from patients.facts import (
     ENTERED_FACTS,
     FACT_BY_NAME,
+    KRATOM_PRODUCTS,
+    SEXES,
     age_in_years,
     derive_facts,
     hours_between,
@@ -23,20 +25,9 @@ from patients.facts import (
 from patients.scales import ITEMS, SCALES, Score, score_all
 
 
-class Sex(models.TextChoices):
-    FEMALE = "female", "Female"
-    MALE = "male", "Male"
-    OTHER = "other", "Other"
-    UNKNOWN = "unknown", "Unknown"
-
-
 def normalise_mrn(value: str) -> str:
     """MRNs are compared upper-case with surrounding and inner spaces removed."""
     return "".join(value.split()).upper()
-
-
-# The bands the worklist flags (product.md section 3's band names).
-SEVERE_BANDS = {"irls": ("severe", "very_severe"), "cows": ("moderately_severe", "severe")}
 
 
 class EditConflict(Exception):
@@ -125,7 +116,7 @@ class Patient(Versioned):
     given_name = models.CharField(max_length=100)
     family_name = models.CharField(max_length=100)
     date_of_birth = models.DateField()
-    sex = models.CharField(max_length=7, choices=Sex)
+    sex = models.CharField(max_length=7, choices=SEXES)
     phone = models.CharField(max_length=30, blank=True)
     email = models.EmailField(blank=True)
     notes = models.TextField(blank=True)
@@ -158,7 +149,7 @@ class Patient(Versioned):
         ordering = ["family_name", "given_name", "mrn"]
         permissions = [("archive_patient", "Can archive and restore a patient record")]
         constraints = [
-            models.CheckConstraint(condition=Q(sex__in=Sex.values), name="patient_sex_valid"),
+            models.CheckConstraint(condition=Q(sex__in=list(SEXES)), name="patient_sex_valid"),
             models.CheckConstraint(
                 condition=(
                     Q(archived_at__isnull=True, archive_reason="")
@@ -198,7 +189,7 @@ class Patient(Versioned):
         return [
             f"{score.scale.name} {score.band.label}"
             for score in self.latest_scores().values()
-            if score is not None and score.band.name in SEVERE_BANDS[score.scale.code]
+            if score is not None and score.is_flagged
         ]
 
     def archive(self, *, by: Any, reason: str) -> None:
@@ -271,19 +262,13 @@ class PatientAccess(models.Model):
         return f"{self.user} opened {self.patient.uuid} at {self.at:%Y-%m-%d %H:%M}"
 
 
-class KratomProduct(models.TextChoices):
-    LEAF_POWDER = "leaf_powder", "Leaf powder"
-    CAPSULES = "capsules", "Capsules"
-    EXTRACT = "extract", "Extract"
-    SEVEN_OH = "seven_oh", "7-OH product"
-    OTHER = "other", "Other"
-
-
 def _label(name: str) -> str:
     return FACT_BY_NAME[name].label
 
 
-def measure(name: str, field_class: type[models.Field[Any, Any]] = models.FloatField, **options: Any) -> Any:
+def measure(
+    name: str, field_class: type[models.Field[Any, Any]] = models.FloatField, **options: Any
+) -> Any:
     """A number of the fact table, with its label, unit and valid range from there."""
     fact = FACT_BY_NAME[name]
     return field_class(
@@ -411,7 +396,7 @@ class Assessment(Versioned, ScaledItems):
     kratom_doses_per_day = measure("kratom_doses_per_day", models.PositiveSmallIntegerField)
     kratom_use_months = measure("kratom_use_months", models.PositiveSmallIntegerField)
     kratom_product = models.CharField(
-        _label("kratom_product"), max_length=12, choices=KratomProduct, blank=True
+        _label("kratom_product"), max_length=12, choices=KRATOM_PRODUCTS, blank=True
     )
     last_dose_at = models.DateTimeField(
         _label("last_dose_at"), null=True, blank=True, help_text="Date and time, if known."
@@ -509,7 +494,7 @@ class Assessment(Versioned, ScaledItems):
         constraints = [
             *scale_constraints("irls", "cows", "gad7"),
             models.CheckConstraint(
-                condition=Q(kratom_product__in=[*KratomProduct.values, ""]),
+                condition=Q(kratom_product__in=[*KRATOM_PRODUCTS, ""]),
                 name="assessment_kratom_product_valid",
             ),
         ]

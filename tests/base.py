@@ -7,7 +7,7 @@ from django.contrib.auth.models import Group, User
 from django.urls import reverse
 
 from clinic.roles import CLINICIANS, GUIDANCE_ADMINS, STAFF
-from patients.models import Assessment, Patient, Sex
+from patients.models import Assessment, Patient
 
 PASSWORD = "correct-horse-battery"
 
@@ -35,7 +35,7 @@ def make_patient(**fields) -> Patient:
         "given_name": f"Given{n}",
         "family_name": f"Family{n}",
         "date_of_birth": date(1980, 1, 1),
-        "sex": Sex.FEMALE,
+        "sex": "female",
     }
     values.update(fields)
     return Patient.objects.create(**values)

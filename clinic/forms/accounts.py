@@ -1,3 +1,7 @@
+"""The sign-in forms, throttled."""
+
+from typing import Any
+
 from django import forms
 from django.conf import settings
 from django.contrib.admin.forms import AdminAuthenticationForm
@@ -9,7 +13,7 @@ from clinic.models import FailedSignIn
 class SignInForm(AuthenticationForm):
     """Django's sign-in form, refusing further tries after repeated failures."""
 
-    def clean(self):
+    def clean(self) -> Any:
         username = (self.cleaned_data.get("username") or "").lower()
         address = self.request.META.get("REMOTE_ADDR") if self.request else None
         if FailedSignIn.objects.is_throttled(username=username, address=address):

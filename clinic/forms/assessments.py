@@ -1,8 +1,10 @@
 """Forms of the assessment page: the assessment itself and a decision on a card."""
 
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from django import forms
+from django.forms.boundfield import BoundWidget
 from django.http import QueryDict
 from django.utils import timezone
 
@@ -97,7 +99,7 @@ ASSESSMENT_SECTIONS: list[tuple[str, str, list[str]]] = [
 ASSESSMENT_FIELDS = [name for _, _, names in ASSESSMENT_SECTIONS for name in names]
 
 
-class AssessmentForm(forms.ModelForm):
+class AssessmentForm(forms.ModelForm[Assessment]):
     """The assessment, in the sections a clinician works through.
 
     Ranges come from the fact table (model validators), allowed item values from the
@@ -127,7 +129,7 @@ class AssessmentForm(forms.ModelForm):
             "notes": forms.Textarea(attrs={"rows": 3}),
         }
 
-    def __init__(self, *args, patient: Patient, **kwargs) -> None:
+    def __init__(self, *args: Any, patient: Patient, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.patient = patient
         for key, scale_item in ITEMS.items():
@@ -135,7 +137,7 @@ class AssessmentForm(forms.ModelForm):
         if self.instance.pk and not self.is_bound:
             self.initial["expected_version"] = self.instance.version
 
-    def sections(self) -> list[dict]:
+    def sections(self) -> list[dict[str, Any]]:
         return [
             {
                 "code": code,
@@ -146,11 +148,11 @@ class AssessmentForm(forms.ModelForm):
             for code, title, names in ASSESSMENT_SECTIONS
         ]
 
-    def mimic_options(self) -> list[tuple]:
+    def mimic_options(self) -> list[tuple[BoundWidget, str]]:
         """Each mimic's checkbox with the question that tells it apart from RLS."""
         return [(box, MIMIC_HELP[box.data["value"]]) for box in self["mimics"]]
 
-    def clean_assessed_at(self):
+    def clean_assessed_at(self) -> Any:
         assessed_at = self.cleaned_data["assessed_at"]
         if assessed_at > timezone.now():
             raise forms.ValidationError("The assessment time cannot be in the future.")
@@ -163,7 +165,7 @@ class AssessmentForm(forms.ModelForm):
             )
         return assessed_at
 
-    def clean(self):
+    def clean(self) -> Any:
         super().clean()
         cleaned = self.cleaned_data
         assessed_at = cleaned.get("assessed_at")
@@ -200,7 +202,7 @@ class DecisionForm(forms.Form):
     )
     expected_version = forms.IntegerField(widget=forms.HiddenInput)
 
-    def clean(self):
+    def clean(self) -> Any:
         cleaned = super().clean() or {}
         status, reason = cleaned.get("status"), cleaned.get("reason")
         if status == CardStatus.DECLINED:

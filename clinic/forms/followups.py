@@ -1,13 +1,18 @@
 """Forms for follow-ups: scheduling, recording, cancelling, and the worklist filter."""
 
+from collections.abc import Iterable
+from typing import Any
+
 from django import forms
 from django.contrib.auth.models import User
+from django.db.models import QuerySet
+from django.forms import BoundField
 from django.utils import timezone
 
 from clinic.forms.assessments import scale_item_field
 from clinic.roles import CLINICIANS, STAFF
-from guidance.models import AdherenceAnswer
-from patients.models import FollowUp, FollowUpKind, FollowUpStatus
+from guidance.models import AdherenceAnswer, Recommendation
+from patients.models import FollowUp, FollowUpKind, FollowUpQuerySet, FollowUpStatus
 from patients.scales import ITEMS, SCALES, score_all
 
 
@@ -15,7 +20,7 @@ def _date_input() -> forms.DateInput:
     return forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
 
-def team_members():
+def team_members() -> QuerySet[User]:
     """People a follow-up can be assigned to: active clinicians and staff."""
     return (
         User.objects.filter(is_active=True, groups__name__in=[CLINICIANS, STAFF])
@@ -24,12 +29,12 @@ def team_members():
     )
 
 
-class TeamMemberField(forms.ModelChoiceField):
-    def label_from_instance(self, obj) -> str:
+class TeamMemberField(forms.ModelChoiceField[User]):
+    def label_from_instance(self, obj: User) -> str:
         return obj.get_full_name() or obj.get_username()
 
 
-class FollowUpScheduleForm(forms.ModelForm):
+class FollowUpScheduleForm(forms.ModelForm[FollowUp]):
     assigned_to = TeamMemberField(
         queryset=User.objects.none(), required=False, empty_label="Anyone on the team"
     )
@@ -39,20 +44,20 @@ class FollowUpScheduleForm(forms.ModelForm):
         fields = ["due_date", "kind", "assigned_to", "plan_notes"]
         widgets = {"due_date": _date_input(), "plan_notes": forms.Textarea(attrs={"rows": 2})}
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         assigned_to = self.fields["assigned_to"]
         assert isinstance(assigned_to, TeamMemberField)
         assigned_to.queryset = team_members()
 
-    def clean_due_date(self):
+    def clean_due_date(self) -> Any:
         due = self.cleaned_data["due_date"]
         if due < timezone.localdate():
             raise forms.ValidationError("A follow-up cannot be due in the past.")
         return due
 
 
-class FollowUpRecordForm(forms.ModelForm):
+class FollowUpRecordForm(forms.ModelForm[FollowUp]):
     """What happened at a follow-up. The optional IRLS and COWS re-score uses the scale
     registry exactly as the assessment does; adherence is asked for each accepted card."""
 
@@ -83,7 +88,9 @@ class FollowUpRecordForm(forms.ModelForm):
             "notes": forms.Textarea(attrs={"rows": 3}),
         }
 
-    def __init__(self, *args, accepted_cards=(), **kwargs) -> None:
+    def __init__(
+        self, *args: Any, accepted_cards: Iterable[Recommendation] = (), **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.fields["happened_on"].required = True
         self.fields["missed_reason"].help_text = "Required when the follow-up was missed."
@@ -104,7 +111,7 @@ class FollowUpRecordForm(forms.ModelForm):
             self.initial["expected_version"] = self.instance.version
             self.initial["next_kind"] = self.instance.kind
 
-    def rescore_sections(self) -> list[dict]:
+    def rescore_sections(self) -> list[dict[str, Any]]:
         return [
             {
                 "code": code,
@@ -114,16 +121,16 @@ class FollowUpRecordForm(forms.ModelForm):
             for code in self.RESCORE
         ]
 
-    def adherence_fields(self) -> list:
+    def adherence_fields(self) -> list[BoundField]:
         return [self[f"adherence_{card.uuid}"] for card in self.accepted_cards]
 
-    def clean_happened_on(self):
+    def clean_happened_on(self) -> Any:
         happened = self.cleaned_data["happened_on"]
         if happened > timezone.localdate():
             raise forms.ValidationError("The date of the contact cannot be in the future.")
         return happened
 
-    def clean(self):
+    def clean(self) -> Any:
         super().clean()
         cleaned = self.cleaned_data
         missed = cleaned.get("outcome") == FollowUpStatus.MISSED
@@ -143,7 +150,7 @@ class FollowUpRecordForm(forms.ModelForm):
             self.add_error("next_due_date", "The next follow-up cannot be due in the past.")
         return cleaned
 
-    def adherence_answers(self) -> dict:
+    def adherence_answers(self) -> dict[Recommendation, str]:
         return {
             card: self.cleaned_data[f"adherence_{card.uuid}"]
             for card in self.accepted_cards
@@ -161,7 +168,7 @@ class WorklistFilterForm(forms.Form):
         choices=[("", "Calls and visits"), *FollowUpKind.choices], required=False
     )
 
-    def __init__(self, *args, user, **kwargs) -> None:
+    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.user = user
         people = [(str(u.pk), u.get_full_name() or u.get_username()) for u in team_members()]
@@ -174,7 +181,7 @@ class WorklistFilterForm(forms.Form):
             *people,
         ]
 
-    def apply(self, rows):
+    def apply(self, rows: FollowUpQuerySet) -> FollowUpQuerySet:
         assignee, kind = self.cleaned_data["assignee"], self.cleaned_data["kind"]
         if assignee == "me":
             rows = rows.filter(assigned_to=self.user)

@@ -1,5 +1,7 @@
 """Forms for patient records: registration and editing, archiving, search."""
 
+from typing import Any
+
 from django import forms
 from django.core.validators import RegexValidator
 from django.utils import timezone
@@ -17,7 +19,7 @@ phone_format = RegexValidator(
 )
 
 
-class PatientForm(forms.ModelForm):
+class PatientForm(forms.ModelForm[Patient]):
     """Registration and editing. `expected_version` catches edits that would overwrite
     someone else's save (see Patient.save_edit)."""
 
@@ -40,7 +42,7 @@ class PatientForm(forms.ModelForm):
             "notes": forms.Textarea(attrs={"rows": 3}),
         }
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["phone"].validators.append(phone_format)
         if self.instance.pk and not self.is_bound:
@@ -57,7 +59,7 @@ class PatientForm(forms.ModelForm):
     def clean_family_name(self) -> str:
         return " ".join(self.cleaned_data["family_name"].split())
 
-    def clean_date_of_birth(self):
+    def clean_date_of_birth(self) -> Any:
         born = self.cleaned_data["date_of_birth"]
         today = timezone.localdate()
         if born > today:

@@ -1,6 +1,7 @@
 """The rule editor's form: a new version of a rule, with its test cases."""
 
 import json
+from typing import Any
 
 from django import forms
 
@@ -8,17 +9,17 @@ from guidance.engine import ConditionError, case_facts, compile_condition
 from guidance.models import Rule
 
 
-class TestCasesField(forms.CharField):
+class TestCasesField(forms.Field):
     """Test cases as JSON: [{"name": …, "facts": {…}, "fires": true}, …]."""
 
     widget = forms.Textarea(attrs={"rows": 8, "class": "font-monospace", "spellcheck": "false"})
 
-    def prepare_value(self, value):
+    def prepare_value(self, value: Any) -> Any:
         if isinstance(value, list):
             return json.dumps(value, indent=2)
         return value
 
-    def to_python(self, value):
+    def to_python(self, value: Any) -> list[dict[str, Any]]:
         if value in (None, ""):
             return []
         if isinstance(value, list):
@@ -49,7 +50,7 @@ class TestCasesField(forms.CharField):
         return cases
 
 
-class RuleForm(forms.ModelForm):
+class RuleForm(forms.ModelForm[Rule]):
     """Edits save a new version: the form is always bound to a new, unsaved Rule."""
 
     test_cases = TestCasesField(
@@ -82,14 +83,14 @@ class RuleForm(forms.ModelForm):
         }
         labels = {"change_note": "What changed, and why"}
 
-    def __init__(self, *args, code_fixed: bool = False, **kwargs) -> None:
+    def __init__(self, *args: Any, code_fixed: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if code_fixed:
             self.fields["code"].disabled = True
         self.fields["change_note"].required = True
 
     def clean_code(self) -> str:
-        code = self.cleaned_data["code"].strip().upper()
+        code = str(self.cleaned_data["code"]).strip().upper()
         if not code.replace("-", "").isalnum():
             raise forms.ValidationError(
                 "Use capital letters, digits and dashes, e.g. IRON-STUDIES."
@@ -101,7 +102,7 @@ class RuleForm(forms.ModelForm):
         return code
 
     def clean_condition(self) -> str:
-        condition = self.cleaned_data["condition"].strip()
+        condition = str(self.cleaned_data["condition"]).strip()
         try:
             compile_condition(condition)
         except ConditionError as error:

@@ -7,17 +7,18 @@ accounts with published passwords by accident.
 """
 
 from datetime import date, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import Group, User
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.utils import timezone
 
 from clinic.roles import CLINICIANS, GUIDANCE_ADMINS, STAFF
 from guidance.services import save_assessment
 from patients.facts import CRITERIA as RLS_CRITERIA
-from patients.models import Assessment, FollowUp, Patient, Sex
+from patients.models import Assessment, FollowUp, Patient
 from patients.scales import SCALES
 
 DEMO_PASSWORD = "demo-pass-2026"
@@ -32,18 +33,18 @@ DEMO_ACCOUNTS = [
 
 # Invented people: any likeness to a real patient is coincidence.
 DEMO_PATIENTS = [
-    ("DEMO-0001", "Avery", "Lindqvist", date(1988, 3, 14), Sex.FEMALE),
-    ("DEMO-0002", "Marcus", "Oyelaran", date(1975, 11, 2), Sex.MALE),
-    ("DEMO-0003", "Jo", "Carrow", date(1999, 7, 21), Sex.OTHER),
-    ("DEMO-0004", "Helena", "Brightwater", date(1958, 1, 30), Sex.FEMALE),
-    ("DEMO-0005", "Tobias", "Renquist", date(1992, 5, 9), Sex.MALE),
-    ("DEMO-0006", "Imani", "Castellanos", date(1984, 9, 17), Sex.FEMALE),
-    ("DEMO-0007", "Declan", "Moorfield", date(1969, 12, 5), Sex.MALE),
-    ("DEMO-0008", "Sofia", "Halvorsen", date(2007, 4, 26), Sex.FEMALE),
-    ("DEMO-0009", "Quentin", "Abernathy", date(1981, 8, 11), Sex.MALE),
-    ("DEMO-0010", "Noor", "Al-Fayad", date(1995, 2, 3), Sex.UNKNOWN),
-    ("DEMO-0011", "Elliot", "Marchetti", date(1977, 6, 19), Sex.MALE),
-    ("DEMO-0012", "Ruth", "Penhallow", date(1950, 10, 8), Sex.FEMALE),
+    ("DEMO-0001", "Avery", "Lindqvist", date(1988, 3, 14), "female"),
+    ("DEMO-0002", "Marcus", "Oyelaran", date(1975, 11, 2), "male"),
+    ("DEMO-0003", "Jo", "Carrow", date(1999, 7, 21), "other"),
+    ("DEMO-0004", "Helena", "Brightwater", date(1958, 1, 30), "female"),
+    ("DEMO-0005", "Tobias", "Renquist", date(1992, 5, 9), "male"),
+    ("DEMO-0006", "Imani", "Castellanos", date(1984, 9, 17), "female"),
+    ("DEMO-0007", "Declan", "Moorfield", date(1969, 12, 5), "male"),
+    ("DEMO-0008", "Sofia", "Halvorsen", date(2007, 4, 26), "female"),
+    ("DEMO-0009", "Quentin", "Abernathy", date(1981, 8, 11), "male"),
+    ("DEMO-0010", "Noor", "Al-Fayad", date(1995, 2, 3), "unknown"),
+    ("DEMO-0011", "Elliot", "Marchetti", date(1977, 6, 19), "male"),
+    ("DEMO-0012", "Ruth", "Penhallow", date(1950, 10, 8), "female"),
 ]
 
 
@@ -58,7 +59,7 @@ def items(prefix: str, values: list[int], keys: list[str] | None = None) -> dict
 COWS_KEYS = SCALES["cows"].keys
 
 # (MRN, days ago, entered values): a few invented situations that exercise the rules.
-DEMO_ASSESSMENTS: list[tuple[str, int, dict]] = [
+DEMO_ASSESSMENTS: list[tuple[str, int, dict[str, Any]]] = [
     (
         "DEMO-0001",
         2,
@@ -123,11 +124,11 @@ DEMO_FOLLOWUPS = [
 class Command(BaseCommand):
     help = "Create demo accounts and fictional demo patients (development only)."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--force", action="store_true", help="run even with DEBUG off")
 
     @transaction.atomic
-    def handle(self, *args, force: bool = False, **options):
+    def handle(self, *args: Any, force: bool = False, **options: Any) -> None:
         if not settings.DEBUG and not force:
             raise CommandError("seed_demo creates accounts with known passwords: DEBUG only.")
         for username, full_name, group in DEMO_ACCOUNTS:

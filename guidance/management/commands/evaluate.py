@@ -9,7 +9,7 @@ import sys
 from datetime import datetime
 from typing import Any
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 
 from guidance import engine
@@ -27,10 +27,10 @@ def _json_default(value: Any) -> str:
 class Command(BaseCommand):
     help = "Evaluate one JSON object of entered facts; print scores, facts and recommendations."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("file", help="a JSON file, or - for standard input")
 
-    def handle(self, *args, file: str, **options):
+    def handle(self, *args: Any, file: str, **options: Any) -> None:
         try:
             text = sys.stdin.read() if file == "-" else open(file, encoding="utf-8").read()  # noqa: SIM115
         except OSError as error:
