@@ -1,47 +1,42 @@
 """Read-only views of guidance records for superusers (the audit trail). Rules are
 edited in the rule editor, where versioning and test cases are enforced."""
 
-from typing import Any
-
 from django.contrib import admin
-from django.http import HttpRequest
-from simple_history.admin import SimpleHistoryAdmin
 
-from guidance.models import Decision, Evaluation, Recommendation, Rule
-
-
-class ReadOnlyAdmin(SimpleHistoryAdmin):
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+from guidance.models import Adherence, Decision, Evaluation, Recommendation, Rule
+from patients.admin import ReadOnlyAdmin, ReadOnlyHistoryAdmin
 
 
 @admin.register(Rule)
-class RuleAdmin(ReadOnlyAdmin):
+class RuleAdmin(ReadOnlyHistoryAdmin):
     list_display = ["code", "version", "status", "category", "indicator", "created_at"]
     list_filter = ["status", "category", "indicator"]
     search_fields = ["code", "title"]
 
 
 @admin.register(Recommendation)
-class RecommendationAdmin(ReadOnlyAdmin):
+class RecommendationAdmin(ReadOnlyHistoryAdmin):
     list_display = ["uuid", "rule", "status", "still_fires", "created_at"]
     list_filter = ["status", "still_fires"]
     list_select_related = ["rule"]
 
 
+@admin.register(Adherence)
+class AdherenceAdmin(ReadOnlyHistoryAdmin):
+    list_display = ["followup", "recommendation", "answer"]
+    list_select_related = ["followup", "recommendation"]
+
+
+# Decisions are append-only and evaluations are rewritten whole on each run: neither keeps
+# a history table, so they use the admin's own history page (Django's change log).
 @admin.register(Decision)
-class DecisionAdmin(ReadOnlyAdmin):
+class DecisionAdmin(ReadOnlyAdmin[Decision]):
     list_display = ["recommendation", "status", "decline_reason", "by", "at"]
     list_filter = ["status", "decline_reason"]
     list_select_related = ["recommendation__rule", "recommendation__assessment", "by"]
 
 
 @admin.register(Evaluation)
-class EvaluationAdmin(ReadOnlyAdmin):
+class EvaluationAdmin(ReadOnlyAdmin[Evaluation]):
     list_display = ["assessment", "evaluated_at", "rules_evaluated"]
+    list_select_related = ["assessment"]

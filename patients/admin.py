@@ -1,32 +1,82 @@
+"""The admin shows the records and their history to superusers; it never changes them.
+
+Clinical records are written only by the app, which versions, re-evaluates and audits
+every change (and refuses changes to archived patients).
+"""
+
 from typing import Any
 
 from django.contrib import admin
-from django.http import HttpRequest
+from django.core.exceptions import PermissionDenied
+from django.db.models import Model
+from django.http import HttpRequest, HttpResponse
 from simple_history.admin import SimpleHistoryAdmin
 
-from patients.models import Assessment, Patient, PatientAccess
+from patients.models import Assessment, FollowUp, Patient, PatientAccess
+
+
+class ReadOnlyAdmin[M: Model](admin.ModelAdmin[M]):
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class ReadOnlyHistoryAdmin(SimpleHistoryAdmin):
+    """Read-only, with the record's history. django-simple-history's form for a past
+    version saves whatever is posted to it after checking only the view permission, so
+    every post to it is refused here, whatever SIMPLE_HISTORY_REVERT_DISABLED says."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def history_form_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        version_id: str,
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        if request.method != "GET":
+            raise PermissionDenied
+        response: HttpResponse = super().history_form_view(
+            request, object_id, version_id, extra_context
+        )
+        return response
 
 
 @admin.register(Patient)
-class PatientAdmin(SimpleHistoryAdmin):
+class PatientAdmin(ReadOnlyHistoryAdmin):
     list_display = ["mrn", "family_name", "given_name", "date_of_birth", "archived_at"]
     search_fields = ["mrn", "family_name", "given_name"]
-    readonly_fields = [
-        "uuid",
-        "version",
-        "created_at",
-        "archived_at",
-        "archived_by",
-        "archive_reason",
-    ]
 
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False  # clinical records are archived, never deleted
+
+@admin.register(Assessment)
+class AssessmentAdmin(ReadOnlyHistoryAdmin):
+    list_display = ["uuid", "patient", "assessed_at", "irls_total", "cows_total", "gad7_total"]
+    list_select_related = ["patient"]
+
+
+@admin.register(FollowUp)
+class FollowUpAdmin(ReadOnlyHistoryAdmin):
+    list_display = ["uuid", "patient", "due_date", "kind", "status", "recorded_at"]
+    list_filter = ["status", "kind"]
+    list_select_related = ["patient"]
 
 
 @admin.register(PatientAccess)
-class PatientAccessAdmin(admin.ModelAdmin[PatientAccess]):
-    """The access log: read-only, and for superusers only."""
+class PatientAccessAdmin(ReadOnlyAdmin[PatientAccess]):
+    """The access log, for superusers only."""
 
     list_display = ["at", "user", "patient", "view"]
     list_select_related = ["user", "patient"]
@@ -39,30 +89,3 @@ class PatientAccessAdmin(admin.ModelAdmin[PatientAccess]):
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return bool(request.user.is_superuser)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-@admin.register(Assessment)
-class AssessmentAdmin(SimpleHistoryAdmin):
-    """Read-only: assessments are recorded and corrected in the app, which re-evaluates
-    the guidance on every save."""
-
-    list_display = ["uuid", "patient", "assessed_at", "irls_total", "cows_total", "gad7_total"]
-    list_select_related = ["patient"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
