@@ -10,6 +10,14 @@ BENCH_ENV := DJANGO_SECRET_KEY=benchmark-only-key-never-used-in-production-01234
 	DJANGO_ALLOWED_HOSTS=testserver,127.0.0.1,localhost DJANGO_SECURE_SSL_REDIRECT=0 \
 	DJANGO_SECURE_COOKIES=0
 
+# The Django version django-upgrade and djade write for, and the files they read (neither
+# walks directories itself).
+DJANGO_TARGET := 6.1
+PY_FILES := find manage.py clinic guidance patients tests -name '*.py' -print0
+TEMPLATE_FILES := find templates -name '*.html' -print0
+UPGRADE := xargs -0 $(VENV)/bin/django-upgrade --target-version $(DJANGO_TARGET)
+DJADE := xargs -0 $(VENV)/bin/djade --target-version $(DJANGO_TARGET)
+
 .PHONY: run test lint format migrate clean bench load
 
 $(PY):
@@ -42,10 +50,16 @@ test: $(VENV)/.dev
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(PY_FILES) | $(UPGRADE) --check
+	$(TEMPLATE_FILES) | $(DJADE) --check
 	$(VENV)/bin/mypy
 	DJANGO_DEBUG=1 $(PY) manage.py makemigrations --check --dry-run
 
+# djade exits 1 when it has reformatted a file: a --check run afterwards tells that apart from
+# a template it could not format.
 format: $(VENV)/.dev
+	$(PY_FILES) | $(UPGRADE) --exit-zero-even-if-changed
+	$(TEMPLATE_FILES) | $(DJADE) || $(TEMPLATE_FILES) | $(DJADE) --check
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
