@@ -13,7 +13,7 @@ BENCH_ENV := DJANGO_SECRET_KEY=benchmark-only-key-never-used-in-production-01234
 # The Django version django-upgrade and djade write for, and the files they read (neither
 # walks directories itself).
 DJANGO_TARGET := 6.1
-PY_FILES := find manage.py clinic guidance patients tests -name '*.py' -print0
+PY_FILES := find manage.py clinic guidance patients bench tests -name '*.py' -print0
 TEMPLATE_FILES := find templates -name '*.html' -print0
 UPGRADE := xargs -0 $(VENV)/bin/django-upgrade --target-version $(DJANGO_TARGET)
 DJADE := xargs -0 $(VENV)/bin/djade --target-version $(DJANGO_TARGET)
@@ -66,7 +66,7 @@ format: $(VENV)/.dev
 ## Seed a separate benchmark database and print timings: make bench ARGS="--patients 100000"
 bench: $(VENV)/.runtime
 	@$(BENCH_ENV) $(PY) manage.py collectstatic --noinput -v0
-	@$(BENCH_ENV) $(PY) manage.py bench $(ARGS)
+	@$(BENCH_ENV) $(PY) -m bench $(ARGS)
 
 ## gunicorn (2 workers) on 127.0.0.1 under wrk: patient list, patient page, health probe.
 load: $(VENV)/.runtime
