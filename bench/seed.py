@@ -1,5 +1,4 @@
-"""The benchmark behind `manage.py bench`: a separate database of fictional patients,
-then server-side timings of the main pages and of the guidance engine.
+"""The benchmark's database: a separate database of fictional patients.
 
 Seeding is fast because it is done in bulk: a handful of assessment profiles are
 evaluated by the real engine once each (per age group and sex), and their cards are
@@ -7,23 +6,18 @@ copied. Bulk inserts skip django-simple-history, so the benchmark records have n
 rows of their own; pages still run their history queries.
 """
 
-import gc
 import random
-import statistics
-import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import Group, User
 from django.core.management import call_command
 from django.db import connection, transaction
-from django.test import Client
-from django.urls import reverse
 from django.utils import timezone
 
 from clinic.roles import CLINICIANS, STAFF
@@ -281,114 +275,3 @@ def reset_and_seed(patients: int, progress: Callable[[str], None]) -> None:
     # ANALYZE / PRAGMA optimize (SQLite) keeps them on a live database.
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE" if connection.vendor == "postgresql" else "ANALYZE")
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
-
-
-def measure_engine(samples: int = 2000) -> dict[str, float]:
-    rules = list(Rule.objects.active())
-    assessments = Assessment.objects.select_related("patient").order_by("?")[:samples]
-    facts = [assessment.facts() for assessment in assessments]
-    for item in facts[:50]:  # compile and warm the cache
-        engine.evaluate(item, rules)
-    gc.collect()  # start from a clean heap after loading the samples
-    timings = []
-    for item in facts:
-        started = time.perf_counter()
-        engine.evaluate(item, rules)
-        timings.append((time.perf_counter() - started) * 1e6)
-    return {
-        "median": round(statistics.median(timings), 1),
-        "p95": round(percentile(timings, 0.95), 1),
-    }
-
-
-class QueryCounter:
-    """Counts the SQL statements a request runs (whatever DEBUG says)."""
-
-    def __init__(self) -> None:
-        self.count = 0
-
-    def __call__(self, execute, sql, params, many, context):
-        self.count += 1
-        return execute(sql, params, many, context)
-
-
-def _cycle(values: list[Any]) -> Iterator[Any]:
-    while True:
-        yield from values
-
-
-def measure_pages(requests: int, rng: random.Random) -> dict[str, dict[str, float]]:
-    clinician = User.objects.get(username="bench_clinician")
-    client = Client()
-    client.force_login(clinician)
-    patient_uuids = list(
-        Patient.objects.order_by("?").values_list("uuid", flat=True)[: min(requests, 1000)]
-    )
-    assessment_uuids = list(
-        Assessment.objects.order_by("?").values_list("uuid", flat=True)[: min(requests, 1000)]
-    )
-    prefixes = [head.lower() for head in FAMILY_HEADS] + ["bn00", "bn01"] + GIVEN[:10]
-    pages = max(1, min(10, Patient.objects.active().count() // 25))
-
-    def patient_list() -> str:
-        return f"{reverse('patients:list')}?page={rng.randint(1, pages)}"
-
-    searches = _cycle(prefixes)
-
-    def patient_search() -> str:
-        client.post(reverse("patients:list"), {"q": next(searches)})
-        return reverse("patients:list")
-
-    patients = _cycle(patient_uuids)
-    assessments = _cycle(assessment_uuids)
-    plans: dict[str, Callable[[], str]] = {
-        "patient_list": patient_list,
-        "patient_search": patient_search,
-        "patient_detail": lambda: reverse("patients:detail", args=[next(patients)]),
-        "assessment_detail": lambda: reverse("patients:assessment", args=[next(assessments)]),
-        "worklist": lambda: reverse("patients:worklist"),
-    }
-    results = {}
-    for name, next_url in plans.items():
-        client.post(reverse("patients:search_clear"))
-        for _ in range(10):  # warm up
-            client.get(next_url())
-        counter = QueryCounter()
-        with connection.execute_wrapper(counter):
-            response = client.get(next_url())
-        if response.status_code != 200:
-            raise RuntimeError(f"{name}: status {response.status_code}")
-        timings = []
-        for _ in range(requests):
-            url = next_url()
-            started = time.perf_counter()
-            response = client.get(url)
-            timings.append((time.perf_counter() - started) * 1000)
-            if response.status_code != 200:
-                raise RuntimeError(f"{name}: status {response.status_code} for {url}")
-        results[name] = {
-            "p50_ms": round(statistics.median(timings), 1),
-            "p95_ms": round(percentile(timings, 0.95), 1),
-            "queries": counter.count,
-        }
-    return results
-
-
-def report(patients: int, requests: int, progress: Callable[[str], None] = print) -> dict:
-    rng = random.Random(11)
-    return {
-        "patients": patients,
-        "database": connection.vendor,
-        "requests_per_page": requests,
-        "python": sys.version.split()[0],
-        "measured_at": datetime.now(tz=timezone.get_current_timezone()).isoformat(
-            timespec="seconds"
-        ),
-        "engine_us_per_assessment": measure_engine(),
-        "pages": measure_pages(requests, rng),
-    }
