@@ -53,6 +53,7 @@ lint: $(VENV)/.dev
 	$(PY_FILES) | $(UPGRADE) --check
 	$(TEMPLATE_FILES) | $(DJADE) --check
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 	DJANGO_DEBUG=1 $(PY) manage.py makemigrations --check --dry-run
 
 # djade exits 1 when it has reformatted a file: a --check run afterwards tells that apart from

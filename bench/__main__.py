@@ -8,6 +8,7 @@ import argparse
 import json
 import os
 import sys
+from typing import Any
 
 import django
 
@@ -16,7 +17,7 @@ def progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def table(result: dict) -> str:
+def table(result: dict[str, Any]) -> str:
     engine = result["engine_us_per_assessment"]
     lines = [
         f"{result['patients']:,} patients on {result['database']}, "

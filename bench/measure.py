@@ -51,7 +51,7 @@ class QueryCounter:
     def __init__(self) -> None:
         self.count = 0
 
-    def __call__(self, execute, sql, params, many, context):
+    def __call__(self, execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
         self.count += 1
         return execute(sql, params, many, context)
 
@@ -118,7 +118,7 @@ def measure_pages(requests: int, rng: random.Random) -> dict[str, dict[str, floa
     return results
 
 
-def report(patients: int, requests: int, progress: Callable[[str], None] = print) -> dict:
+def report(patients: int, requests: int, progress: Callable[[str], None] = print) -> dict[str, Any]:
     rng = random.Random(11)
     return {
         "patients": patients,
