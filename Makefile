@@ -44,7 +44,9 @@ run: $(VENV)/.runtime
 ## line and branch coverage. A failing suite stops before the report (its figures would mean
 ## nothing); the report fails the build only below fail_under in pyproject.toml, when set.
 test: $(VENV)/.dev
+	$(PY) -m coverage erase
 	$(PY) -m coverage run -m pytest
+	$(PY) -m coverage combine -q
 	$(PY) -m coverage report
 
 lint: $(VENV)/.dev

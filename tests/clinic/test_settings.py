@@ -43,3 +43,11 @@ def test_a_malformed_boolean_is_refused_not_guessed():
     result = run_manage("check", DJANGO_DEBUG="perhaps")
     assert result.returncode != 0
     assert "DJANGO_DEBUG must be a boolean" in result.stderr
+
+
+def test_gunicorn_loads_the_wsgi_application():
+    from django.core.handlers.wsgi import WSGIHandler
+
+    from clinic.wsgi import application
+
+    assert isinstance(application, WSGIHandler)
