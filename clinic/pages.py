@@ -7,8 +7,6 @@ from datetime import datetime, time
 from typing import Any
 
 from django.db.models import Model, Prefetch
-from django.forms import ModelForm
-from django.http import QueryDict
 from django.utils import timezone
 from django.utils.formats import date_format
 
@@ -19,7 +17,7 @@ from guidance.engine import INDICATOR_ORDER
 from guidance.models import Decision, DeclineReason, Indicator, Recommendation, Rule
 from patients.charts import Chart, trend_chart
 from patients.mimics import MIMIC_NAMES
-from patients.models import Assessment, FollowUp, FollowUpStatus, Versioned
+from patients.models import Assessment, FollowUp, FollowUpStatus
 from patients.scales import SCALES
 
 # History
@@ -231,42 +229,4 @@ def card_groups(
         "not_evaluated": evaluation.not_evaluated if evaluation else [],
         "evaluated": evaluation is not None,
         "decline_reasons": [("", "Choose a reason"), *DeclineReason.choices],
-    }
-
-
-# Edit conflicts
-
-
-def edit_conflict(
-    form: "ModelForm[Any]", submitted: QueryDict, current: Versioned, **form_kwargs: Any
-) -> dict[str, Any]:
-    """Rebuild the form on the newer record, keeping every value the editor typed.
-
-    The hidden version moves to the current one, so saving again is a deliberate choice
-    to overwrite, made after seeing what the other person changed.
-    """
-    data = submitted.copy()
-    data["expected_version"] = str(current.version)
-    fresh = type(form)(data, instance=current, **form_kwargs)
-    fresh.is_valid()
-    fresh.add_error(
-        None,
-        "Someone else saved this record after you opened it. Your changes have not been "
-        "saved: compare them with the saved values below, then save again to keep yours.",
-    )
-    last = current.history.select_related("history_user").first()
-    differences = [
-        {
-            "label": form.fields[name].label,
-            "saved": display_value(current, name),
-            "yours": display_value(form.instance, name),  # the form has set the typed values
-        }
-        for name in form._meta.fields or []
-        if getattr(current, name) != getattr(form.instance, name)
-    ]
-    return {
-        "form": fresh,
-        "by": last.history_user if last else None,
-        "at": last.history_date if last else None,
-        "differences": differences,
     }

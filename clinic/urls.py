@@ -21,6 +21,7 @@ patient_urls = [
     path("<uuid:uuid>/followups/new/", followups.followup_schedule, name="followup_schedule"),
     path("followups/<uuid:uuid>/", followups.followup_record, name="followup_record"),
     path("followups/<uuid:uuid>/cancel/", followups.followup_cancel, name="followup_cancel"),
+    path("followups/<uuid:uuid>/note/", followups.followup_note, name="followup_note"),
     path("worklist/", followups.worklist, name="worklist"),
 ]
 

@@ -638,6 +638,14 @@ class FollowUp(Versioned, ScaledItems):
     def is_open(self) -> bool:
         return self.status == FollowUpStatus.SCHEDULED
 
+    def add_note(self, *, by: Any, text: str) -> None:
+        """Add a note to what was recorded, after it, with who added it and when (a second
+        person's account of the same contact, say). The recorded text is never replaced."""
+        who = by.get_full_name() or by.get_username()
+        stamp = f"Added by {who} on {timezone.localdate():%d %b %Y}:"
+        with self.locked() as current:
+            current.notes = f"{current.notes}\n\n{stamp} {text}".strip()
+
     def cancel(self, *, by: Any, reason: str) -> None:
         """Cancel a scheduled follow-up; the record stays, with the reason. Raises
         EditConflict if someone else has recorded or cancelled it meanwhile."""

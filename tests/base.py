@@ -101,3 +101,28 @@ def record(client, patient, **changes):
     data = {**VALID, **changes}
     data = {key: value for key, value in data.items() if value is not None}
     return client.post(reverse("patients:assessment_create", args=[patient.uuid]), data)
+
+
+def resubmit(form) -> dict:
+    """What a browser posts back from a form as shown: each field's shown value."""
+    from datetime import date, datetime
+
+    from django.utils import timezone
+
+    data: dict = {}
+    for field in form:
+        value = field.value()
+        if value is None or value is False or value == "":
+            continue
+        if value is True:
+            data[field.html_name] = "on"
+        elif isinstance(value, list):
+            data[field.html_name] = [str(item) for item in value]
+        elif isinstance(value, datetime):
+            local = value if timezone.is_naive(value) else timezone.localtime(value)
+            data[field.html_name] = local.strftime("%Y-%m-%dT%H:%M")
+        elif isinstance(value, date):
+            data[field.html_name] = value.isoformat()
+        else:
+            data[field.html_name] = str(value)
+    return data

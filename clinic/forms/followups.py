@@ -158,6 +158,15 @@ class FollowUpRecordForm(forms.ModelForm[FollowUp]):
         }
 
 
+class FollowUpNoteForm(forms.Form):
+    text = forms.CharField(
+        label="Add a note",
+        widget=forms.Textarea(attrs={"rows": 4}),
+        max_length=5000,
+        help_text="Added after what was recorded, with your name and today's date.",
+    )
+
+
 class FollowUpCancelForm(forms.Form):
     reason = forms.CharField(max_length=300, min_length=3, help_text="Why it will not happen.")
 

@@ -10,8 +10,9 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from clinic.access import get_assessment_for_user, get_card_for_user, get_patient_for_user
+from clinic.conflicts import merge
 from clinic.forms.assessments import AssessmentForm, DecisionForm, live_scores, posted_items
-from clinic.pages import assessment_changes, card_groups, edit_conflict, entered_sections
+from clinic.pages import assessment_changes, card_groups, entered_sections
 from clinic.requests import AuthenticatedRequest
 from guidance.services import save_assessment
 from patients.facts import WINDOW_LABELS
@@ -50,14 +51,16 @@ def assessment_edit(request: AuthenticatedRequest, uuid: UUID) -> HttpResponse:
     data = request.POST if request.method == "POST" else None
     form = AssessmentForm(data, patient=patient, instance=assessment)
     conflict = None
+    values = posted_items(data) if data else assessment.entered_values()
     if data and "preview" not in data and form.is_valid():
+        expected = form.cleaned_data["expected_version"]
         try:
-            save_assessment(
-                assessment=assessment, expected_version=form.cleaned_data["expected_version"]
-            )
+            save_assessment(assessment=assessment, expected_version=expected)
         except EditConflict as error:
-            conflict = edit_conflict(form, data, error.current, patient=patient)
-            form = conflict["form"]
+            assert isinstance(error.current, Assessment)
+            conflict = merge(form, error.current, expected, patient=patient)
+            form = conflict.form
+            values = conflict.merged.entered_values()
         else:
             messages.success(
                 request,
@@ -65,7 +68,6 @@ def assessment_edit(request: AuthenticatedRequest, uuid: UUID) -> HttpResponse:
                 "re-evaluated: decided ones stay as they were.",
             )
             return redirect(assessment)
-    values = posted_items(data) if data else assessment.entered_values()
     return render(
         request,
         "patients/assessment_form.html",

@@ -10,12 +10,13 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
 from clinic.access import get_followup_for_user, get_patient_for_user
 from clinic.forms.assessments import live_scores, posted_items
 from clinic.forms.followups import (
     FollowUpCancelForm,
+    FollowUpNoteForm,
     FollowUpRecordForm,
     FollowUpScheduleForm,
     WorklistFilterForm,
@@ -54,18 +55,7 @@ def followup_record(request: AuthenticatedRequest, uuid: UUID) -> HttpResponse:
     )
     patient = followup.patient
     if not followup.is_open:
-        if request.method == "POST":
-            messages.error(
-                request,
-                f"This follow-up was already {followup.get_status_display().lower()} by "
-                f"{followup.recorded_by}; what you entered was not saved.",
-            )
-        adherence = followup.adherence.select_related("recommendation__rule")
-        return render(
-            request,
-            "patients/followup_detail.html",
-            {"followup": followup, "patient": patient, "adherence": adherence},
-        )
+        return recorded_followup(request, followup)
     if not request.user.has_perm("patients.change_followup"):
         raise PermissionDenied
     accepted = Recommendation.objects.filter(
@@ -88,11 +78,9 @@ def followup_record(request: AuthenticatedRequest, uuid: UUID) -> HttpResponse:
                 next_due_date=data.get("next_due_date"),
                 next_kind=data.get("next_kind") or "",
             )
-        except EditConflict:
-            messages.error(
-                request, "Someone else recorded or cancelled this follow-up meanwhile: see below."
-            )
-            return redirect("patients:followup_record", uuid=followup.uuid)
+        except EditConflict as error:
+            assert isinstance(error.current, FollowUp)
+            return recorded_followup(request, error.current)
         note = f" Next one due {following.due_date:%d %b %Y}." if following else ""
         messages.success(
             request, f"Follow-up recorded as {followup.get_status_display().lower()}.{note}"
@@ -112,6 +100,63 @@ def followup_record(request: AuthenticatedRequest, uuid: UUID) -> HttpResponse:
             "scores": live_scores(values, form.RESCORE),
         },
     )
+
+
+def recorded_followup(request: AuthenticatedRequest, followup: FollowUp) -> HttpResponse:
+    """What was recorded at a follow-up. When someone posts a record for a follow-up that
+    another person has recorded (or cancelled) meanwhile, what they typed comes back in the
+    note form, to add to the record rather than lose."""
+    note_form = FollowUpNoteForm()
+    if request.method == "POST":
+        typed = [
+            (label, request.POST.get(name, "").strip())
+            for name, label in [
+                ("missed_reason", "Why missed"),
+                ("side_effects", "Side effects"),
+                ("notes", "Notes"),
+            ]
+        ]
+        text = "\n".join(f"{label}: {value}" for label, value in typed if value)
+        note_form = FollowUpNoteForm(initial={"text": text[:5000]})
+        messages.error(
+            request,
+            f"{followup.recorded_by} {followup.get_status_display().lower()} this follow-up "
+            "while you were recording it, so your record was not saved. What you typed is "
+            "below: add it as a note to theirs.",
+        )
+    return render(
+        request,
+        "patients/followup_detail.html",
+        {
+            "followup": followup,
+            "patient": followup.patient,
+            "adherence": followup.adherence.select_related("recommendation__rule"),
+            "note_form": note_form,
+        },
+    )
+
+
+@require_POST
+def followup_note(request: AuthenticatedRequest, uuid: UUID) -> HttpResponse:
+    """Add a note to a recorded follow-up."""
+    followup = get_followup_for_user(request, uuid, perm="patients.change_followup", change=True)
+    if followup.is_open:
+        return redirect(followup)  # record it instead
+    form = FollowUpNoteForm(request.POST)
+    if not form.is_valid():
+        return render(
+            request,
+            "patients/followup_detail.html",
+            {
+                "followup": followup,
+                "patient": followup.patient,
+                "adherence": followup.adherence.select_related("recommendation__rule"),
+                "note_form": form,
+            },
+        )
+    followup.add_note(by=request.user, text=form.cleaned_data["text"])
+    messages.success(request, "Note added to the follow-up record.")
+    return redirect(followup)
 
 
 @require_http_methods(["GET", "POST"])

@@ -13,8 +13,9 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from clinic.access import get_patient_for_user
+from clinic.conflicts import merge
 from clinic.forms.patients import ArchiveForm, PatientForm, PatientSearchForm
-from clinic.pages import edit_conflict, patient_changes, timeline, trend_charts
+from clinic.pages import patient_changes, timeline, trend_charts
 from clinic.paging import CappedPage
 from clinic.requests import AuthenticatedRequest
 from guidance.models import CardStatus, Decision, Recommendation
@@ -113,11 +114,12 @@ def patient_edit(request: AuthenticatedRequest, uuid: UUID) -> HttpResponse:
     conflict = None
     form = PatientForm(request.POST if request.method == "POST" else None, instance=patient)
     if request.method == "POST" and form.is_valid():
+        expected = form.cleaned_data["expected_version"]
         try:
-            patient.save_edit(expected_version=form.cleaned_data["expected_version"])
+            patient.save_edit(expected_version=expected)
         except EditConflict as error:
-            conflict = edit_conflict(form, request.POST, error.current)
-            form = conflict["form"]
+            conflict = merge(form, error.current, expected)
+            form = conflict.form
         except IntegrityError:
             form.add_error("mrn", "A patient with this MRN already exists.")
         else:

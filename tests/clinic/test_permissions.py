@@ -46,6 +46,7 @@ MATRIX = [
     ("patients:followup_record", "post", "followup", CLINICAL),
     ("patients:followup_cancel", "get", "followup", CLINICAL),
     ("patients:followup_cancel", "post", "followup", CLINICAL),
+    ("patients:followup_note", "post", "followup", CLINICAL),
     ("patients:worklist", "get", False, CLINICAL),
     ("guidance:decide", "post", "card", CLINICIAN),
     ("guidance:rules", "get", False, GUIDANCE),

@@ -48,36 +48,7 @@ def test_bad_input_on_edit_saves_nothing(as_user, staff):
     assert patient.given_name != "Changed"
 
 
-def test_the_second_of_two_concurrent_editors_gets_a_conflict_and_keeps_their_input(
-    as_user, clinician, staff
-):
-    patient = make_patient(phone="", notes="")
-    opened = form_data(patient)  # both open the form at version 1
-
-    first = as_user(staff).post(
-        reverse("patients:edit", args=[patient.uuid]), {**opened, "phone": "0200 000000"}
-    )
-    assert first.status_code == 302
-
-    second = as_user(clinician).post(
-        reverse("patients:edit", args=[patient.uuid]), {**opened, "notes": "Typed by clinician"}
-    )
-    assert second.status_code == 200
-    page = second.content.decode()
-    assert "Someone else saved this record after you opened it" in page
-    assert "Changed by staff" in page
-    form = second.context["form"]
-    assert form["notes"].value() == "Typed by clinician"  # nothing typed is lost
-    assert form["expected_version"].value() == "2"
-    patient.refresh_from_db()
-    assert (patient.phone, patient.notes) == ("0200 000000", "")
-
-    # Saving again, having seen the other change, is a deliberate overwrite.
-    third = as_user(clinician).post(reverse("patients:edit", args=[patient.uuid]), form.data)
-    assert third.status_code == 302
-    patient.refresh_from_db()
-    assert patient.notes == "Typed by clinician"
-    assert patient.version == 3
+# Two editors at once: tests/clinic/test_conflicts.py.
 
 
 def test_an_edit_without_a_version_is_treated_as_stale(as_user, clinician):

@@ -198,7 +198,8 @@ def test_a_follow_up_recorded_twice_is_refused_the_second_time(as_user, staff, c
     )
     # The second person sees the recorded follow-up, not an editable form.
     assert response.status_code == 200
-    assert "already completed by staff; what you entered was not saved" in response.content.decode()
+    assert "completed this follow-up while you were recording it" in response.content.decode()
+    assert response.context["note_form"]["text"].value() == "Why missed: x"
     due.refresh_from_db()
     assert due.status == "completed"
 

@@ -1,0 +1,127 @@
+"""Three-way edit conflicts: what the editor opened, what is saved now, what they typed.
+
+When a save is refused because someone else saved the record after the editor opened it
+(patients.models.EditConflict), nothing typed is lost and nothing the other person did is
+undone: for each field of the form,
+
+- changed only by the other person: their value is taken;
+- changed only by the editor: the editor's value is kept;
+- changed by both, differently: marked, and the editor's value is kept until they choose.
+
+The form comes back on the record as saved now, with these merged values and the current
+version, so that saving it again keeps both people's changes. The base (the version the
+editor opened) comes from the record's history; without it (records loaded in bulk have
+none) every field where the two differ counts as changed by both.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.contrib.auth.models import User
+from django.forms import ModelForm
+from django.utils import timezone
+from django.utils.formats import date_format
+
+from patients.models import Versioned
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    name: str
+    label: str
+    base: str
+    theirs: str
+    yours: str
+    kept: str  # "theirs", "yours" or "both" (the same change on both sides)
+    needs_choice: bool  # changed by both, differently: the editor's value is kept for now
+
+
+@dataclass
+class Conflict[F: "ModelForm[Any]", R: Versioned]:
+    form: F  # unbound, on the merged record
+    merged: R
+    by: User | None
+    at: datetime | None
+    base_known: bool
+    changes: list[FieldChange] = field(default_factory=list)
+
+    @property
+    def choices(self) -> list[FieldChange]:
+        return [change for change in self.changes if change.needs_choice]
+
+
+def shown(form: "ModelForm[Any]", name: str, value: object) -> str:
+    """A value as the editor would recognise it: choice labels, local times, blanks."""
+    if value is None or value == "" or value == []:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, datetime):
+        return date_format(timezone.localtime(value), "j M Y H:i")
+    choices = dict(getattr(form.fields[name], "choices", []) or [])
+    if isinstance(value, list):
+        return ", ".join(str(choices.get(item, item)) for item in value)
+    return str(choices.get(value, value))
+
+
+def merge[F: "ModelForm[Any]", R: Versioned](
+    form: F, current: R, expected_version: int | None, **form_kwargs: Any
+) -> Conflict[F, R]:
+    """Merge the editor's valid, refused form with the record as saved now (`current`)."""
+    yours = form.instance  # the form has set the submitted values on it
+    opened = (
+        current.history.filter(version=expected_version).order_by("-history_id").first()
+        if expected_version
+        else None
+    )
+    base = opened.instance if opened is not None else None
+    last = current.history.select_related("history_user").first()
+    changes = []
+    for name in form._meta.fields or []:
+        theirs, mine = getattr(current, name), getattr(yours, name)
+        if base is not None:
+            before = getattr(base, name)
+            they_changed, you_changed = theirs != before, mine != before
+        else:
+            before = None
+            they_changed = you_changed = theirs != mine
+        if not they_changed and not you_changed:
+            continue
+        if theirs == mine:
+            kept = "both"
+        elif not you_changed:
+            kept = "theirs"
+        else:
+            kept = "yours"
+            setattr(current, name, mine)
+        changes.append(
+            FieldChange(
+                name=name,
+                label=str(form.fields[name].label),
+                base=shown(form, name, before) if base is not None else "(not known)",
+                theirs=shown(form, name, theirs),
+                yours=shown(form, name, mine),
+                kept=kept,
+                needs_choice=kept == "yours" and they_changed,
+            )
+        )
+    fresh = type(form)(instance=current, **form_kwargs)
+    for change in changes:
+        if change.needs_choice:
+            widget = fresh.fields[change.name].widget
+            widget.attrs["aria-invalid"] = "true"
+            fresh.fields[change.name].help_text = (
+                f"Also changed by someone else, to “{change.theirs}”. Yours, “{change.yours}”, "
+                "is kept here: change it if theirs is right."
+            )
+    return Conflict(
+        form=fresh,
+        merged=current,
+        by=last.history_user if last else None,
+        at=last.history_date if last else None,
+        base_known=base is not None,
+        changes=changes,
+    )
