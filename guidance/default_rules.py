@@ -1,12 +1,13 @@
-"""The default guidance rules of product.md section 5.
+"""The default guidance rules of product.md section 5 (version 2 of that document).
 
-Codes, categories, indicators and conditions are product.md's, exactly. Titles and
-details are ours, grounded in clinical-reference.md (cited by section) and the source
-document (cited by heading). A fact tagged U there is said to be unverified here.
+Codes, categories, indicators, kinds, qualified options and conditions are product.md's,
+exactly. Titles and details are ours, grounded in clinical-reference.md (cited by section)
+and the source document (cited by heading), with the wording points of product.md 5.3. A
+fact tagged U there is said to be unverified here.
 
-Loaded by the migration guidance/0002 on a fresh install, and by
-`python manage.py load_default_rules` on an existing one (which adds codes it lacks and
-never overwrites a rule an admin has edited).
+Loaded by the migration guidance/0002 on a fresh install; guidance/0005 and
+`python manage.py load_default_rules` bring an existing database up to this set (see
+load_default_rules).
 """
 
 from typing import Any
@@ -36,13 +37,16 @@ DEFAULT_RULES: list[dict[str, Any]] = [
             "RLS criteria are met and the IRLS is moderate or worse (11 or more). The source "
             "document names gabapentin. The AASM 2024 guideline recommends gabapentin "
             "enacarbil, gabapentin and pregabalin for RLS. Gabapentin is off-label for RLS; "
-            "gabapentin enacarbil is labelled for moderate-to-severe primary RLS. Weigh the "
-            "breathing, kidney and misuse cautions shown with this card before dosing."
+            "gabapentin enacarbil is labelled for moderate-to-severe primary RLS at 600 mg "
+            "once daily with food at about 5 PM (1200 mg added no benefit). The labels warn "
+            "of somnolence and impaired driving, of breathing problems with opioids or other "
+            "CNS depressants, and of suicidal thoughts. Weigh the cautions shown with this "
+            "card before dosing."
         ),
-        "source": f"{DOC}: Treatment Options Available (Medications). {AASM} "
-        "(clinical-reference.md 5.2, 6.1).",
+        "source": f"{DOC}: Treatment Options Available (Medications). {AASM}; Horizant "
+        "label (clinical-reference.md 5.2, 6.1).",
         "evidence": "AASM 2024: strong for, moderate certainty (gabapentin enacarbil V; "
-        "gabapentin and pregabalin V2).",
+        "gabapentin and pregabalin V2). Label dose and warnings (V).",
         "test_cases": [
             case("moderate RLS", True, **MODERATE_RLS),
             case("mild RLS", False, **MILD_RLS),
@@ -61,10 +65,12 @@ DEFAULT_RULES: list[dict[str, Any]] = [
             "sample); a patient who puts short-term relief first may still choose it. "
             "Impulse-control disorders affect roughly 5-17% of treated patients and are "
             "linked to a history of drug use, so this population is at higher risk: screen "
-            "before starting and at every visit."
+            "before starting and at every visit. Pramipexole is about 90% excreted unchanged "
+            "by the kidneys (clearance about 60% lower at a creatinine clearance near 40 "
+            "mL/min), and its label warns of sudden sleep episodes: ask about driving."
         ),
         "source": f"{DOC}: Treatment Options Available (Medications). {AASM}; Allen 2011; "
-        "Voon 2011 (clinical-reference.md 5.2, 6.2).",
+        "Voon 2011; pramipexole label (clinical-reference.md 5.2, 6.2).",
         "evidence": "AASM 2024: conditional against standard use, moderate certainty (V); "
         "impulse-control range 5-17% (V2).",
         "test_cases": [
@@ -77,25 +83,47 @@ DEFAULT_RULES: list[dict[str, Any]] = [
         "category": "safety",
         "indicator": "critical",
         "condition": f"{IRLS11} and (on_opioid_agonist_treatment or uses_other_opioids or "
-        "on_cns_depressant or respiratory_disease or age_years >= 65 or "
-        "(hours_since_last_dose != null and hours_since_last_dose < 24))",
+        "on_cns_depressant or on_sedating_antihistamine or on_serotonergic_antidepressant or "
+        "respiratory_disease or age_years >= 65 or hours_since_last_dose == null or "
+        "hours_since_last_dose < 24)",
         "title": "Breathing risk with gabapentinoids: opioids (kratom included), sedatives, "
-        "lung disease or older age",
+        "antidepressants, antihistamines, lung disease or older age",
         "detail": (
             "The FDA warned in 2019 of serious breathing problems when gabapentin or "
-            "pregabalin is taken with opioids or other CNS depressants, with COPD or reduced "
-            "lung function, or by older people; in 49 reported cases 12 died, all with a risk "
-            "factor. Kratom acts on opioid receptors, and a dose in the last 24 hours counts. "
-            "If a gabapentinoid is used, start at the lowest dose and watch for confusion, "
-            "extreme sleepiness, slow or shallow breathing and blue lips or fingers."
+            "pregabalin is taken with opioids or other CNS depressants (it names anti-anxiety "
+            "drugs, antidepressants and antihistamines), with COPD or reduced lung function, "
+            "or by older people; in 49 reported cases 12 died, all with a risk factor. Kratom "
+            "acts on opioid receptors. A last dose under 24 hours ago, or an unknown "
+            "last-dose time, counts as possibly still using: that 24-hour cut-off is this "
+            "application's (mitragynine's half-life is about a day), not the FDA's. If a "
+            "gabapentinoid is used, start at the lowest dose and watch for confusion, extreme "
+            "sleepiness, slow or shallow breathing and blue lips or fingers."
         ),
-        "source": "FDA Drug Safety Communication, 19 Dec 2019 (clinical-reference.md 6.1).",
-        "evidence": "FDA safety communication (V).",
+        "source": "FDA Drug Safety Communication, 19 Dec 2019; Trakulsrichai 2015 "
+        "(clinical-reference.md 4.1, 6.1).",
+        "evidence": "FDA safety communication (V); the 24 h cut-off is this application's, "
+        "from a half-life of about 23 h (V2).",
         "test_cases": [
             case("recent kratom dose", True, **MODERATE_RLS, hours_since_last_dose=23.5),
+            case("last dose time unknown", True, **MODERATE_RLS, age_years=40),
             case("on methadone", True, **MODERATE_RLS, on_opioid_agonist_treatment=True),
-            case("aged 65", True, **MODERATE_RLS, age_years=65),
+            case(
+                "on an SSRI",
+                True,
+                **MODERATE_RLS,
+                on_serotonergic_antidepressant=True,
+                hours_since_last_dose=48,
+            ),
+            case(
+                "on hydroxyzine",
+                True,
+                **MODERATE_RLS,
+                on_sedating_antihistamine=True,
+                hours_since_last_dose=48,
+            ),
+            case("aged 65", True, **MODERATE_RLS, age_years=65, hours_since_last_dose=48),
             case("no risk factor", False, **MODERATE_RLS, age_years=64, hours_since_last_dose=24),
+            case("mild RLS", False, **MILD_RLS, age_years=70),
         ],
     },
     {
@@ -144,8 +172,9 @@ DEFAULT_RULES: list[dict[str, Any]] = [
         "title": "Gabapentinoid misuse is commoner with opioid or other substance use disorders",
         "detail": (
             "Opioid use disorder is the strongest known risk factor for gabapentinoid misuse, "
-            "and misuse is more frequent with pregabalin than with gabapentin. Where a "
-            "gabapentinoid is used, prescribe limited supplies and watch for misuse. "
+            "and misuse is more frequent with pregabalin than with gabapentin. Avoid "
+            "prescribing a gabapentinoid where possible in a substance use disorder; "
+            "otherwise prescribe limited supplies and watch for misuse (Hägg 2020). "
             "Pregabalin is Schedule V in the US."
         ),
         "source": "Evoy et al., Drugs 2021; Hägg et al., Drug Saf 2020; FDA 2019 "
@@ -166,10 +195,12 @@ DEFAULT_RULES: list[dict[str, Any]] = [
             "Augmentation is RLS made worse by its treatment: symptoms start earlier in the "
             "day, spread to the arms or trunk, come on sooner at rest, or each dose relieves "
             "them for less time. About 8% a year of people on dopaminergic treatment develop "
-            "it. Screen for impulse-control disorders at the same visit."
+            "it; in pooled data from 60 studies it was far commoner with levodopa (about 27%) "
+            "than with dopamine agonists (about 6%). Screen for impulse-control disorders at "
+            "the same visit."
         ),
-        "source": "IRLSSG/Max Planck augmentation criteria; Allen 2011; AASM 2024 summary "
-        "(clinical-reference.md 6.2).",
+        "source": "IRLSSG/Max Planck augmentation criteria; Allen 2011; meta-analysis 2016; "
+        "AASM 2024 summary (clinical-reference.md 6.2).",
         "evidence": "V.",
         "test_cases": [
             case("on an agonist", True, on_dopamine_agonist=True),
@@ -260,7 +291,8 @@ DEFAULT_RULES: list[dict[str, Any]] = [
             "The source document suggests iron when iron is low. In adults with RLS the AASM "
             "2024 guideline supports oral or IV iron at these levels (consensus thresholds, "
             "not trial-tested): IV ferric carboxymaltose strong for, oral ferrous sulfate "
-            "conditional for. Ferric carboxymaltose lowers phosphate in about half of "
+            "conditional for. These thresholds are for non-pregnant adults: children and "
+            "pregnancy differ. Ferric carboxymaltose lowers phosphate in about half of "
             "patients; recheck iron studies during treatment."
         ),
         "source": f"{DOC}: Treatment Options Available (Iron Supplementation). {AASM} "
@@ -289,10 +321,13 @@ DEFAULT_RULES: list[dict[str, Any]] = [
         "title": "Ferritin 75-100 ng/mL: oral iron unlikely to help; IV iron may",
         "detail": (
             "In this range the AASM 2024 guideline reserves iron for the IV route; oral iron "
-            "is not suggested. The upper bound of 100 ng/mL comes from secondary summaries."
+            "is not suggested. The upper bound of 100 ng/mL comes from secondary summaries. "
+            "Ferric carboxymaltose causes low phosphate in about half of patients (51%, "
+            "against 22% after iron sucrose), lasting months; severe hypersensitivity is "
+            "rare (under 1% in trials)."
         ),
-        "source": f"{AASM} (clinical-reference.md 5.1).",
-        "evidence": "V; upper bound of 100 V2.",
+        "source": f"{AASM} (clinical-reference.md 5.1, 6.4).",
+        "evidence": "V; upper bound of 100 V2; phosphate and hypersensitivity figures V.",
         "test_cases": [
             case("ferritin 100", True, rls_criteria_met=True, ferritin_ng_ml=100),
             case("ferritin 101", False, rls_criteria_met=True, ferritin_ng_ml=101),
@@ -376,10 +411,11 @@ DEFAULT_RULES: list[dict[str, Any]] = [
         "detail": (
             "COWS is 13 or more (moderate or worse). The source document recommends medical "
             "supervision through kratom withdrawal. No scale is validated for kratom; the "
-            "COWS has been used for it."
+            "COWS has been used for it. RLS itself can raise the COWS restlessness and "
+            "tremor items, so part of the score may be RLS rather than withdrawal."
         ),
-        "source": f"{DOC}: Understanding Kratom Withdrawal. COWS bands, Singh 2018 "
-        "(clinical-reference.md 3.1, 3.3).",
+        "source": f"{DOC}: Understanding Kratom Withdrawal. COWS bands and its overlap "
+        "with RLS, Singh 2018 (clinical-reference.md 3.1, 3.3).",
         "evidence": "COWS bands V; supervision advice from the source document.",
         "test_cases": [
             case("COWS 13", True, cows_total=13),
@@ -580,16 +616,144 @@ DEFAULT_RULES: list[dict[str, Any]] = [
         "evidence": "V.",
         "test_cases": [case("suspected", True, akathisia_suspected=True), case("not", False)],
     },
+    {
+        "code": "TREND-IRLS-WORSE",
+        "category": "monitoring",
+        "indicator": "warning",
+        "condition": "irls_change != null and irls_change >= 5",
+        "title": "IRLS at least 5 points worse than the last score",
+        "detail": (
+            "A change of 5 points or more was treated as clinically relevant in a 36-month "
+            "cohort of 2,751 patients. Look for augmentation if on a dopamine agonist, for "
+            "falling iron (recheck ferritin and TSAT), for medicines that aggravate RLS, and "
+            "at the withdrawal course: after opioid tapers RLS was most frequent about two "
+            "weeks after the last dose (how it runs after kratom is unverified)."
+        ),
+        "source": "Fuhs et al. (German/Swiss cohort); McCarter 2023 "
+        "(clinical-reference.md 2.3, 5.4, 6.2, 8).",
+        "evidence": "5-point change V (one cohort); the course after kratom U.",
+        "test_cases": [
+            case("5 points worse", True, irls_change=5),
+            case("4 points worse", False, irls_change=4),
+            case("no earlier score", False),
+        ],
+    },
+    {
+        "code": "TREND-IRLS-BETTER",
+        "category": "monitoring",
+        "indicator": "info",
+        "condition": "irls_change != null and irls_change <= -5",
+        "title": "IRLS at least 5 points better than the last score",
+        "detail": (
+            "A fall of 5 points or more is a clinically relevant improvement by the measure "
+            "of a 36-month cohort of 2,751 patients: keep the plan that is working, and "
+            "review it at the next follow-up."
+        ),
+        "source": "Fuhs et al. (German/Swiss cohort) (clinical-reference.md 2.3).",
+        "evidence": "5-point change V (one cohort).",
+        "test_cases": [
+            case("5 points better", True, irls_change=-5),
+            case("4 points better", False, irls_change=-4),
+            case("no earlier score", False),
+        ],
+    },
+    {
+        "code": "WD-RLS-RECHECK",
+        "category": "monitoring",
+        "indicator": "info",
+        "condition": "rls_criteria_met and hours_since_last_dose != null and "
+        "hours_since_last_dose <= 336",
+        "title": "Re-score the IRLS about 2 and 4 weeks after the last dose",
+        "detail": (
+            "After supervised opioid tapers, RLS was most frequent about 2 weeks after "
+            "discharge and the IRLS peaked at about 1 month, near baseline by 3 months. "
+            "Schedule follow-ups that re-score the IRLS at about 2 and 4 weeks after the last "
+            "dose. How RLS runs after kratom has not been studied (unverified)."
+        ),
+        "source": "McCarter 2023, J Clin Sleep Med 19:741 (clinical-reference.md 8).",
+        "evidence": "Opioid taper cohort (V); the course after kratom U.",
+        "test_cases": [
+            case("3 days after", True, rls_criteria_met=True, hours_since_last_dose=72),
+            case("14 days after", True, rls_criteria_met=True, hours_since_last_dose=336),
+            case("15 days after", False, rls_criteria_met=True, hours_since_last_dose=360),
+            case("last dose unknown", False, rls_criteria_met=True),
+        ],
+    },
 ]
+
+# product.md 5.1: which rules are cautions (the rest are options), and which options each
+# caution qualifies. A caution whose options did not fire stands alone.
+CAUTIONS = {
+    "SAFE-GABA-RESPIRATORY": ["MED-GABAPENTINOID"],
+    "SAFE-GABA-RENAL": ["MED-GABAPENTINOID"],
+    "SAFE-GABA-RENAL-UNKNOWN": ["MED-GABAPENTINOID"],
+    "SAFE-GABA-MISUSE": ["MED-GABAPENTINOID"],
+    "SAFE-AUGMENTATION": ["MED-DOPAMINE-AGONIST"],
+    "SAFE-AGGRAVATING-MEDS": [],
+    "SAFE-PREGNANCY": [
+        "MED-GABAPENTINOID",
+        "MED-DOPAMINE-AGONIST",
+        "IRON-SUPPLEMENT",
+        "IRON-IV-ONLY",
+    ],
+    "SAFE-ADOLESCENT": [],
+    "IRON-OVERLOAD": ["IRON-SUPPLEMENT", "IRON-IV-ONLY"],
+    "WD-PEAK-WINDOW": [],
+    "DDX-CRITERIA-NOT-MET": [],
+    "DDX-AKATHISIA": [],
+    "TREND-IRLS-WORSE": [],
+    "TREND-IRLS-BETTER": [],
+}
+for _spec in DEFAULT_RULES:
+    _spec["kind"] = "caution" if _spec["code"] in CAUTIONS else "option"
+    _spec["qualifies"] = CAUTIONS.get(_spec["code"], [])
+
+# What makes a version of a default rule: the fields compared when an existing database is
+# brought up to this set.
+CONTENT_FIELDS = [
+    "title",
+    "detail",
+    "category",
+    "indicator",
+    "kind",
+    "qualifies",
+    "condition",
+    "source",
+    "evidence",
+    "test_cases",
+]
+DEFAULT_NOTE = "Default rule"
 
 
 def load_default_rules(rule_model: Any) -> int:
-    """Create, as active version 1, each default rule whose code does not exist yet.
-    Takes the model as an argument so that a migration can pass its historical one."""
-    created = 0
+    """Bring the database up to the default rule set; returns how many versions it added.
+
+    A code that does not exist yet gets this content as active version 1. A code whose
+    active version is a default one (its change note says so) and differs from this content
+    gets it as a new active version; the old version is retired and kept, and cards keep
+    the version that produced them. A code an admin has changed since is left alone.
+    Takes the model as an argument so that a migration can pass its historical one.
+    """
+    added = 0
     for spec in DEFAULT_RULES:
-        if rule_model.objects.filter(code=spec["code"]).exists():
+        versions = rule_model.objects.filter(code=spec["code"])
+        latest = versions.order_by("-version").first()
+        if latest is None:
+            rule_model.objects.create(version=1, status="active", change_note=DEFAULT_NOTE, **spec)
+            added += 1
             continue
-        rule_model.objects.create(version=1, status="active", change_note="Default rule", **spec)
-        created += 1
-    return created
+        active = versions.filter(status="active").first()
+        if active is None or not active.change_note.startswith(DEFAULT_NOTE):
+            continue  # retired by an admin, or edited: theirs to keep
+        if all(getattr(active, name) == spec[name] for name in CONTENT_FIELDS):
+            continue
+        active.status = "retired"
+        active.save()
+        rule_model.objects.create(
+            version=latest.version + 1,
+            status="active",
+            change_note=f"{DEFAULT_NOTE}: product.md version 2",
+            **spec,
+        )
+        added += 1
+    return added

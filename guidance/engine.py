@@ -10,6 +10,7 @@ import logging
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
 from typing import Any, Protocol
 
@@ -49,6 +50,8 @@ class RuleLike(Protocol):
 class Condition(Protocol):
     """A compiled condition: the part of rule_engine.Rule we use (rule-engine ships no
     type information, so mypy sees its objects as Any)."""
+
+    statement: Any  # the parsed expression, as rule_engine.ast nodes
 
     def matches(self, thing: Mapping[str, Any]) -> bool: ...
 
@@ -179,6 +182,43 @@ def evaluate[R: RuleLike](facts: Mapping[str, Any], rules: Iterable[R]) -> Resul
             fired.append(rule)
     fired.sort(key=lambda rule: (INDICATOR_ORDER.get(rule.indicator, 9), rule.code))
     return Result(fired, not_evaluated)
+
+
+def because(condition: str, facts: Mapping[str, Any]) -> dict[str, Any]:
+    """Why a condition that fired is true for these facts (product.md 5.2): the facts that
+    made it true, with their values, in the order the condition names them. For `and`, the
+    facts of both sides; for `or`, only those of the branches that are true; for `not` and
+    for a comparison, every fact inside."""
+    names: list[str] = []
+
+    def collect(node: Any) -> None:
+        if isinstance(node, rule_ast.LogicExpression):
+            sides = [node.left, node.right]
+            if node.type == "or":
+                sides = [side for side in sides if _is_true(side, facts)]
+            for side in sides:
+                collect(side)
+            return
+        for inner in _nodes(node):
+            if isinstance(inner, rule_ast.SymbolExpression) and inner.name not in names:
+                names.append(inner.name)
+
+    collect(compile_condition(condition).statement.expression)
+    return {name: _plain(facts.get(name)) for name in names}
+
+
+def _is_true(node: Any, facts: Mapping[str, Any]) -> bool:
+    """A branch of an `or`, on its own. A branch the whole condition would never reach
+    (`x == null or x >= 20` with x null: the right side compares null) is not a reason."""
+    try:
+        return bool(node.evaluate(facts))
+    except rule_engine.EngineError:
+        return False
+
+
+def _plain(value: Any) -> Any:
+    """A fact's value as JSON holds it (a date and time as ISO 8601 text)."""
+    return value.isoformat() if isinstance(value, datetime) else value
 
 
 # Test cases: facts that a rule version must (or must not) fire on before it can go live.

@@ -20,6 +20,15 @@ class Category(models.TextChoices):
     WITHDRAWAL = "withdrawal", "Withdrawal"
     LIFESTYLE = "lifestyle", "Lifestyle"
     DIAGNOSIS = "diagnosis", "Diagnosis"
+    MONITORING = "monitoring", "Monitoring"
+
+
+class Kind(models.TextChoices):
+    """product.md 5.1: an option is a course of action to accept, decline or defer; a
+    caution is something to weigh, acknowledged (or deferred), never accepted."""
+
+    OPTION = "option", "Option"
+    CAUTION = "caution", "Caution"
 
 
 class Indicator(models.TextChoices):
@@ -54,6 +63,13 @@ class Rule(models.Model):
     detail = models.TextField()
     category = models.CharField(max_length=12, choices=Category)
     indicator = models.CharField(max_length=8, choices=Indicator)
+    kind = models.CharField(max_length=7, choices=Kind, default=Kind.OPTION)
+    qualifies = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="For a caution: the codes of the options it qualifies. It is shown inside "
+        "each of those options' cards when they fire, and stands alone otherwise.",
+    )
     condition = models.TextField(
         help_text="An expression over the facts, in the rule-engine language, e.g. "
         "rls_criteria_met and ferritin_ng_ml != null and ferritin_ng_ml <= 75"
@@ -103,6 +119,7 @@ class Rule(models.Model):
             models.CheckConstraint(
                 condition=Q(category__in=Category.values), name="rule_category_valid"
             ),
+            models.CheckConstraint(condition=Q(kind__in=Kind.values), name="rule_kind_valid"),
         ]
         indexes = [
             # Rule.objects.active(): the rule set evaluated on every assessment save.
@@ -183,6 +200,7 @@ class CardStatus(models.TextChoices):
     ACCEPTED = "accepted", "Accepted"
     DECLINED = "declined", "Declined"
     DEFERRED = "deferred", "Deferred"
+    ACKNOWLEDGED = "acknowledged", "Acknowledged"  # a caution's decision
 
 
 class RecommendationQuerySet(models.QuerySet["Recommendation"]):
@@ -210,7 +228,13 @@ class Recommendation(Versioned):
     )
     rule = models.ForeignKey(Rule, on_delete=models.PROTECT, related_name="recommendations")
     rule_code = models.CharField(max_length=40, editable=False)
-    status = models.CharField(max_length=8, choices=CardStatus, default=CardStatus.PENDING)
+    status = models.CharField(max_length=12, choices=CardStatus, default=CardStatus.PENDING)
+    because = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="The facts that made the rule fire, with this assessment's values, as they "
+        "were when the card fired (product.md 5.2).",
+    )
     still_fires = models.BooleanField(
         default=True,
         help_text="False when a correction of the assessment means the rule "
@@ -278,11 +302,16 @@ class Decision(models.Model):
     recommendation = models.ForeignKey(
         Recommendation, on_delete=models.PROTECT, related_name="decisions"
     )
-    status = models.CharField(max_length=8, choices=CardStatus)
+    status = models.CharField(max_length=12, choices=CardStatus)
     decline_reason = models.CharField(max_length=20, choices=DeclineReason, blank=True)
     comment = models.TextField(blank=True)
     by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     at = models.DateTimeField(default=timezone.now)
+    # A critical caution acknowledged by accepting the option it qualifies (product.md 5.1):
+    # the option's card, so that the record says the acknowledgement came with it.
+    with_option = models.ForeignKey(
+        Recommendation, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
 
     class Meta:
         ordering = ["at", "pk"]
@@ -290,7 +319,12 @@ class Decision(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=Q(
-                    status__in=[CardStatus.ACCEPTED, CardStatus.DECLINED, CardStatus.DEFERRED]
+                    status__in=[
+                        CardStatus.ACCEPTED,
+                        CardStatus.DECLINED,
+                        CardStatus.DEFERRED,
+                        CardStatus.ACKNOWLEDGED,
+                    ]
                 ),
                 name="decision_status_valid",
             ),

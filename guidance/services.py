@@ -21,10 +21,12 @@ def save_assessment(*, assessment: Assessment, expected_version: int | None = No
     its history.
     """
     with transaction.atomic():
+        previous = assessment.previous_irls_total()
         if assessment.pk is None:
+            assessment.irls_previous_total = previous
             assessment.save()
         else:
-            assessment.save_edit(expected_version=expected_version)
+            assessment.save_edit(expected_version=expected_version, irls_previous_total=previous)
         evaluation = evaluate_assessment(assessment=assessment)
         assessment.patient.refresh_latest_scores()
     return evaluation
@@ -39,7 +41,8 @@ def evaluate_assessment(*, assessment: Assessment) -> Evaluation:
     """
     with transaction.atomic():
         rules = list(Rule.objects.active())
-        result = engine.evaluate(assessment.facts(), rules)
+        facts = assessment.facts()
+        result = engine.evaluate(facts, rules)
         fired = {rule.code: rule for rule in result.fired}
         failed = {item.rule.code for item in result.not_evaluated}
         cards = {
@@ -51,12 +54,14 @@ def evaluate_assessment(*, assessment: Assessment) -> Evaluation:
             if code in failed:
                 continue  # no verdict this time: leave the card as it was
             if code in fired:
-                changed = card.rule_id != fired[code].pk or not card.still_fires
+                before = (card.rule_id, card.because, card.still_fires)
                 if not card.is_decided:
+                    # Undecided cards follow the data: the version and the reason of now.
                     card.rule = fired[code]
+                    card.because = engine.because(card.rule.condition, facts)
                 card.still_fires = True
-                if changed:
-                    card.save(update_fields=["rule", "still_fires"])
+                if (card.rule_id, card.because, card.still_fires) != before:
+                    card.save(update_fields=["rule", "because", "still_fires"])
             elif card.is_decided:
                 if card.still_fires:
                     card.still_fires = False
@@ -66,7 +71,12 @@ def evaluate_assessment(*, assessment: Assessment) -> Evaluation:
 
         for code, rule in fired.items():
             if code not in cards:  # one by one, so each card's history starts here
-                Recommendation.objects.create(assessment=assessment, rule=rule, rule_code=code)
+                Recommendation.objects.create(
+                    assessment=assessment,
+                    rule=rule,
+                    rule_code=code,
+                    because=engine.because(rule.condition, facts),
+                )
         evaluation, _ = Evaluation.objects.update_or_create(
             assessment=assessment,
             defaults={

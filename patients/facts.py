@@ -48,12 +48,16 @@ KRATOM_PRODUCTS = {
     "seven_oh": "7-OH product",
     "other": "Other",
 }
+# The source document's withdrawal timeline (clinical-reference.md 4.2: unverified for
+# kratom). The names are the fact's values (product.md section 4); the labels never say that
+# RLS eases after 72 h (after opioid tapers it peaked at 2 to 4 weeks, section 8), and the
+# 14-day boundary is this application's, not the document's.
 WINDOW_LABELS = {
-    "before_onset": "Before onset (under 24 h)",
-    "onset": "Onset (24 to 48 h)",
-    "peak": "Peak (48 to 72 h)",
-    "subsiding": "Subsiding (72 h to 14 days)",
-    "protracted": "Protracted (over 14 days)",
+    "before_onset": "Under 24 h since the last dose (before the source document's onset)",
+    "onset": "24 to 48 h: onset, by the source document's timeline",
+    "peak": "48 to 72 h: peak withdrawal, by the source document's timeline",
+    "subsiding": "72 h to 14 days: withdrawal past its peak; RLS can still worsen",
+    "protracted": "Over 14 days (this application's boundary): protracted",
 }
 WINDOWS = tuple(WINDOW_LABELS)
 
@@ -128,6 +132,10 @@ FACTS: tuple[Fact, ...] = (
     Fact("serum_creatinine_mg_dl", FLOAT, "Serum creatinine", "mg/dL", 0.1, 20),
     Fact("weight_kg", FLOAT, "Weight", "kg", 20, 400),
     Fact("crcl_ml_min", FLOAT, "Creatinine clearance (Cockcroft-Gault)", "mL/min", derived=True),
+    # In the app, the patient's IRLS total recorded before this one (an earlier assessment
+    # or a follow-up re-score); given directly to the `evaluate` command.
+    Fact("irls_previous_total", INT, "Previous IRLS total", minimum=0, maximum=40, derived=True),
+    Fact("irls_change", INT, "IRLS change since the previous score", "points", derived=True),
 )
 
 FACT_BY_NAME: dict[str, Fact] = {fact.name: fact for fact in FACTS}
@@ -189,6 +197,7 @@ def derive_facts(
     age_years: int,
     sex: str,
     hours_since_last_dose: float | None,
+    irls_previous_total: int | None = None,
 ) -> dict[str, Any]:
     """Every fact of the table, from validated entered values and scale items.
 
@@ -215,6 +224,12 @@ def derive_facts(
         hours_since_last_dose=hours_since_last_dose,
         withdrawal_window=withdrawal_window(hours_since_last_dose),
         rls_criteria_met=all(facts[name] for name in CRITERIA),
+        irls_previous_total=irls_previous_total,
+        irls_change=(
+            facts["irls_total"] - irls_previous_total
+            if facts["irls_total"] is not None and irls_previous_total is not None
+            else None
+        ),
         crcl_ml_min=creatinine_clearance(
             age_years=age_years,
             weight_kg=facts["weight_kg"],
@@ -268,7 +283,7 @@ def parse_input(raw: object, *, now: datetime) -> tuple[dict[str, Any], list[str
         return {}, ["input: must be one JSON object of facts"]
     problems: list[str] = []
     values: dict[str, Any] = {}
-    given_directly = {"age_years", "sex", "hours_since_last_dose"}
+    given_directly = {"age_years", "sex", "hours_since_last_dose", "irls_previous_total"}
     for name, value in raw.items():
         fact = FACT_BY_NAME.get(name)
         item = ITEMS.get(name)
@@ -350,5 +365,6 @@ def parse_input(raw: object, *, now: datetime) -> tuple[dict[str, Any], list[str
         age_years=values["age_years"],
         sex=values["sex"],
         hours_since_last_dose=hours,
+        irls_previous_total=values.get("irls_previous_total"),
     )
     return facts, []

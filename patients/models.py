@@ -486,6 +486,11 @@ class Assessment(Versioned, ScaledItems):
 
     notes = models.TextField(blank=True)
 
+    # The patient's IRLS total recorded before this assessment (patients.facts), found when
+    # the assessment is saved (previous_irls_total) and kept, so that facts() and a rule
+    # preview over every assessment need no query per assessment.
+    irls_previous_total = models.PositiveSmallIntegerField(null=True, blank=True, editable=False)
+
     history = HistoricalRecords()
     objects = AssessmentQuerySet.as_manager()
 
@@ -531,7 +536,44 @@ class Assessment(Versioned, ScaledItems):
             age_years=self.age_years,
             sex=self.patient.sex,
             hours_since_last_dose=self.hours_since_last_dose,
+            irls_previous_total=self.irls_previous_total,
         )
+
+    def previous_irls_total(self) -> int | None:
+        """The patient's most recent IRLS total before this assessment: from an earlier
+        assessment or a completed follow-up's re-score (which counts at noon of its day,
+        as on the trend chart)."""
+        earlier: list[tuple[datetime, int]] = []
+        assessment = (
+            Assessment.objects.filter(
+                patient_id=self.patient_id,
+                irls_total__isnull=False,
+                assessed_at__lt=self.assessed_at,
+            )
+            .exclude(pk=self.pk)
+            .order_by("-assessed_at")
+            .values_list("assessed_at", "irls_total")
+            .first()
+        )
+        if assessment and assessment[1] is not None:
+            earlier.append((assessment[0], assessment[1]))
+        day = timezone.localdate(self.assessed_at)
+        for happened_on, total in (
+            FollowUp.objects.filter(
+                patient_id=self.patient_id,
+                status=FollowUpStatus.COMPLETED,
+                irls_total__isnull=False,
+                happened_on__lte=day,
+            )
+            .order_by("-happened_on", "-recorded_at")
+            .values_list("happened_on", "irls_total")[:1]
+        ):
+            if happened_on is None or total is None:
+                continue  # excluded by the query; said again for the type checker
+            at = timezone.make_aware(datetime.combine(happened_on, time(12)))
+            if at < self.assessed_at:
+                earlier.append((at, total))
+        return max(earlier)[1] if earlier else None
 
 
 class FollowUpKind(models.TextChoices):

@@ -7,7 +7,7 @@ from django.contrib.auth import authenticate
 from django.core.management import CommandError, call_command
 
 from clinic.management.commands.seed_demo import DEMO_PASSWORD
-from guidance.default_rules import DEFAULT_RULES
+from guidance.default_rules import CONTENT_FIELDS, DEFAULT_RULES
 from guidance.models import Recommendation, Rule
 from patients.models import Assessment, FollowUp, Patient
 
@@ -51,12 +51,18 @@ def test_seed_demo_creates_accounts_patients_and_cards_once(db):
     ) == counts
 
 
-def test_load_default_rules_adds_only_missing_codes_and_keeps_edits(db):
+def test_load_default_rules_adds_missing_codes_and_keeps_an_admins_edits(db, guidance_admin):
     Rule.objects.filter(code="LIFE-DIET").delete()
-    edited = Rule.objects.get(code="LIFE-SLEEP")
+    default = Rule.objects.get(code="LIFE-SLEEP")
+    edited = Rule(code="LIFE-SLEEP", change_note="Our clinic's wording")
+    for name in CONTENT_FIELDS:
+        setattr(edited, name, getattr(default, name))
     edited.title = "Edited by a guidance admin"
-    edited.save()
+    edited.save_as_new_version(by=guidance_admin)
+    edited.activate(by=guidance_admin)
+
     output = run("load_default_rules")
     assert f"Default rules: 1 added, {len(DEFAULT_RULES)} in the set." in output
     assert Rule.objects.get(code="LIFE-DIET").is_active
-    assert Rule.objects.get(code="LIFE-SLEEP").title == "Edited by a guidance admin"
+    assert Rule.objects.active().get(code="LIFE-SLEEP").title == "Edited by a guidance admin"
+    assert run("load_default_rules").startswith("Default rules: 0 added")

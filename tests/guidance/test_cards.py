@@ -53,6 +53,7 @@ def test_saving_an_assessment_stores_the_fired_cards_with_rule_and_version(
         "LIFE-CAFFEINE",
         "LIFE-RELAXATION",
         "LIFE-DIET",
+        "WD-RLS-RECHECK",
     }
     assert all(
         card.rule.version == 1 and card.status == "pending" for card in cards(assessment).values()

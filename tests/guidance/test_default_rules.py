@@ -1,4 +1,5 @@
-"""Each default rule of product.md section 5 fires exactly where its condition says.
+"""Each default rule of product.md section 5 (version 2) fires exactly where its condition
+says, with the kind and qualified options of section 5.1.
 
 The table is written from product.md, not from guidance/default_rules.py: for every rule,
 a case where it fires and the nearest case where it does not.
@@ -15,7 +16,7 @@ IRLS11 = "rls_criteria_met and irls_total != null and irls_total >= 11"
 PRODUCT_MD = {
     "MED-GABAPENTINOID": ("medication", "info", f"{IRLS11} and not on_gabapentinoid and not pregnant"),
     "MED-DOPAMINE-AGONIST": ("medication", "warning", f"{IRLS11} and not on_dopamine_agonist and not pregnant"),
-    "SAFE-GABA-RESPIRATORY": ("safety", "critical", f"{IRLS11} and (on_opioid_agonist_treatment or uses_other_opioids or on_cns_depressant or respiratory_disease or age_years >= 65 or (hours_since_last_dose != null and hours_since_last_dose < 24))"),
+    "SAFE-GABA-RESPIRATORY": ("safety", "critical", f"{IRLS11} and (on_opioid_agonist_treatment or uses_other_opioids or on_cns_depressant or on_sedating_antihistamine or on_serotonergic_antidepressant or respiratory_disease or age_years >= 65 or hours_since_last_dose == null or hours_since_last_dose < 24)"),
     "SAFE-GABA-RENAL": ("safety", "warning", f"{IRLS11} and crcl_ml_min != null and crcl_ml_min < 60"),
     "SAFE-GABA-RENAL-UNKNOWN": ("safety", "info", f"{IRLS11} and crcl_ml_min == null"),
     "SAFE-GABA-MISUSE": ("safety", "warning", IRLS11),
@@ -42,6 +43,27 @@ PRODUCT_MD = {
     "LIFE-DIET": ("lifestyle", "info", "rls_criteria_met"),
     "DDX-CRITERIA-NOT-MET": ("diagnosis", "info", "not rls_criteria_met and irls_total != null and irls_total > 0"),
     "DDX-AKATHISIA": ("diagnosis", "warning", "akathisia_suspected"),
+    "TREND-IRLS-WORSE": ("monitoring", "warning", "irls_change != null and irls_change >= 5"),
+    "TREND-IRLS-BETTER": ("monitoring", "info", "irls_change != null and irls_change <= -5"),
+    "WD-RLS-RECHECK": ("monitoring", "info", "rls_criteria_met and hours_since_last_dose != null and hours_since_last_dose <= 336"),
+}  # fmt: skip
+
+# product.md 5.1: the cautions and the options each qualifies; every other rule is an option.
+CAUTIONS = {
+    "SAFE-GABA-RESPIRATORY": ["MED-GABAPENTINOID"],
+    "SAFE-GABA-RENAL": ["MED-GABAPENTINOID"],
+    "SAFE-GABA-RENAL-UNKNOWN": ["MED-GABAPENTINOID"],
+    "SAFE-GABA-MISUSE": ["MED-GABAPENTINOID"],
+    "SAFE-AUGMENTATION": ["MED-DOPAMINE-AGONIST"],
+    "SAFE-AGGRAVATING-MEDS": [],
+    "SAFE-PREGNANCY": ["MED-GABAPENTINOID", "MED-DOPAMINE-AGONIST", "IRON-SUPPLEMENT", "IRON-IV-ONLY"],
+    "SAFE-ADOLESCENT": [],
+    "IRON-OVERLOAD": ["IRON-SUPPLEMENT", "IRON-IV-ONLY"],
+    "WD-PEAK-WINDOW": [],
+    "DDX-CRITERIA-NOT-MET": [],
+    "DDX-AKATHISIA": [],
+    "TREND-IRLS-WORSE": [],
+    "TREND-IRLS-BETTER": [],
 }  # fmt: skip
 
 RLS = {"rls_criteria_met": True}
@@ -52,12 +74,16 @@ CASES = {
     "MED-GABAPENTINOID": [(MOD, RLS | {"irls_total": 10}), (MOD, MOD | {"on_gabapentinoid": True}), (MOD, MOD | {"pregnant": True}), (MOD, {"irls_total": 11})],
     "MED-DOPAMINE-AGONIST": [(MOD, MOD | {"on_dopamine_agonist": True}), (MOD, MOD | {"pregnant": True}), (MOD, RLS | {"irls_total": 10})],
     "SAFE-GABA-RESPIRATORY": [
-        (MOD | {"on_opioid_agonist_treatment": True}, MOD),
+        (MOD | {"on_opioid_agonist_treatment": True, "hours_since_last_dose": 48}, MOD | {"hours_since_last_dose": 48}),
         (MOD | {"uses_other_opioids": True}, RLS | {"irls_total": 10, "uses_other_opioids": True}),
-        (MOD | {"on_cns_depressant": True}, MOD),
-        (MOD | {"respiratory_disease": True}, MOD),
-        (MOD | {"age_years": 65}, MOD | {"age_years": 64}),
+        (MOD | {"on_cns_depressant": True, "hours_since_last_dose": 48}, MOD | {"hours_since_last_dose": 48}),
+        (MOD | {"respiratory_disease": True, "hours_since_last_dose": 48}, MOD | {"hours_since_last_dose": 48}),
+        (MOD | {"on_sedating_antihistamine": True, "hours_since_last_dose": 48}, MOD | {"hours_since_last_dose": 48}),
+        (MOD | {"on_serotonergic_antidepressant": True, "hours_since_last_dose": 48}, MOD | {"hours_since_last_dose": 48}),
+        (MOD | {"age_years": 65, "hours_since_last_dose": 48}, MOD | {"age_years": 64, "hours_since_last_dose": 48}),
         (MOD | {"hours_since_last_dose": 23.9}, MOD | {"hours_since_last_dose": 24}),
+        (MOD, MOD | {"hours_since_last_dose": 24}),  # last dose time unknown
+        (MOD, RLS | {"irls_total": 10}),
     ],
     "SAFE-GABA-RENAL": [(MOD | {"crcl_ml_min": 59.9}, MOD | {"crcl_ml_min": 60}), (MOD | {"crcl_ml_min": 30}, MOD)],
     "SAFE-GABA-RENAL-UNKNOWN": [(MOD, MOD | {"crcl_ml_min": 80}), (MOD, RLS | {"irls_total": 10})],
@@ -122,6 +148,13 @@ CASES = {
         ({"irls_total": 1}, {}),
     ],
     "DDX-AKATHISIA": [({"akathisia_suspected": True}, {})],
+    "TREND-IRLS-WORSE": [({"irls_change": 5}, {"irls_change": 4}), ({"irls_change": 20}, {})],
+    "TREND-IRLS-BETTER": [({"irls_change": -5}, {"irls_change": -4}), ({"irls_change": -20}, {})],
+    "WD-RLS-RECHECK": [
+        (RLS | {"hours_since_last_dose": 336}, RLS | {"hours_since_last_dose": 336.1}),
+        (RLS | {"hours_since_last_dose": 0}, {"hours_since_last_dose": 0}),
+        (RLS | {"hours_since_last_dose": 100}, RLS),
+    ],
 }  # fmt: skip
 
 
@@ -146,6 +179,13 @@ def test_each_default_rule_has_product_mds_category_indicator_and_condition(acti
     rule = active_rules[code]
     assert (rule.category, rule.indicator, rule.condition) == PRODUCT_MD[code]
     assert rule.title and rule.detail and rule.source and rule.evidence
+
+
+@pytest.mark.parametrize("code", sorted(PRODUCT_MD))
+def test_each_default_rule_has_product_mds_kind_and_qualified_options(active_rules, code):
+    rule = active_rules[code]
+    expected = ("caution", CAUTIONS[code]) if code in CAUTIONS else ("option", [])
+    assert (rule.kind, rule.qualifies) == expected
 
 
 @pytest.mark.parametrize(
@@ -192,3 +232,30 @@ def test_rules_resting_on_unverified_facts_say_so(active_rules, code):
     rule = active_rules[code]
     assert "unverified" in rule.detail.lower()
     assert rule.evidence.startswith("U")
+
+
+# product.md 5.3: points the sources require in the wording (clinical-reference.md 6).
+WORDING = {
+    "MED-GABAPENTINOID": ["somnolence", "driving", "suicidal", "600 mg once daily with food at about 5 PM"],
+    "SAFE-GABA-MISUSE": ["Avoid", "substance use disorder", "limited supplies", "Hägg 2020"],
+    "IRON-IV-ONLY": ["phosphate", "51%", "hypersensitivity"],
+    "IRON-SUPPLEMENT": ["non-pregnant adults"],
+    "MED-DOPAMINE-AGONIST": ["excreted unchanged by the kidneys", "sudden sleep episodes"],
+    "SAFE-AUGMENTATION": ["levodopa (about 27%)", "dopamine agonists (about 6%)"],
+    "WD-SUPERVISION": ["restlessness", "tremor"],
+    "SAFE-GABA-RESPIRATORY": ["antidepressants", "antihistamines", "unknown last-dose time", "this application's"],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("code", sorted(WORDING))
+def test_the_wording_carries_the_points_the_sources_require(active_rules, code):
+    text = active_rules[code].detail
+    assert [point for point in WORDING[code] if point not in text] == []
+
+
+def test_the_withdrawal_windows_never_say_rls_is_subsiding_after_72_hours():
+    from patients.facts import WINDOW_LABELS
+
+    after_peak = WINDOW_LABELS["subsiding"].lower()
+    assert "subsiding" not in after_peak and "rls can still worsen" in after_peak
+    assert "this application's boundary" in WINDOW_LABELS["protracted"]

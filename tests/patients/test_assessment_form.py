@@ -40,7 +40,7 @@ def test_a_clinician_records_a_complete_assessment(as_user, clinician, patient):
     assert "data-total>24</span> / 40" in page
     assert "severe</span>" in page
     assert "data-total>14</span> / 48" in page
-    assert "Onset (24 to 48 h)" in page
+    assert "24 to 48 h: onset, by the source document&#x27;s timeline" in page
     assert "Nocturnal leg cramps" in page
 
 

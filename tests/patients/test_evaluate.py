@@ -56,7 +56,7 @@ def test_valid_input_prints_scores_every_fact_and_recommendations(tmp_path):
         "gad7": None,
     }
     facts = result["facts"]
-    assert len(facts) == 44
+    assert len(facts) == 46
     assert facts["rls_criteria_met"] is True
     assert facts["hours_since_last_dose"] == 36.0
     assert facts["withdrawal_window"] == "onset"

@@ -59,6 +59,8 @@ PRODUCT_MD_FACTS = [
     "serum_creatinine_mg_dl",
     "weight_kg",
     "crcl_ml_min",
+    "irls_previous_total",
+    "irls_change",
 ]
 
 
@@ -167,3 +169,22 @@ def test_hours_and_window_come_through():
     hours = (last + timedelta(hours=50) - last).total_seconds() / 3600
     facts = derive(hours=hours)
     assert (facts["hours_since_last_dose"], facts["withdrawal_window"]) == (50, "peak")
+
+
+@pytest.mark.parametrize(
+    ("irls_items", "previous", "change"),
+    [
+        ({f"irls_{n}": 2 for n in range(1, 11)}, 15, 5),  # 20 now, 15 before
+        ({f"irls_{n}": 2 for n in range(1, 11)}, None, None),  # no earlier score
+        ({}, 15, None),  # no IRLS now
+    ],
+)
+def test_irls_change_is_the_total_minus_the_previous_total(irls_items, previous, change):
+    facts = derive_facts(
+        irls_items,
+        age_years=40,
+        sex="female",
+        hours_since_last_dose=None,
+        irls_previous_total=previous,
+    )
+    assert (facts["irls_previous_total"], facts["irls_change"]) == (previous, change)

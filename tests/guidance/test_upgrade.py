@@ -1,0 +1,76 @@
+"""A database that holds version 1 of the default rules is brought to version 2 by the
+migration: new versions of the same codes, history kept, cards keep their version."""
+
+import pytest
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+
+from guidance.default_rules import DEFAULT_RULES
+
+BEFORE = [("guidance", "0003_historicaladherence_adherence")]
+AFTER = [("guidance", "0005_default_rules_version_2")]
+V1_RESPIRATORY = (
+    "rls_criteria_met and irls_total != null and irls_total >= 11 and "
+    "(on_opioid_agonist_treatment or uses_other_opioids or on_cns_depressant or "
+    "respiratory_disease or age_years >= 65 or "
+    "(hours_since_last_dose != null and hours_since_last_dose < 24))"
+)
+
+
+def migrate(targets):
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(targets)
+    return executor.loader.project_state(targets).apps
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_version_1_database_gets_the_version_2_rules_as_new_versions():
+    from guidance.models import Rule as CurrentRule
+
+    # Version 1 as it was installed: without the monitoring rules (a category it did not
+    # have), with the old breathing rule, and with one rule a guidance admin has reworded.
+    CurrentRule.objects.filter(category="monitoring").delete()
+    old = migrate(BEFORE)
+    Rule = old.get_model("guidance", "Rule")
+    Rule.objects.filter(code="SAFE-GABA-RESPIRATORY").update(
+        condition=V1_RESPIRATORY, title="v1 title"
+    )
+    Rule.objects.filter(code="LIFE-DIET").update(
+        title="Our clinic's wording", change_note="Reworded for our leaflets"
+    )
+    User = old.get_model("auth", "User")
+    Patient = old.get_model("patients", "Patient")
+    Assessment = old.get_model("patients", "Assessment")
+    Recommendation = old.get_model("guidance", "Recommendation")
+    clinician = User.objects.create(username="c")
+    patient = Patient.objects.create(
+        mrn="M1", given_name="A", family_name="B", date_of_birth="1980-01-01", sex="female"
+    )
+    assessment = Assessment.objects.create(patient=patient, assessed_by=clinician)
+    v1 = Rule.objects.get(code="SAFE-GABA-RESPIRATORY")
+    card = Recommendation.objects.create(assessment=assessment, rule=v1, rule_code=v1.code)
+
+    new = migrate(AFTER)
+    Rule = new.get_model("guidance", "Rule")
+    active = {rule.code: rule for rule in Rule.objects.filter(status="active")}
+    assert set(active) == {spec["code"] for spec in DEFAULT_RULES}
+
+    respiratory = active["SAFE-GABA-RESPIRATORY"]
+    assert respiratory.version == 2
+    assert "hours_since_last_dose == null" in respiratory.condition
+    assert (respiratory.kind, respiratory.qualifies) == ("caution", ["MED-GABAPENTINOID"])
+    old_version = Rule.objects.get(code="SAFE-GABA-RESPIRATORY", version=1)
+    assert (old_version.status, old_version.condition) == ("retired", V1_RESPIRATORY)
+    assert new.get_model("guidance", "Recommendation").objects.get(pk=card.pk).rule_id == v1.pk
+
+    assert active["TREND-IRLS-WORSE"].version == 1  # new codes start at version 1
+    assert active["LIFE-DIET"].title == "Our clinic's wording"  # an admin's edit is kept
+    assert Rule.objects.filter(code="LIFE-DIET").count() == 1
+    unchanged = active["LIFE-EXERCISE"]
+    assert (unchanged.version, Rule.objects.filter(code="LIFE-EXERCISE").count()) == (1, 1)
+
+    # Running it again changes nothing.
+    from guidance.default_rules import load_default_rules
+
+    assert load_default_rules(Rule) == 0
