@@ -131,6 +131,12 @@ FACTS: tuple[Fact, ...] = (
 )
 
 FACT_BY_NAME: dict[str, Fact] = {fact.name: fact for fact in FACTS}
+# Section 4 of product.md: every assessment has an age and a sex, and a yes/no left
+# unanswered is false. Every other fact may be empty (None), and a rule must say what it
+# does then (guidance.engine refuses a comparison that would fail on an empty fact).
+NEVER_NULL: frozenset[str] = frozenset(
+    {"age_years", "sex"} | {fact.name for fact in FACTS if fact.type == BOOL}
+)
 ENTERED_FACTS: tuple[Fact, ...] = tuple(fact for fact in FACTS if not fact.derived)
 CRITERIA = (
     "rls_urge_to_move",

@@ -329,17 +329,20 @@ def test_a_rule_that_fails_on_a_correction_leaves_its_card_as_it_was(as_user, cl
     record(client, patient)
     assessment = Assessment.objects.get()
     card = cards(assessment)["LIFE-EXERCISE"]
-    # Passes its test case, but compares ferritin without a null guard.
-    new_version(
-        "LIFE-EXERCISE",
+    # Active from before conditions had to be null-safe: it compares ferritin without a
+    # guard, and can no longer be saved or activated, only stored.
+    Rule.objects.active().filter(code="LIFE-EXERCISE").update(status="retired")
+    Rule.objects.create(
+        code="LIFE-EXERCISE",
+        version=2,
+        status="active",
+        title="Exercise",
+        detail="Walk.",
+        category="lifestyle",
+        indicator="info",
         condition="rls_criteria_met and ferritin_ng_ml <= 1000",
-        test_cases=[
-            {
-                "name": "met",
-                "facts": {"rls_criteria_met": True, "ferritin_ng_ml": 40},
-                "fires": True,
-            }
-        ],
+        source="test",
+        evidence="test",
     )
 
     assert correct(client, assessment, ferritin_ng_ml="").status_code == 302

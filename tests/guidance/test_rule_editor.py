@@ -195,3 +195,93 @@ def test_the_preview_counts_recent_assessments_without_naming_anyone(
     assert (preview.assessments, preview.draft_fires, preview.active_fires) == (4, 2, 3)
     page = response.content.decode()
     assert "Identifiable" not in page and "SECRET-1" not in page
+
+
+# Issue #10, section 3: a rule cannot hurt the server or miss a patient.
+
+
+def refused(response, field="condition"):
+    assert response.status_code == 200
+    return response.context["form"].errors[field]
+
+
+def test_a_regular_expression_condition_is_refused_at_save(as_user, guidance_admin, cbt):
+    response = edit(as_user(guidance_admin), cbt, condition="kratom_product =~ '(a+)+$'")
+    assert "Regular-expression matching (=~) is not allowed in conditions" in str(refused(response))
+    assert Rule.objects.filter(code="CBT-ANXIETY").count() == 1
+
+
+def test_a_backtracking_regular_expression_on_fixed_text_does_not_hang_the_save(
+    as_user, guidance_admin
+):
+    rule = Rule(
+        code="REGEX",
+        title="t",
+        detail="d",
+        category="iron",
+        indicator="info",
+        condition="'" + "a" * 40 + "!' =~ '(a+)+$'",  # minutes of backtracking if parsed
+        source="s",
+        evidence="e",
+    )
+    response = as_user(guidance_admin).post(reverse("guidance:rule_create"), form_data(rule))
+    assert "Regular-expression matching" in str(refused(response))
+    assert not Rule.objects.filter(code="REGEX").exists()
+
+
+@pytest.mark.parametrize(
+    ("condition", "message"),
+    [
+        (" or ".join(["pregnant"] * 801), "at most 2,000 are allowed"),
+        ("(" * 33 + "pregnant" + ")" * 33, "nested 33 levels deep; at most 32 are allowed"),
+        ("not " * 400 + "pregnant", "has 400 operators"),
+    ],
+)
+def test_a_condition_too_big_for_the_parser_is_refused_with_a_message(
+    as_user, guidance_admin, cbt, condition, message
+):
+    response = edit(as_user(guidance_admin), cbt, condition=condition)
+    assert message in str(refused(response))
+    assert Rule.objects.filter(code="CBT-ANXIETY").count() == 1
+
+
+def test_an_unguarded_comparison_on_an_empty_lab_is_refused_at_save(as_user, guidance_admin, cbt):
+    response = edit(as_user(guidance_admin), cbt, condition="tsat_percent < 10")
+    assert refused(response) == [
+        "tsat_percent can be empty (null): guard the comparison, "
+        "e.g. tsat_percent != null and tsat_percent < 10"
+    ]
+    assert Rule.objects.filter(code="CBT-ANXIETY").count() == 1
+
+
+@pytest.mark.parametrize(
+    ("condition", "cases"),
+    [
+        (
+            "tsat_percent != null and tsat_percent < 10",
+            [
+                {"name": "low", "facts": {"tsat_percent": 8}, "fires": True},
+                {"name": "no lab", "facts": {}, "fires": False},
+            ],
+        ),
+        (
+            "hours_since_last_dose == null or hours_since_last_dose < 24",
+            [
+                {"name": "recent", "facts": {"hours_since_last_dose": 20}, "fires": True},
+                {"name": "unknown", "facts": {}, "fires": True},
+                {"name": "long ago", "facts": {"hours_since_last_dose": 30}, "fires": False},
+            ],
+        ),
+    ],
+)
+def test_a_guarded_comparison_is_saved_activated_and_evaluated_on_an_assessment_without_it(
+    as_user, guidance_admin, clinician, cbt, condition, cases
+):
+    client = as_user(guidance_admin)
+    response = edit(client, cbt, condition=condition, test_cases=json.dumps(cases))
+    assert response.status_code == 302
+    client.post(reverse("guidance:rule_activate", args=["CBT-ANXIETY", 2]))
+    assert Rule.objects.active().get(code="CBT-ANXIETY").version == 2
+    assessment = make_assessment(make_patient(), clinician)  # no labs, no last dose
+    evaluation = evaluate_assessment(assessment=assessment)
+    assert evaluation.not_evaluated == []
