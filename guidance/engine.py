@@ -27,6 +27,7 @@ from patients.facts import (
     INT,
     NEVER_NULL,
     STR,
+    number_problem,
     parse_datetime,
 )
 
@@ -519,16 +520,29 @@ class CaseResult:
         return self.outcome is not None and self.outcome == self.expected
 
 
-def _type_ok(fact_type: str, value: Any) -> bool:
+def _value_problem(name: str, value: Any) -> str | None:
+    """What is wrong with `value` as fact `name` in a test case, or None: the values a real
+    assessment could give, nothing else (no NaN, no NUL, nothing out of range)."""
+    fact = FACT_BY_NAME.get(name)
+    if fact is None:
+        return f"unknown fact {name[:40]!r}"
     if value is None:
-        return True
-    if fact_type == BOOL:
-        return isinstance(value, bool)
-    if fact_type == STR:
-        return isinstance(value, str)
-    if fact_type == DATETIME:
-        return isinstance(value, str)
-    return isinstance(value, int | float) and not isinstance(value, bool)
+        return f"{name} is never empty (null) on an assessment" if name in NEVER_NULL else None
+    if fact.type == BOOL:
+        return None if isinstance(value, bool) else f"{name} must be true/false"
+    if fact.type == STR:
+        if isinstance(value, str) and value in fact.choices:
+            return None
+        shown = repr(value)[:40] if isinstance(value, str) else "not text"
+        return f"{name}: {shown} is not allowed; allowed: {', '.join(fact.choices)} or null"
+    if fact.type == DATETIME:
+        try:
+            parse_datetime(value)
+        except ValueError as error:
+            return f"{name}: {str(error)[:120]}"
+        return None
+    problem = number_problem(fact, value)
+    return f"{name}: {problem}" if problem else None
 
 
 # What a test case's patient is unless the case says otherwise. Age and sex are never
@@ -545,14 +559,14 @@ def case_facts(given: Mapping[str, Any]) -> dict[str, Any]:
     Raises ValueError naming a bad fact."""
     facts = dict(BLANK_CASE)
     for name, value in given.items():
-        fact = FACT_BY_NAME.get(name)
-        if fact is None:
-            raise ValueError(f"unknown fact {name!r}")
-        if not _type_ok(fact.type, value):
-            kind = _type_word(_RULE_TYPES.get(fact.type, rule_engine.DataType.FLOAT))
-            raise ValueError(f"{name} must be {kind} or null")
-        if fact.type == DATETIME and value is not None:
+        problem = _value_problem(name, value)
+        if problem:
+            raise ValueError(problem)
+        fact = FACT_BY_NAME[name]
+        if value is not None and fact.type == DATETIME:
             value = parse_datetime(value)
+        elif value is not None and fact.type in (INT, FLOAT):
+            value = int(value) if fact.type == INT else float(value)
         facts[name] = value
     return facts
 

@@ -236,16 +236,19 @@ def derive_facts(
 EXTRA_INPUTS = ("assessed_at",)
 
 
-def _number_problem(fact: Fact, value: object) -> str | None:
+def number_problem(fact: Fact, value: object) -> str | None:
+    """What is wrong with `value` as this numeric fact's value, or None. Safe on any JSON
+    number, however large (a 5,000-digit integer is neither converted nor printed)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return f"must be a number ({fact.range_text()}) or null"
-    if not math.isfinite(value):
+    if isinstance(value, float) and not math.isfinite(value):
         return f"must be a finite number ({fact.range_text()})"
-    if fact.type == INT and not float(value).is_integer():
+    if fact.type == INT and isinstance(value, float) and not value.is_integer():
         return f"must be a whole number ({fact.range_text()})"
-    assert fact.minimum is not None and fact.maximum is not None
-    if not fact.minimum <= value <= fact.maximum:
-        return f"{value!r} is out of range; allowed: {fact.range_text()}"
+    low, high = fact.minimum, fact.maximum
+    if low is not None and high is not None and not low <= value <= high:
+        shown = repr(value) if abs(value) < 1e15 else "a number that large"
+        return f"{shown} is out of range; allowed: {fact.range_text()}"
     return None
 
 
@@ -317,7 +320,7 @@ def parse_input(raw: object, *, now: datetime) -> tuple[dict[str, Any], list[str
             else:
                 values[name] = value
         else:
-            problem = _number_problem(fact, value)
+            problem = number_problem(fact, value)
             if problem:
                 problems.append(f"{name}: {problem}")
             else:

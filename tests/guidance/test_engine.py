@@ -110,11 +110,33 @@ def test_test_cases_report_pass_fail_and_cases_that_cannot_run():
     [
         ({"ferritn": 1}, "unknown fact"),
         ({"pregnant": "yes"}, "pregnant must be true/false"),
+        ({"pregnant": None}, "pregnant is never empty"),
+        ({"age_years": None}, "age_years is never empty"),
+        ({"sex": None}, "sex is never empty"),
+        ({"sex": "f"}, "sex: 'f' is not allowed; allowed: female, male, other, unknown"),
+        ({"kratom_product": "extract\x00"}, r"kratom_product: 'extract\\x00' is not allowed"),
+        ({"tsat_percent": float("nan")}, "tsat_percent: must be a finite number"),
+        ({"tsat_percent": float("inf")}, "tsat_percent: must be a finite number"),
+        ({"tsat_percent": float("-inf")}, "tsat_percent: must be a finite number"),
+        ({"tsat_percent": 100.5}, "tsat_percent: 100.5 is out of range; allowed: 0 to 100 %"),
+        ({"age_years": 11}, "age_years: 11 is out of range"),
+        ({"irls_total": 10**5000}, "irls_total: a number that large is out of range"),
+        ({"irls_total": 11.5}, "irls_total: must be a whole number"),
+        ({"irls_total": True}, "irls_total: must be a number"),
+        ({"last_dose_at": "2026-11-20\x00"}, "last_dose_at: .* is not an ISO 8601 date"),
+        ({"crcl_ml_min": float("nan")}, "crcl_ml_min: must be a finite number"),
     ],
 )
 def test_test_case_facts_are_checked(facts, message):
     with pytest.raises(ValueError, match=message):
         case_facts(facts)
+
+
+def test_test_case_facts_take_the_values_an_assessment_can_give():
+    facts = case_facts({"irls_total": 11.0, "tsat_percent": 20, "crcl_ml_min": 250.5})
+    assert (facts["irls_total"], facts["tsat_percent"], facts["crcl_ml_min"]) == (11, 20.0, 250.5)
+    assert isinstance(facts["irls_total"], int) and isinstance(facts["tsat_percent"], float)
+    assert (facts["age_years"], facts["sex"], facts["pregnant"]) == (40, "unknown", False)
 
 
 # The language: only what the fact table needs (issue #10, section 3).

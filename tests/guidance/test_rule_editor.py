@@ -285,3 +285,58 @@ def test_a_guarded_comparison_is_saved_activated_and_evaluated_on_an_assessment_
     assessment = make_assessment(make_patient(), clinician)  # no labs, no last dose
     evaluation = evaluate_assessment(assessment=assessment)
     assert evaluation.not_evaluated == []
+
+
+def nested(depth):
+    return "[" * depth + "]" * depth
+
+
+@pytest.mark.parametrize(
+    ("cases", "message"),
+    [
+        ('[{"facts": {"tsat_percent": NaN}, "fires": true}]', "NaN is not a value any fact takes"),
+        ('[{"facts": {"tsat_percent": Infinity}, "fires": true}]', "Infinity is not a value"),
+        ('[{"facts": {"tsat_percent": -Infinity}, "fires": true}]', "-Infinity is not a value"),
+        ('[{"facts": {"tsat_percent": 1e999}, "fires": true}]', "1e999 is not a value"),
+        (
+            '[{"facts": {"irls_total": 1' + "0" * 4999 + '}, "fires": true}]',
+            "a number of 5,000 digits is not a value any fact takes",
+        ),
+        (
+            '[{"facts": {"tsat_percent": 1' + "0" * 4999 + '.5}, "fires": true}]',
+            "is not a value any fact takes",
+        ),
+        (
+            '[{"facts": {"kratom_product": "extract\\u0000"}, "fires": true}]',
+            "Case 1: kratom_product: 'extract\\x00' is not allowed",
+        ),
+        ('[{"name": "a\\u0000", "facts": {}, "fires": true}]', "without NUL characters"),
+        ('[{"name": ["a"], "facts": {}, "fires": true}]', "the name must be text"),
+        (nested(9999), "nested too deeply"),
+        ('[{"facts": {"irls_total": ' + nested(50) + '}, "fires": true}]', "must be a number"),
+        ('[{"facts": {"tsat_percent": 150}, "fires": true}]', "150 is out of range; allowed: 0"),
+        ('[{"facts": {"age_years": 5}, "fires": true}]', "age_years: 5 is out of range"),
+        ('[{"facts": {"irls_total": 11.5}, "fires": true}]', "must be a whole number"),
+        ('[{"facts": {"pregnant": null}, "fires": true}]', "pregnant is never empty (null)"),
+        ('[{"facts": {"sex": "f"}, "fires": true}]', "sex: 'f' is not allowed"),
+        (json.dumps([{"facts": {}, "fires": True}] * 51), "51 test cases: at most 50"),
+        (
+            json.dumps([{"name": "x" * 190, "facts": {}, "fires": True}] * 100),
+            "at most 20,000 are allowed",
+        ),
+    ],
+)
+def test_test_case_values_no_fact_takes_are_a_field_error_not_a_server_error(
+    as_user, guidance_admin, cbt, cases, message
+):
+    response = edit(as_user(guidance_admin), cbt, test_cases=cases)
+    assert any(message in error for error in refused(response, "test_cases"))
+    assert Rule.objects.filter(code="CBT-ANXIETY").count() == 1
+
+
+def test_50_test_cases_are_allowed(as_user, guidance_admin, cbt):
+    cases = [
+        {"name": f"GAD-7 {n % 22}", "facts": {"gad7_total": n % 22}, "fires": n % 22 >= 10}
+        for n in range(50)
+    ]
+    assert edit(as_user(guidance_admin), cbt, test_cases=json.dumps(cases)).status_code == 302
