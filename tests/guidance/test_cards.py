@@ -271,7 +271,22 @@ def test_a_rule_that_fails_at_evaluation_does_not_break_the_save_or_the_page(
     assert "MED-GABAPENTINOID" in cards(assessment)
     page = client.get(assessment.get_absolute_url())
     assert page.status_code == 200
-    assert "Rule BROKEN-NULL v1 was <strong>not evaluated</strong>" in page.content.decode()
+    notice = "The info rule “Broken” (BROKEN-NULL v1) was <strong>not evaluated</strong>"
+    assert notice in page.content.decode()
+
+
+def test_a_not_evaluated_notice_saved_before_titles_were_stored_still_shows(
+    as_user, clinician, patient
+):
+    client = as_user(clinician)
+    record(client, patient)
+    assessment = Assessment.objects.get()
+    assessment.evaluation.not_evaluated = [
+        {"rule": "OLD-RULE", "version": 3, "reason": "data type mismatch"}
+    ]
+    assessment.evaluation.save()
+    page = client.get(assessment.get_absolute_url()).content.decode()
+    assert "Rule OLD-RULE v3 was <strong>not evaluated</strong>: data type mismatch" in page
 
 
 def test_evaluate_command_returns_the_fired_rules(tmp_path, db):
