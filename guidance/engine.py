@@ -1,14 +1,16 @@
 """The guidance engine: facts and rules in, fired cards and not-evaluated rules out.
 
-Pure Python over plain values, no database access. Conditions are written in the
-`rule-engine` package's expression language and type-checked against the fact table of
-product.md section 4 (patients.facts.FACTS) before a rule can be saved.
+Pure Python over plain values, no database access. Conditions are written in a small part
+of the `rule-engine` package's expression language (comparisons, and, or, not, `in` over a
+list of values), type-checked against the fact table of product.md section 4
+(patients.facts.FACTS) and checked to be null-safe before a rule can be saved, so that a
+saved rule cannot hang, crash or fail to evaluate on a real assessment.
 """
 
 import json
 import logging
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -17,7 +19,18 @@ from typing import Any, Protocol
 import rule_engine
 from rule_engine import ast as rule_ast
 
-from patients.facts import BOOL, DATETIME, FACT_BY_NAME, FACTS, STR, parse_datetime
+from patients.facts import (
+    BOOL,
+    DATETIME,
+    FACT_BY_NAME,
+    FACTS,
+    FLOAT,
+    INT,
+    NEVER_NULL,
+    STR,
+    number_problem,
+    parse_datetime,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -68,20 +81,18 @@ class Result[R: RuleLike]:
     not_evaluated: list[NotEvaluated[R]]
 
 
+# Limits checked before rule-engine's parser sees a condition: the parser recurses once per
+# operator (about 800 terms raised RecursionError) and evaluates operators on literals while
+# parsing (a regular expression with catastrophic backtracking hung the save itself).
+MAX_CONDITION_LENGTH = 2000
+MAX_NESTING = 32
+MAX_OPERATORS = 100  # and, or, not, in and comparisons: the longest default rule has 20
+
+
 def _where(text: str, position: int | None) -> str:
     if position is None:
         return "at the end of the condition"
     return f"at character {position + 1} (“{text[position : position + 20].strip()}…”)"
-
-
-def _nodes(node: Any) -> Iterator[Any]:
-    """Every expression in a parsed condition, depth first."""
-    yield node
-    for value in vars(node).values():
-        children = value if isinstance(value, list | tuple) else [value]
-        for child in children:
-            if isinstance(child, rule_ast.ExpressionBase):
-                yield from _nodes(child)
 
 
 _TYPE_WORDS = {"BOOLEAN": "true/false", "FLOAT": "a number", "STRING": "text", "DATETIME": "a date"}
@@ -98,46 +109,352 @@ def _describe(node: Any) -> str:
         return name
     if isinstance(node, rule_ast.StringExpression):
         return repr(node.value)
+    if isinstance(node, rule_ast.NullExpression):
+        return "null"
+    if isinstance(node, rule_ast.BooleanExpression):
+        return "true" if node.value else "false"
     value = getattr(node, "value", None)
     return str(value) if value is not None else "an expression"
 
 
-def _check_comparisons(text: str, root: Any) -> None:
+# The language a condition may use: the tokens and AST nodes below, nothing else.
+
+_COMPARISON_TOKENS = frozenset({"EQ", "NE", "LT", "LE", "GT", "GE"})
+_OPERATOR_TOKENS = _COMPARISON_TOKENS | {"AND", "OR", "NOT", "IN"}
+_VALUE_TOKENS = frozenset({"SYMBOL", "FLOAT", "STRING", "TRUE", "FALSE", "NULL"})
+_ALLOWED_TOKENS = (
+    _OPERATOR_TOKENS | _VALUE_TOKENS | {"LPAREN", "RPAREN", "LBRACKET", "RBRACKET", "COMMA", "SUB"}
+)
+_OPERAND_END = _VALUE_TOKENS | {"RPAREN", "RBRACKET"}  # a token that can end an operand
+_ARITHMETIC = (
+    "Arithmetic ({op}) is not allowed in conditions: compare a fact with a number. "
+    "Calculations the rules need are derived facts (crcl_ml_min, hours_since_last_dose)."
+)
+_BITWISE = "Bitwise operators ({op}) are not allowed in conditions: use and, or, not."
+_REGEX = "Regular-expression matching ({op}) is not allowed in conditions: compare with == or in."
+_REFUSED_TOKENS = {
+    "EQ_FZM": _REGEX,
+    "EQ_FZS": _REGEX,
+    "NE_FZM": _REGEX,
+    "NE_FZS": _REGEX,
+    "ATTR": "Attribute access ({op}) is not allowed in conditions: name a fact of the fact table.",
+    "ATTR_SAFE": "Attribute access ({op}) is not allowed in conditions: "
+    "name a fact of the fact table.",
+    "ADD": _ARITHMETIC,
+    "SUB": _ARITHMETIC,
+    "MUL": _ARITHMETIC,
+    "TDIV": _ARITHMETIC,
+    "FDIV": _ARITHMETIC,
+    "MOD": _ARITHMETIC,
+    "POW": _ARITHMETIC,
+    "BWAND": _BITWISE,
+    "BWOR": _BITWISE,
+    "BWXOR": _BITWISE,
+    "BWLSH": _BITWISE,
+    "BWRSH": _BITWISE,
+    "COALESCE": "The ?? operator is not allowed in conditions: say what an empty fact means, "
+    "e.g. tsat_percent == null or tsat_percent >= 20.",
+    "QMARK": "The ? : operator is not allowed in conditions: use and, or, not.",
+    "COLON": "The ? : operator and slices are not allowed in conditions: use and, or, not.",
+    "FOR": "Comprehensions (for … in …) are not allowed in conditions.",
+    "IF": "Comprehensions (… if …) are not allowed in conditions: use and, or, not.",
+    "LBRACE": "Sets and mappings ({{…}}) are not allowed in conditions: "
+    "use a list, e.g. kratom_product in ['extract', 'seven_oh'].",
+    "RBRACE": "Sets and mappings ({{…}}) are not allowed in conditions: "
+    "use a list, e.g. kratom_product in ['extract', 'seven_oh'].",
+    "DATETIME": "Date literals ({op}) are not allowed in conditions: "
+    "compare hours_since_last_dose with a number of hours.",
+    "TIMEDELTA": "Time-span literals ({op}) are not allowed in conditions: "
+    "compare hours_since_last_dose with a number of hours.",
+    "BYTES": "Bytes literals ({op}) are not allowed in conditions: use text in quotes.",
+    "FLOAT_NAN": "nan is not allowed in conditions: use a finite number.",
+    "FLOAT_INF": "inf is not allowed in conditions: use a finite number.",
+    "COMMENT": "Comments (#) are not allowed in conditions: say why in the change note.",
+}
+_INDEXING = (
+    "Indexing and slicing ([…]) are not allowed in conditions: square brackets only make a "
+    "list after in, e.g. kratom_product in ['extract', 'seven_oh']."
+)
+
+
+def _check_tokens(text: str) -> None:
+    """Refuse, before parsing, what rule-engine's parser would evaluate or recurse on."""
+    lexer = rule_engine.Rule.parser._lexer.clone()  # rule-engine's own lexer: no recursion
+    lexer.input(text)
+    try:
+        tokens = list(iter(lexer.token, None))
+    except rule_engine.RuleSyntaxError as error:
+        position = error.token.lexpos if error.token is not None else None
+        raise ConditionError(f"Syntax error {_where(text, position)}.") from None
+    depth = deepest = operators = 0
+    in_list = False
+    for index, token in enumerate(tokens):
+        kind: str = token.type
+        value: str = str(token.value)
+        previous = tokens[index - 1].type if index else None
+        following = tokens[index + 1].type if index + 1 < len(tokens) else None
+        where = _where(text, token.lexpos)
+        if kind == "SUB" and following == "FLOAT" and previous not in _OPERAND_END:
+            pass  # a negative number, e.g. irls_change <= -5
+        elif kind in _REFUSED_TOKENS:
+            raise ConditionError(f"{_REFUSED_TOKENS[kind].format(op=value)} Found {where}.")
+        elif kind not in _ALLOWED_TOKENS:
+            raise ConditionError(f"{value!r} is not allowed in conditions. Found {where}.")
+        elif kind == "SYMBOL" and value.startswith("$"):
+            raise ConditionError(
+                f"Built-in symbols ({value}) are not allowed in conditions: rules may use "
+                f"only the facts of the fact table. Found {where}."
+            )
+        elif kind == "LPAREN" and previous in _OPERAND_END:
+            raise ConditionError(f"Function calls are not allowed in conditions. Found {where}.")
+        elif kind == "LBRACKET":
+            if value != "[" or previous != "IN" or in_list:
+                raise ConditionError(f"{_INDEXING} Found {where}.")
+            in_list = True
+        elif kind == "RBRACKET":
+            in_list = False
+        if kind in ("LPAREN", "LBRACKET"):
+            depth += 1
+            deepest = max(deepest, depth)
+        elif kind in ("RPAREN", "RBRACKET"):
+            depth -= 1
+        operators += kind in _OPERATOR_TOKENS
+    if deepest > MAX_NESTING:
+        raise ConditionError(
+            f"The condition is nested {deepest} levels deep; at most {MAX_NESTING} are allowed. "
+            "Remove parentheses or split it into several rules."
+        )
+    if operators > MAX_OPERATORS:
+        raise ConditionError(
+            f"The condition has {operators} operators (and, or, not, in, comparisons); at most "
+            f"{MAX_OPERATORS} are allowed. Split it into several rules."
+        )
+
+
+_OPERATOR_TEXT = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
+_LITERALS = (
+    rule_ast.FloatExpression,
+    rule_ast.StringExpression,
+    rule_ast.BooleanExpression,
+    rule_ast.NullExpression,
+)
+_OPERANDS = (rule_ast.SymbolExpression, *_LITERALS)
+_NOT_ALLOWED = {
+    rule_ast.FuzzyComparisonExpression: "Regular-expression matching (=~)",
+    rule_ast.GetAttributeExpression: "Attribute access (.)",
+    rule_ast.FunctionCallExpression: "A function call",
+    rule_ast.ComprehensionExpression: "A comprehension",
+    rule_ast.GetItemExpression: "Indexing ([…])",
+    rule_ast.GetSliceExpression: "Slicing ([…:…])",
+}
+
+
+def _fact_type(node: Any) -> str | None:
+    if type(node) is rule_ast.SymbolExpression:
+        return FACT_BY_NAME[node.name].type
+    return None
+
+
+def _is_number(node: Any) -> bool:
+    return type(node) is rule_ast.FloatExpression or _fact_type(node) in (INT, FLOAT)
+
+
+def _check_term(node: Any) -> None:
+    """Refuse anything but the allowed node types (an allow-list: exact types, since the
+    refused FuzzyComparisonExpression is a subclass of ComparisonExpression). A term is
+    and, or, not, a comparison, `in` over a list, true, false or a yes/no fact."""
+    kind = type(node)
+    if kind is rule_ast.LogicExpression and node.type in ("and", "or"):
+        _check_term(node.left)
+        _check_term(node.right)
+    elif kind is rule_ast.UnaryExpression and node.type == "not":
+        _check_term(node.right)
+    elif kind in (rule_ast.ComparisonExpression, rule_ast.ArithmeticComparisonExpression):
+        _check_comparison(node)
+    elif kind is rule_ast.ContainsExpression:
+        _check_contains(node)
+    elif kind is rule_ast.BooleanExpression or _fact_type(node) == BOOL:
+        pass
+    elif kind in _OPERANDS:
+        raise ConditionError(
+            f"{_describe(node)} gives {_type_word(node.result_type)}, not true or false: "
+            "compare it with a value (==, !=, <, <=, >, >=)."
+        )
+    else:
+        what = _NOT_ALLOWED.get(kind, f"{kind.__name__.removesuffix('Expression')} expression")
+        raise ConditionError(
+            f"{what} is not allowed in conditions: use comparisons, and, or, not, "
+            "and in over a list."
+        )
+
+
+def _check_comparison(node: Any) -> None:
     """rule-engine lets `==` compare anything with anything (always false across types).
     Such a comparison is a mistake in a rule, so refuse it, and refuse string values a
     fact never takes (`irls_band == "sever"`)."""
-    untyped = {rule_engine.DataType.NULL, rule_engine.DataType.UNDEFINED}
-    for node in _nodes(root):
-        if not isinstance(node, rule_ast.ComparisonExpression):
-            continue
-        left, right = node.left, node.right
-        lt, rt = left.result_type, right.result_type
-        if lt not in untyped and rt not in untyped and lt != rt:
+    left, right = node.left, node.right
+    operator = _OPERATOR_TEXT[node.type]
+    for side in (left, right):
+        if type(side) not in _OPERANDS:
             raise ConditionError(
-                f"Type mismatch: {_describe(left)} is {_type_word(lt)} but is compared with "
-                f"{_describe(right)}, which is {_type_word(rt)}."
+                f"{operator} compares a fact with a value or with another fact, "
+                f"not with {_describe(side)}."
             )
-        for symbol, literal in ((left, right), (right, left)):
-            if isinstance(symbol, rule_ast.SymbolExpression) and isinstance(
-                literal, rule_ast.StringExpression
-            ):
-                fact = FACT_BY_NAME[symbol.name]
-                if fact.choices and literal.value not in fact.choices:
-                    raise ConditionError(
-                        f"{literal.value!r} is never a value of {fact.name}; "
-                        f"it takes {', '.join(fact.choices)}."
-                    )
+    untyped = {rule_engine.DataType.NULL, rule_engine.DataType.UNDEFINED}
+    lt, rt = left.result_type, right.result_type
+    if lt not in untyped and rt not in untyped and lt != rt:
+        raise ConditionError(
+            f"Type mismatch: {_describe(left)} is {_type_word(lt)} but is compared with "
+            f"{_describe(right)}, which is {_type_word(rt)}."
+        )
+    for symbol, literal in ((left, right), (right, left)):
+        if type(symbol) is rule_ast.SymbolExpression and type(literal) is rule_ast.StringExpression:
+            fact = FACT_BY_NAME[symbol.name]
+            if fact.choices and literal.value not in fact.choices:
+                raise ConditionError(
+                    f"{literal.value!r} is never a value of {fact.name}; "
+                    f"it takes {', '.join(fact.choices)}."
+                )
+    if operator in ("==", "!="):
+        return
+    for side in (left, right):
+        if type(side) is rule_ast.NullExpression:
+            raise ConditionError(
+                f"null can only be compared with == or !=, not {operator}: "
+                f"e.g. {_describe(right if side is left else left)} == null."
+            )
+        if not _is_number(side):
+            raise ConditionError(
+                f"{operator} compares numbers only; {_describe(side)} is "
+                f"{_type_word(side.result_type)}."
+            )
+
+
+def _check_contains(node: Any) -> None:
+    member, container = node.member, node.container
+    fact_type = _fact_type(member)
+    if fact_type is None or type(container) is not rule_ast.ArrayExpression:
+        raise ConditionError(
+            "in needs a fact on its left and a list on its right, "
+            "e.g. kratom_product in ['extract', 'seven_oh']."
+        )
+    items = list(container.value)
+    if fact_type not in (INT, FLOAT, STR):
+        raise ConditionError(
+            f"in checks a number or text fact against a list of values; "
+            f"compare {member.name} with == instead."
+        )
+    if not items:
+        raise ConditionError(f"The list after {member.name} in is empty: it would never match.")
+    wanted = rule_ast.StringExpression if fact_type == STR else rule_ast.FloatExpression
+    fact = FACT_BY_NAME[member.name]
+    for item in items:
+        if type(item) is not wanted:
+            word = "text" if fact_type == STR else "numbers"
+            raise ConditionError(
+                f"The list after {member.name} in must hold {word} only, not {_describe(item)}."
+            )
+        if fact.choices and item.value not in fact.choices:
+            raise ConditionError(
+                f"{item.value!r} is never a value of {fact.name}; "
+                f"it takes {', '.join(fact.choices)}."
+            )
+
+
+# Null safety (product.md section 5): an ordering comparison (<, <=, >, >=) on an empty
+# fact raises in rule-engine, so a condition must only reach one when the fact is known
+# not to be null. `==`, `!=` and `in` never raise on null (null == 10 is false, null != 10
+# is true, null in [...] is false), so they need no guard.
+
+_EMPTY: frozenset[str] = frozenset()
+
+
+def _nullable(node: Any) -> str | None:
+    if type(node) is rule_ast.SymbolExpression and node.name not in NEVER_NULL:
+        name: str = node.name
+        return name
+    return None
+
+
+def _not_null_when(node: Any) -> tuple[frozenset[str], frozenset[str]]:
+    """The facts certainly not null when `node` is true, and when it is false.
+
+    `A and B` is true when both are; it is false when A is, or when A is true and B false.
+    `A or B` is true when A is, or when A is false and B true; it is false when both are.
+    rule-engine evaluates and/or left to right and stops early, as Python does.
+    """
+    kind = type(node)
+    if kind is rule_ast.LogicExpression:
+        left_true, left_false = _not_null_when(node.left)
+        right_true, right_false = _not_null_when(node.right)
+        if node.type == "and":
+            return left_true | right_true, left_false & (left_true | right_false)
+        return left_true & (left_false | right_true), left_false | right_false
+    if kind is rule_ast.UnaryExpression:  # not
+        when_true, when_false = _not_null_when(node.right)
+        return when_false, when_true
+    if kind is rule_ast.ArithmeticComparisonExpression:
+        # Once it has run, true or false, its facts were not null (it raises on null).
+        facts = frozenset(name for side in (node.left, node.right) if (name := _nullable(side)))
+        return facts, facts
+    if kind is rule_ast.ComparisonExpression:
+        for symbol, other in ((node.left, node.right), (node.right, node.left)):
+            name = _nullable(symbol)
+            if name is None or type(other) not in _LITERALS:
+                continue
+            # X == null is false, X != null true, X == 10 true, X != 10 false: X is not null.
+            not_null = frozenset({name})
+            null_test = type(other) is rule_ast.NullExpression
+            if (node.type == "ne") == null_test:
+                return not_null, _EMPTY
+            return _EMPTY, not_null
+        return _EMPTY, _EMPTY
+    if kind is rule_ast.ContainsExpression and (name := _nullable(node.member)):
+        return frozenset({name}), _EMPTY  # the list holds no null
+    return _EMPTY, _EMPTY
+
+
+def _check_null_safe(node: Any, known: frozenset[str] = _EMPTY) -> None:
+    """Refuse an ordering comparison on a fact that can be null unless `known` (the facts
+    the enclosing and/or have shown not to be null) holds it. The right side of `A and B`
+    runs only when A is true; the right side of `A or B` only when A is false; `not`
+    changes nothing about what has run before it."""
+    kind = type(node)
+    if kind is rule_ast.LogicExpression:
+        _check_null_safe(node.left, known)
+        when_true, when_false = _not_null_when(node.left)
+        _check_null_safe(node.right, known | (when_true if node.type == "and" else when_false))
+    elif kind is rule_ast.UnaryExpression:
+        _check_null_safe(node.right, known)
+    elif kind is rule_ast.ArithmeticComparisonExpression:
+        for side in (node.left, node.right):
+            name = _nullable(side)
+            if name is not None and name not in known:
+                comparison = (
+                    f"{_describe(node.left)} {_OPERATOR_TEXT[node.type]} {_describe(node.right)}"
+                )
+                raise ConditionError(
+                    f"{name} can be empty (null): guard the comparison, e.g. "
+                    f"{name} != null and {comparison}"
+                )
 
 
 @lru_cache(maxsize=2048)
 def compile_condition(text: str) -> Condition:
-    """Parse and type-check a condition. Cached: a rule version's condition never changes,
-    so each is compiled once per process.
+    """Parse and check a condition: only the allowed language, type-checked against the
+    fact table, null-safe. Cached: a rule version's condition never changes, so each is
+    compiled once per process.
 
     Raises ConditionError with a message that says where and why.
     """
     if not text.strip():
         raise ConditionError("The condition is empty.")
+    if len(text) > MAX_CONDITION_LENGTH:
+        raise ConditionError(
+            f"The condition is {len(text):,} characters long; at most "
+            f"{MAX_CONDITION_LENGTH:,} are allowed. Split it into several rules."
+        )
+    _check_tokens(text)
     try:
         compiled = rule_engine.Rule(text, context=CONTEXT)
     except rule_engine.SymbolResolutionError as error:
@@ -153,14 +470,13 @@ def compile_condition(text: str) -> Condition:
     except rule_engine.EngineError as error:
         raise ConditionError(
             f"Type mismatch ({error.message}): an operator is used on a fact of the wrong type, "
-            "such as < on text or + on true/false. Check each fact's type in the fact table."
+            "such as < on text. Check each fact's type in the fact table."
         ) from None
+    except RecursionError:  # the limits above should make this unreachable
+        raise ConditionError("The condition is too complex: split it into several rules.") from None
     expression = compiled.statement.expression
-    _check_comparisons(text, expression)
-    if expression.result_type not in (rule_engine.DataType.BOOLEAN, rule_engine.DataType.UNDEFINED):
-        raise ConditionError(
-            f"The condition gives {_type_word(expression.result_type)}, not true or false."
-        )
+    _check_term(expression)
+    _check_null_safe(expression)
     condition: Condition = compiled
     return condition
 
@@ -244,16 +560,29 @@ class CaseResult:
         return self.outcome is not None and self.outcome == self.expected
 
 
-def _type_ok(fact_type: str, value: Any) -> bool:
+def _value_problem(name: str, value: Any) -> str | None:
+    """What is wrong with `value` as fact `name` in a test case, or None: the values a real
+    assessment could give, nothing else (no NaN, no NUL, nothing out of range)."""
+    fact = FACT_BY_NAME.get(name)
+    if fact is None:
+        return f"unknown fact {name[:40]!r}"
     if value is None:
-        return True
-    if fact_type == BOOL:
-        return isinstance(value, bool)
-    if fact_type == STR:
-        return isinstance(value, str)
-    if fact_type == DATETIME:
-        return isinstance(value, str)
-    return isinstance(value, int | float) and not isinstance(value, bool)
+        return f"{name} is never empty (null) on an assessment" if name in NEVER_NULL else None
+    if fact.type == BOOL:
+        return None if isinstance(value, bool) else f"{name} must be true/false"
+    if fact.type == STR:
+        if isinstance(value, str) and value in fact.choices:
+            return None
+        shown = repr(value)[:40] if isinstance(value, str) else "not text"
+        return f"{name}: {shown} is not allowed; allowed: {', '.join(fact.choices)} or null"
+    if fact.type == DATETIME:
+        try:
+            parse_datetime(value)
+        except ValueError as error:
+            return f"{name}: {str(error)[:120]}"
+        return None
+    problem = number_problem(fact, value)
+    return f"{name}: {problem}" if problem else None
 
 
 # What a test case's patient is unless the case says otherwise. Age and sex are never
@@ -270,14 +599,14 @@ def case_facts(given: Mapping[str, Any]) -> dict[str, Any]:
     Raises ValueError naming a bad fact."""
     facts = dict(BLANK_CASE)
     for name, value in given.items():
-        fact = FACT_BY_NAME.get(name)
-        if fact is None:
-            raise ValueError(f"unknown fact {name!r}")
-        if not _type_ok(fact.type, value):
-            kind = _type_word(_RULE_TYPES.get(fact.type, rule_engine.DataType.FLOAT))
-            raise ValueError(f"{name} must be {kind} or null")
-        if fact.type == DATETIME and value is not None:
+        problem = _value_problem(name, value)
+        if problem:
+            raise ValueError(problem)
+        fact = FACT_BY_NAME[name]
+        if value is not None and fact.type == DATETIME:
             value = parse_datetime(value)
+        elif value is not None and fact.type in (INT, FLOAT):
+            value = int(value) if fact.type == INT else float(value)
         facts[name] = value
     return facts
 

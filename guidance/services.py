@@ -81,8 +81,16 @@ def evaluate_assessment(*, assessment: Assessment) -> Evaluation:
             assessment=assessment,
             defaults={
                 "rules_evaluated": len(rules),
+                # Title and indicator too, so that the notice says which advice is missing
+                # (entries saved before they were stored have only code and version).
                 "not_evaluated": [
-                    {"rule": item.rule.code, "version": item.rule.version, "reason": item.reason}
+                    {
+                        "rule": item.rule.code,
+                        "version": item.rule.version,
+                        "title": item.rule.title,
+                        "indicator": item.rule.indicator,
+                        "reason": item.reason,
+                    }
                     for item in result.not_evaluated
                 ],
             },

@@ -139,6 +139,12 @@ FACTS: tuple[Fact, ...] = (
 )
 
 FACT_BY_NAME: dict[str, Fact] = {fact.name: fact for fact in FACTS}
+# Section 4 of product.md: every assessment has an age and a sex, and a yes/no left
+# unanswered is false. Every other fact may be empty (None), and a rule must say what it
+# does then (guidance.engine refuses a comparison that would fail on an empty fact).
+NEVER_NULL: frozenset[str] = frozenset(
+    {"age_years", "sex"} | {fact.name for fact in FACTS if fact.type == BOOL}
+)
 ENTERED_FACTS: tuple[Fact, ...] = tuple(fact for fact in FACTS if not fact.derived)
 CRITERIA = (
     "rls_urge_to_move",
@@ -245,16 +251,19 @@ def derive_facts(
 EXTRA_INPUTS = ("assessed_at",)
 
 
-def _number_problem(fact: Fact, value: object) -> str | None:
+def number_problem(fact: Fact, value: object) -> str | None:
+    """What is wrong with `value` as this numeric fact's value, or None. Safe on any JSON
+    number, however large (a 5,000-digit integer is neither converted nor printed)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return f"must be a number ({fact.range_text()}) or null"
-    if not math.isfinite(value):
+    if isinstance(value, float) and not math.isfinite(value):
         return f"must be a finite number ({fact.range_text()})"
-    if fact.type == INT and not float(value).is_integer():
+    if fact.type == INT and isinstance(value, float) and not value.is_integer():
         return f"must be a whole number ({fact.range_text()})"
-    assert fact.minimum is not None and fact.maximum is not None
-    if not fact.minimum <= value <= fact.maximum:
-        return f"{value!r} is out of range; allowed: {fact.range_text()}"
+    low, high = fact.minimum, fact.maximum
+    if low is not None and high is not None and not low <= value <= high:
+        shown = repr(value) if abs(value) < 1e15 else "a number that large"
+        return f"{shown} is out of range; allowed: {fact.range_text()}"
     return None
 
 
@@ -326,7 +335,7 @@ def parse_input(raw: object, *, now: datetime) -> tuple[dict[str, Any], list[str
             else:
                 values[name] = value
         else:
-            problem = _number_problem(fact, value)
+            problem = number_problem(fact, value)
             if problem:
                 problems.append(f"{name}: {problem}")
             else:

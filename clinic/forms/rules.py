@@ -1,6 +1,7 @@
 """The rule editor's form: a new version of a rule, with its test cases."""
 
 import json
+import math
 from typing import Any
 
 from django import forms
@@ -8,9 +9,40 @@ from django import forms
 from guidance.engine import ConditionError, case_facts, compile_condition
 from guidance.models import Rule
 
+MAX_TEST_CASES = 50
+MAX_TEST_CASES_LENGTH = 20_000
+MAX_CASE_NAME_LENGTH = 200
+MAX_NUMBER_DIGITS = 30  # far more than any fact needs; Python refuses ints over 4,300 digits
+
+
+class _NotAFactValue(ValueError):
+    """A JSON value that no fact takes (NaN, Infinity, a number with thousands of digits)."""
+
+
+def _refuse_constant(name: str) -> Any:
+    raise _NotAFactValue(f"{name} is not a value any fact takes; give a number or null")
+
+
+def _parse_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_NUMBER_DIGITS:
+        raise _NotAFactValue(f"a number of {len(text):,} digits is not a value any fact takes")
+    return int(text)
+
+
+def _parse_float(text: str) -> float:
+    value = float(text) if len(text) <= MAX_NUMBER_DIGITS + 10 else math.inf
+    if not math.isfinite(value):
+        shown = text if len(text) <= 20 else f"{text[:20]}…"
+        raise _NotAFactValue(f"{shown} is not a value any fact takes")
+    return value
+
 
 class TestCasesField(forms.Field):
-    """Test cases as JSON: [{"name": …, "facts": {…}, "fires": true}, …]."""
+    """Test cases as JSON: [{"name": …, "facts": {…}, "fires": true}, …].
+
+    Only values a real assessment could give get through: JSON allows NaN, Infinity,
+    5,000-digit numbers, NUL characters and nesting deeper than Python's json can read,
+    and each of those is a field error here, never a server error."""
 
     widget = forms.Textarea(attrs={"rows": 8, "class": "font-monospace", "spellcheck": "false"})
 
@@ -24,30 +56,59 @@ class TestCasesField(forms.Field):
             return []
         if isinstance(value, list):
             return value
+        text = str(value)
+        if len(text) > MAX_TEST_CASES_LENGTH:
+            raise forms.ValidationError(
+                f"The test cases are {len(text):,} characters long; at most "
+                f"{MAX_TEST_CASES_LENGTH:,} are allowed."
+            )
         try:
-            cases = json.loads(value)
+            cases = json.loads(
+                text,
+                parse_constant=_refuse_constant,
+                parse_int=_parse_int,
+                parse_float=_parse_float,
+            )
         except json.JSONDecodeError as error:
             raise forms.ValidationError(
                 f"Not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}."
             ) from None
+        except _NotAFactValue as error:
+            raise forms.ValidationError(f"Not a valid test case: {error}.") from None
+        except RecursionError:
+            raise forms.ValidationError(
+                "The JSON is nested too deeply: give a list of test cases, each with flat facts."
+            ) from None
         if not isinstance(cases, list):
             raise forms.ValidationError("Give a list of test cases: [ {...}, {...} ].")
+        if len(cases) > MAX_TEST_CASES:
+            raise forms.ValidationError(
+                f"{len(cases)} test cases: at most {MAX_TEST_CASES} are allowed."
+            )
         for number, case in enumerate(cases, start=1):
-            if not isinstance(case, dict) or not isinstance(case.get("facts", {}), dict):
-                raise forms.ValidationError(
-                    f"Case {number}: give "
-                    '{"name": ..., "facts": {...}, "fires": true or false}.'
-                )
-            if not isinstance(case.get("fires"), bool):
-                raise forms.ValidationError(f'Case {number}: "fires" must be true or false.')
-            unknown = set(case) - {"name", "facts", "fires"}
-            if unknown:
-                raise forms.ValidationError(f"Case {number}: unknown key {sorted(unknown)[0]!r}.")
-            try:
-                case_facts(case.get("facts", {}))
-            except ValueError as error:
-                raise forms.ValidationError(f"Case {number}: {error}.") from None
+            self._check_case(number, case)
         return cases
+
+    def _check_case(self, number: int, case: Any) -> None:
+        if not isinstance(case, dict) or not isinstance(case.get("facts", {}), dict):
+            raise forms.ValidationError(
+                f'Case {number}: give {{"name": ..., "facts": {{...}}, "fires": true or false}}.'
+            )
+        unknown = set(case) - {"name", "facts", "fires"}
+        if unknown:
+            raise forms.ValidationError(f"Case {number}: unknown key {sorted(unknown)[0][:40]!r}.")
+        if not isinstance(case.get("fires"), bool):
+            raise forms.ValidationError(f'Case {number}: "fires" must be true or false.')
+        name = case.get("name", "")
+        if not isinstance(name, str) or len(name) > MAX_CASE_NAME_LENGTH or "\x00" in name:
+            raise forms.ValidationError(
+                f"Case {number}: the name must be text of at most {MAX_CASE_NAME_LENGTH} "
+                "characters, without NUL characters."
+            )
+        try:
+            case_facts(case.get("facts", {}))
+        except ValueError as error:
+            raise forms.ValidationError(f"Case {number}: {error}.") from None
 
 
 class RuleForm(forms.ModelForm[Rule]):

@@ -272,7 +272,22 @@ def test_a_rule_that_fails_at_evaluation_does_not_break_the_save_or_the_page(
     assert "MED-GABAPENTINOID" in cards(assessment)
     page = client.get(assessment.get_absolute_url())
     assert page.status_code == 200
-    assert "Rule BROKEN-NULL v1 was <strong>not evaluated</strong>" in page.content.decode()
+    notice = "The info rule “Broken” (BROKEN-NULL v1) was <strong>not evaluated</strong>"
+    assert notice in page.content.decode()
+
+
+def test_a_not_evaluated_notice_saved_before_titles_were_stored_still_shows(
+    as_user, clinician, patient
+):
+    client = as_user(clinician)
+    record(client, patient)
+    assessment = Assessment.objects.get()
+    assessment.evaluation.not_evaluated = [
+        {"rule": "OLD-RULE", "version": 3, "reason": "data type mismatch"}
+    ]
+    assessment.evaluation.save()
+    page = client.get(assessment.get_absolute_url()).content.decode()
+    assert "Rule OLD-RULE v3 was <strong>not evaluated</strong>: data type mismatch" in page
 
 
 def test_evaluate_command_returns_the_fired_rules(tmp_path, db):
@@ -330,17 +345,20 @@ def test_a_rule_that_fails_on_a_correction_leaves_its_card_as_it_was(as_user, cl
     record(client, patient)
     assessment = Assessment.objects.get()
     card = cards(assessment)["LIFE-EXERCISE"]
-    # Passes its test case, but compares ferritin without a null guard.
-    new_version(
-        "LIFE-EXERCISE",
+    # Active from before conditions had to be null-safe: it compares ferritin without a
+    # guard, and can no longer be saved or activated, only stored.
+    Rule.objects.active().filter(code="LIFE-EXERCISE").update(status="retired")
+    Rule.objects.create(
+        code="LIFE-EXERCISE",
+        version=2,
+        status="active",
+        title="Exercise",
+        detail="Walk.",
+        category="lifestyle",
+        indicator="info",
         condition="rls_criteria_met and ferritin_ng_ml <= 1000",
-        test_cases=[
-            {
-                "name": "met",
-                "facts": {"rls_criteria_met": True, "ferritin_ng_ml": 40},
-                "fires": True,
-            }
-        ],
+        source="test",
+        evidence="test",
     )
 
     assert correct(client, assessment, ferritin_ng_ml="").status_code == 302

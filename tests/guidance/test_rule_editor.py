@@ -6,6 +6,7 @@ import pytest
 from django.urls import reverse
 
 from guidance.models import Rule
+from guidance.preview import shown_count
 from guidance.services import evaluate_assessment
 from tests.base import COMPLETE_IRLS, CRITERIA_MET, make_assessment, make_patient
 
@@ -192,6 +193,181 @@ def test_the_preview_counts_recent_assessments_without_naming_anyone(
     edit(client, cbt, condition="gad7_total != null and gad7_total >= 12")
     response = client.get(reverse("guidance:rule", args=["CBT-ANXIETY", 2]), {"preview": 1})
     preview = response.context["preview"]
-    assert (preview.assessments, preview.draft_fires, preview.active_fires) == (4, 2, 3)
+    # 2 and 3 would single out patients whose values the admin knows: below 5 is "fewer".
+    assert (preview.assessments, preview.draft_fires, preview.active_fires) == (
+        4,
+        "fewer than 5",
+        "fewer than 5",
+    )
     page = response.content.decode()
+    assert "fires for\n    <strong>fewer than 5</strong>" in page
+    assert "the active version fires for <strong>fewer than 5</strong>" in page
+    assert "could not be evaluated" not in page
     assert "Identifiable" not in page and "SECRET-1" not in page
+
+
+def test_the_preview_shows_zero_and_counts_from_5_as_they_are(
+    as_user, guidance_admin, clinician, cbt
+):
+    patient = make_patient()
+    for _ in range(5):
+        make_assessment(patient, clinician, **{f"gad7_{n}": 2 for n in range(1, 8)})  # 14
+    client = as_user(guidance_admin)
+    edit(client, cbt, condition="gad7_total != null and gad7_total >= 15")
+    response = client.get(reverse("guidance:rule", args=["CBT-ANXIETY", 2]), {"preview": 1})
+    preview = response.context["preview"]
+    assert (preview.assessments, preview.draft_fires, preview.active_fires) == (5, "0", "5")
+    assert "the active version fires for <strong>5</strong>" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("count", "shown"),
+    [(0, "0"), (1, "fewer than 5"), (4, "fewer than 5"), (5, "5"), (1000, "1,000")],
+)
+def test_preview_counts_from_1_to_4_are_shown_as_fewer_than_5(count, shown):
+    assert shown_count(count) == shown
+
+
+# Issue #10, section 3: a rule cannot hurt the server or miss a patient.
+
+
+def refused(response, field="condition"):
+    assert response.status_code == 200
+    return response.context["form"].errors[field]
+
+
+def test_a_regular_expression_condition_is_refused_at_save(as_user, guidance_admin, cbt):
+    response = edit(as_user(guidance_admin), cbt, condition="kratom_product =~ '(a+)+$'")
+    assert "Regular-expression matching (=~) is not allowed in conditions" in str(refused(response))
+    assert Rule.objects.filter(code="CBT-ANXIETY").count() == 1
+
+
+def test_a_backtracking_regular_expression_on_fixed_text_does_not_hang_the_save(
+    as_user, guidance_admin
+):
+    rule = Rule(
+        code="REGEX",
+        title="t",
+        detail="d",
+        category="iron",
+        indicator="info",
+        condition="'" + "a" * 40 + "!' =~ '(a+)+$'",  # minutes of backtracking if parsed
+        source="s",
+        evidence="e",
+    )
+    response = as_user(guidance_admin).post(reverse("guidance:rule_create"), form_data(rule))
+    assert "Regular-expression matching" in str(refused(response))
+    assert not Rule.objects.filter(code="REGEX").exists()
+
+
+@pytest.mark.parametrize(
+    ("condition", "message"),
+    [
+        (" or ".join(["pregnant"] * 801), "at most 2,000 are allowed"),
+        ("(" * 33 + "pregnant" + ")" * 33, "nested 33 levels deep; at most 32 are allowed"),
+        ("not " * 400 + "pregnant", "has 400 operators"),
+    ],
+)
+def test_a_condition_too_big_for_the_parser_is_refused_with_a_message(
+    as_user, guidance_admin, cbt, condition, message
+):
+    response = edit(as_user(guidance_admin), cbt, condition=condition)
+    assert message in str(refused(response))
+    assert Rule.objects.filter(code="CBT-ANXIETY").count() == 1
+
+
+def test_an_unguarded_comparison_on_an_empty_lab_is_refused_at_save(as_user, guidance_admin, cbt):
+    response = edit(as_user(guidance_admin), cbt, condition="tsat_percent < 10")
+    assert refused(response) == [
+        "tsat_percent can be empty (null): guard the comparison, "
+        "e.g. tsat_percent != null and tsat_percent < 10"
+    ]
+    assert Rule.objects.filter(code="CBT-ANXIETY").count() == 1
+
+
+@pytest.mark.parametrize(
+    ("condition", "cases"),
+    [
+        (
+            "tsat_percent != null and tsat_percent < 10",
+            [
+                {"name": "low", "facts": {"tsat_percent": 8}, "fires": True},
+                {"name": "no lab", "facts": {}, "fires": False},
+            ],
+        ),
+        (
+            "hours_since_last_dose == null or hours_since_last_dose < 24",
+            [
+                {"name": "recent", "facts": {"hours_since_last_dose": 20}, "fires": True},
+                {"name": "unknown", "facts": {}, "fires": True},
+                {"name": "long ago", "facts": {"hours_since_last_dose": 30}, "fires": False},
+            ],
+        ),
+    ],
+)
+def test_a_guarded_comparison_is_saved_activated_and_evaluated_on_an_assessment_without_it(
+    as_user, guidance_admin, clinician, cbt, condition, cases
+):
+    client = as_user(guidance_admin)
+    response = edit(client, cbt, condition=condition, test_cases=json.dumps(cases))
+    assert response.status_code == 302
+    client.post(reverse("guidance:rule_activate", args=["CBT-ANXIETY", 2]))
+    assert Rule.objects.active().get(code="CBT-ANXIETY").version == 2
+    assessment = make_assessment(make_patient(), clinician)  # no labs, no last dose
+    evaluation = evaluate_assessment(assessment=assessment)
+    assert evaluation.not_evaluated == []
+
+
+def nested(depth):
+    return "[" * depth + "]" * depth
+
+
+@pytest.mark.parametrize(
+    ("cases", "message"),
+    [
+        ('[{"facts": {"tsat_percent": NaN}, "fires": true}]', "NaN is not a value any fact takes"),
+        ('[{"facts": {"tsat_percent": Infinity}, "fires": true}]', "Infinity is not a value"),
+        ('[{"facts": {"tsat_percent": -Infinity}, "fires": true}]', "-Infinity is not a value"),
+        ('[{"facts": {"tsat_percent": 1e999}, "fires": true}]', "1e999 is not a value"),
+        (
+            '[{"facts": {"irls_total": 1' + "0" * 4999 + '}, "fires": true}]',
+            "a number of 5,000 digits is not a value any fact takes",
+        ),
+        (
+            '[{"facts": {"tsat_percent": 1' + "0" * 4999 + '.5}, "fires": true}]',
+            "is not a value any fact takes",
+        ),
+        (
+            '[{"facts": {"kratom_product": "extract\\u0000"}, "fires": true}]',
+            "Case 1: kratom_product: 'extract\\x00' is not allowed",
+        ),
+        ('[{"name": "a\\u0000", "facts": {}, "fires": true}]', "without NUL characters"),
+        ('[{"name": ["a"], "facts": {}, "fires": true}]', "the name must be text"),
+        (nested(9999), "nested too deeply"),
+        ('[{"facts": {"irls_total": ' + nested(50) + '}, "fires": true}]', "must be a number"),
+        ('[{"facts": {"tsat_percent": 150}, "fires": true}]', "150 is out of range; allowed: 0"),
+        ('[{"facts": {"age_years": 5}, "fires": true}]', "age_years: 5 is out of range"),
+        ('[{"facts": {"irls_total": 11.5}, "fires": true}]', "must be a whole number"),
+        ('[{"facts": {"pregnant": null}, "fires": true}]', "pregnant is never empty (null)"),
+        ('[{"facts": {"sex": "f"}, "fires": true}]', "sex: 'f' is not allowed"),
+        (json.dumps([{"facts": {}, "fires": True}] * 51), "51 test cases: at most 50"),
+        (
+            json.dumps([{"name": "x" * 190, "facts": {}, "fires": True}] * 100),
+            "at most 20,000 are allowed",
+        ),
+    ],
+)
+def test_test_case_values_no_fact_takes_are_a_field_error_not_a_server_error(
+    as_user, guidance_admin, cbt, cases, message
+):
+    response = edit(as_user(guidance_admin), cbt, test_cases=cases)
+    assert any(message in error for error in refused(response, "test_cases"))
+    assert Rule.objects.filter(code="CBT-ANXIETY").count() == 1
+
+
+def test_50_test_cases_are_allowed(as_user, guidance_admin, cbt):
+    cases = [
+        {"name": f"GAD-7 {n % 22}", "facts": {"gad7_total": n % 22}, "fires": n % 22 >= 10}
+        for n in range(50)
+    ]
+    assert edit(as_user(guidance_admin), cbt, test_cases=json.dumps(cases)).status_code == 302
