@@ -10,7 +10,7 @@ saved rule cannot hang, crash or fail to evaluate on a real assessment.
 import json
 import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -515,12 +515,20 @@ def because(condition: str, facts: Mapping[str, Any]) -> dict[str, Any]:
             for side in sides:
                 collect(side)
             return
-        for inner in _nodes(node):
-            if isinstance(inner, rule_ast.SymbolExpression) and inner.name not in names:
-                names.append(inner.name)
+        names.extend(name for name in _symbols(node) if name not in names)
 
     collect(compile_condition(condition).statement.expression)
     return {name: _plain(facts.get(name)) for name in names}
+
+
+def _symbols(node: Any) -> Iterator[str]:
+    """The facts an expression names, in the order it names them."""
+    if isinstance(node, rule_ast.SymbolExpression):
+        yield node.name
+    for value in vars(node).values():
+        for child in value if isinstance(value, list | tuple) else [value]:
+            if isinstance(child, rule_ast.ExpressionBase):
+                yield from _symbols(child)
 
 
 def _is_true(node: Any, facts: Mapping[str, Any]) -> bool:
