@@ -98,6 +98,8 @@ ASSESSMENT_SECTIONS: list[tuple[str, str, list[str]]] = [
 
 ASSESSMENT_FIELDS = [name for _, _, names in ASSESSMENT_SECTIONS for name in names]
 
+PREGNANCY_CONFIRMATION_LABEL = "Pregnancy confirmed despite recorded sex"
+
 
 class AssessmentForm(forms.ModelForm[Assessment]):
     """The assessment, in the sections a clinician works through.
@@ -136,6 +138,16 @@ class AssessmentForm(forms.ModelForm[Assessment]):
             self.fields[key] = scale_item_field(scale_item)
         if self.instance.pk and not self.is_bound:
             self.initial["expected_version"] = self.instance.version
+        if patient.sex == "male":
+            # The recorded sex is not always the sex that matters (a trans man can be
+            # pregnant), so a pregnancy is not refused, only confirmed. Not stored: a saved
+            # assessment of a patient recorded as male that says "pregnant" was confirmed.
+            self.fields["pregnancy_confirmed"] = forms.BooleanField(
+                label=PREGNANCY_CONFIRMATION_LABEL,
+                help_text="The patient's recorded sex is male: tick to record a pregnancy.",
+                required=False,
+                initial=self.instance.pregnant,
+            )
 
     def sections(self) -> list[dict[str, Any]]:
         return [
@@ -143,10 +155,19 @@ class AssessmentForm(forms.ModelForm[Assessment]):
                 "code": code,
                 "title": title,
                 "scale": SCALES.get(code),
-                "fields": [self[n] for n in names],
+                "fields": [self[n] for n in self._shown_with(names)],
             }
             for code, title, names in ASSESSMENT_SECTIONS
         ]
+
+    def _shown_with(self, names: list[str]) -> list[str]:
+        """A section's fields, with the pregnancy confirmation beside the pregnancy."""
+        shown = []
+        for name in names:
+            shown.append(name)
+            if name == "pregnant" and "pregnancy_confirmed" in self.fields:
+                shown.append("pregnancy_confirmed")
+        return shown
 
     def mimic_options(self) -> list[tuple[BoundWidget, str]]:
         """Each mimic's checkbox with the question that tells it apart from RLS."""
@@ -179,6 +200,16 @@ class AssessmentForm(forms.ModelForm[Assessment]):
                     "More than a year before the assessment: leave it blank if there is no "
                     "recent use.",
                 )
+        if (
+            cleaned.get("pregnant")
+            and "pregnancy_confirmed" in self.fields
+            and not cleaned.get("pregnancy_confirmed")
+        ):
+            self.add_error(
+                "pregnant",
+                "The patient's recorded sex is male: to record a pregnancy, also tick "
+                f"“{PREGNANCY_CONFIRMATION_LABEL}”.",
+            )
         _, problems = score_all(cleaned)
         for key, problem in problems.items():
             if key not in self.errors:

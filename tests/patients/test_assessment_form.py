@@ -104,6 +104,51 @@ def test_an_assessment_before_age_twelve_is_refused(as_user, clinician):
     assert "assessments are for ages 12 to 120" in response.context["form"].errors["assessed_at"][0]
 
 
+def test_a_pregnancy_for_a_patient_recorded_as_male_needs_an_explicit_confirmation(
+    as_user, clinician
+):
+    patient = make_patient(date_of_birth="1990-05-01", sex="male")
+    client = as_user(clinician)
+    form_page = client.get(reverse("patients:assessment_create", args=[patient.uuid]))
+    assert "Pregnancy confirmed despite recorded sex" in form_page.content.decode()
+
+    response = record(client, patient, pregnant="on", notes="Typed before the error")
+    assert response.status_code == 200
+    form = response.context["form"]
+    assert list(form.errors) == ["pregnant"]
+    assert "recorded sex is male" in form.errors["pregnant"][0]
+    assert "Pregnancy confirmed despite recorded sex" in form.errors["pregnant"][0]
+    assert form["pregnant"].value() is True
+    assert form["notes"].value() == "Typed before the error"
+    assert form["irls_1"].value() == "3"
+    assert not Assessment.objects.exists()
+
+    response = record(client, patient, pregnant="on", pregnancy_confirmed="on")
+    assert response.status_code == 302
+    facts = Assessment.objects.get().facts()
+    assert (facts["sex"], facts["pregnant"]) == ("male", True)
+
+
+def test_only_a_patient_recorded_as_male_is_asked_to_confirm_a_pregnancy(as_user, clinician):
+    female = make_patient(date_of_birth="1990-05-01", sex="female")
+    client = as_user(clinician)
+    page = client.get(reverse("patients:assessment_create", args=[female.uuid])).content.decode()
+    assert "Pregnancy confirmed despite recorded sex" not in page
+    assert record(client, female, pregnant="on").status_code == 302
+    assert Assessment.objects.get().pregnant is True
+
+
+def test_correcting_a_confirmed_pregnancy_keeps_the_confirmation_ticked(as_user, clinician):
+    patient = make_patient(date_of_birth="1990-05-01", sex="male")
+    assessment = make_assessment(patient, clinician, pregnant=True, notes="Confirmed in clinic")
+    form = (
+        as_user(clinician)
+        .get(reverse("patients:assessment_edit", args=[assessment.uuid]))
+        .context["form"]
+    )
+    assert form["pregnancy_confirmed"].value() is True
+
+
 def test_update_totals_without_javascript_shows_the_totals_and_saves_nothing(
     as_user, clinician, patient
 ):
