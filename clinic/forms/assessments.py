@@ -214,7 +214,23 @@ class AssessmentForm(forms.ModelForm[Assessment]):
         for key, problem in problems.items():
             if key not in self.errors:
                 self.add_error(key, problem[0].upper() + problem[1:] + ".")
+        if not self.errors and not self.anything_entered():
+            self.add_error(
+                None,
+                "The assessment is empty: enter at least one finding, score or note "
+                "(a time alone is not an assessment).",
+            )
         return cleaned
+
+    def anything_entered(self) -> bool:
+        """Whether any fact, scale item or note was entered: the time does not count,
+        a zero does (no alcohol is a finding), a ticked box does."""
+        for name in ASSESSMENT_FIELDS:
+            value = self.cleaned_data.get(name)
+            if name == "assessed_at" or value is None or value is False or value in ("", []):
+                continue
+            return True
+        return False
 
 
 class DecisionForm(forms.Form):

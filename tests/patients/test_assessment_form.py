@@ -149,6 +149,45 @@ def test_correcting_a_confirmed_pregnancy_keeps_the_confirmation_ticked(as_user,
     assert form["pregnancy_confirmed"].value() is True
 
 
+ONLY_THE_TIME = {key: None for key in VALID if key != "assessed_at"}
+
+
+def test_an_assessment_with_only_the_time_is_refused_and_nothing_is_saved(
+    as_user, clinician, patient
+):
+    response = record(as_user(clinician), patient, **ONLY_THE_TIME, notes="   ")
+    assert response.status_code == 200
+    form = response.context["form"]
+    assert list(form.errors) == ["__all__"]
+    assert "The assessment is empty" in form.non_field_errors()[0]
+    page = response.content.decode()
+    assert "Nothing has been saved. The assessment is empty" in page
+    assert "Correct the fields marked below" not in page  # no field is marked
+    assert not Assessment.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "entered",
+    [
+        {"notes": "Seen briefly; assessment to follow"},
+        {"alcohol_drinks_per_week": "0"},
+        {"rls_worse_evening": "on"},
+        {"mimics": ["leg_cramps"]},
+        {"kratom_product": "capsules"},
+        {f"gad7_{n}": "0" for n in range(1, 8)},
+    ],
+)
+def test_one_thing_entered_besides_the_time_is_enough(as_user, clinician, patient, entered):
+    assert record(as_user(clinician), patient, **(ONLY_THE_TIME | entered)).status_code == 302
+    assert Assessment.objects.exists()
+
+
+def test_a_bad_value_is_not_reported_as_nothing_entered(as_user, clinician, patient):
+    changes = ONLY_THE_TIME | {"kratom_grams_per_day": "lots"}
+    response = record(as_user(clinician), patient, **changes)
+    assert list(response.context["form"].errors) == ["kratom_grams_per_day"]
+
+
 def test_update_totals_without_javascript_shows_the_totals_and_saves_nothing(
     as_user, clinician, patient
 ):
