@@ -233,6 +233,9 @@ class AssessmentForm(forms.ModelForm[Assessment]):
         return False
 
 
+COMMENT_MAX_LENGTH = 2000
+
+
 class DecisionForm(forms.Form):
     """Accept, decline (with a coded reason, and a comment when the reason is "other")
     or defer one card."""
@@ -245,7 +248,14 @@ class DecisionForm(forms.Form):
         label="Reason", choices=[("", "Choose a reason"), *DeclineReason.choices], required=False
     )
     comment = forms.CharField(
-        label="Comment", widget=forms.Textarea(attrs={"rows": 2}), required=False, max_length=2000
+        label="Comment",
+        widget=forms.Textarea(attrs={"rows": 2}),
+        required=False,
+        max_length=COMMENT_MAX_LENGTH,
+        error_messages={
+            "max_length": "The comment is too long: at most %(limit_value)d characters "
+            "(this one has %(show_value)d)."
+        },
     )
     expected_version = forms.IntegerField(widget=forms.HiddenInput)
 
@@ -255,7 +265,11 @@ class DecisionForm(forms.Form):
         if status == CardStatus.DECLINED:
             if not reason:
                 self.add_error("reason", "Say why the suggestion is declined.")
-            elif reason == DeclineReason.OTHER and not cleaned.get("comment"):
+            elif (
+                reason == DeclineReason.OTHER
+                and not cleaned.get("comment")
+                and "comment" not in self.errors  # a comment too long is not a missing one
+            ):
                 self.add_error("comment", "With the reason “Other”, a comment is required.")
         elif reason:
             cleaned["reason"] = ""  # a reason belongs to a decline only
