@@ -3,12 +3,14 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 PIP_INSTALL := $(PIP) install --build-constraint build-constraints.txt
+# Debug on; the clinic's time zone is then the machine's unless DJANGO_TIME_ZONE says
+# otherwise (clinic/settings.py, env_time_zone).
 DEV_ENV := DJANGO_DEBUG=1
 
 # Production-like settings for measuring: debug off, plain HTTP on the loopback only.
 BENCH_ENV := DJANGO_SECRET_KEY=benchmark-only-key-never-used-in-production-0123456789 \
 	DJANGO_ALLOWED_HOSTS=testserver,127.0.0.1,localhost DJANGO_SECURE_SSL_REDIRECT=0 \
-	DJANGO_SECURE_COOKIES=0
+	DJANGO_SECURE_COOKIES=0 DJANGO_TIME_ZONE=UTC
 
 # The Django version django-upgrade and djade write for, and the files they read (neither
 # walks directories itself).

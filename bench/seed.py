@@ -175,7 +175,7 @@ class Seeder:
                         **values,
                     )
                 )
-                age = age_in_years(patient.date_of_birth, assessed_at.date())
+                age = age_in_years(patient.date_of_birth, timezone.localdate(assessed_at))
                 rules.append(self._rules_for(profile, age, patient.sex, template))
         Assessment.objects.bulk_create(assessments, batch_size=BATCH)
         Evaluation.objects.bulk_create(

@@ -36,4 +36,4 @@ class FailedSignIn(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.username} at {self.at:%Y-%m-%d %H:%M}"
+        return f"{self.username} at {timezone.localtime(self.at):%Y-%m-%d %H:%M}"

@@ -1,11 +1,14 @@
 """Settings for the clinic, read from environment variables.
 
 Defaults are the safe way round: DEBUG is off unless DJANGO_DEBUG says otherwise (only
-`make run` does), and with DEBUG off there is no start without DJANGO_SECRET_KEY.
+`make run` does), and with DEBUG off there is no start without DJANGO_SECRET_KEY or
+DJANGO_TIME_ZONE.
 """
 
+import contextlib
 import os
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import dj_database_url
 import django_stubs_ext
@@ -43,6 +46,45 @@ def env_int(name: str, default: int) -> int:
 
 def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+def is_time_zone(name: str) -> bool:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):  # unknown; or not a zone name at all
+        return False
+    return True
+
+
+def machine_time_zone() -> str:
+    """This machine's time zone, for development: TZ, then where /etc/localtime points
+    (Linux, macOS), then Debian's /etc/timezone; UTC when none names a zone."""
+    candidates = [os.environ.get("TZ", "").removeprefix(":")]
+    localtime = Path("/etc/localtime")
+    if localtime.is_symlink():  # e.g. /usr/share/zoneinfo/Europe/Berlin
+        candidates.append(os.readlink(localtime).rpartition("zoneinfo/")[2])
+    with contextlib.suppress(OSError):  # Debian's; absent elsewhere
+        candidates.append(Path("/etc/timezone").read_text().strip())
+    return next((name for name in candidates if is_time_zone(name)), "UTC")
+
+
+def env_time_zone(name: str, *, debug: bool) -> str:
+    """The clinic's time zone, which says what "today" and a patient's age are: required
+    in production (an evening visit in New York is not tomorrow in UTC), the machine's
+    own in debug."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        if not debug:
+            raise ImproperlyConfigured(
+                f"{name} is required when DJANGO_DEBUG is off: the clinic's time zone, "
+                "e.g. America/New_York."
+            )
+        return machine_time_zone()
+    if not is_time_zone(value):
+        raise ImproperlyConfigured(
+            f"{name} must be a time zone name such as America/New_York, not {value!r}"
+        )
+    return value
 
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
@@ -151,7 +193,7 @@ SIGNIN_FAILURE_LIMIT_PER_ADDRESS = env_int("DJANGO_SIGNIN_FAILURE_LIMIT_PER_ADDR
 SIGNIN_LOCKOUT_MINUTES = env_int("DJANGO_SIGNIN_LOCKOUT_MINUTES", 15)
 
 LANGUAGE_CODE = "en-gb"
-TIME_ZONE = os.environ.get("DJANGO_TIME_ZONE", "UTC")
+TIME_ZONE = env_time_zone("DJANGO_TIME_ZONE", debug=DEBUG)
 USE_I18N = True
 USE_TZ = True
 

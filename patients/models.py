@@ -259,7 +259,8 @@ class PatientAccess(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.user} opened {self.patient.uuid} at {self.at:%Y-%m-%d %H:%M}"
+        at = timezone.localtime(self.at)
+        return f"{self.user} opened {self.patient.uuid} at {at:%Y-%m-%d %H:%M}"
 
 
 def _label(name: str) -> str:
@@ -509,7 +510,7 @@ class Assessment(Versioned, ScaledItems):
         ]
 
     def __str__(self) -> str:
-        return f"Assessment {self.uuid} of {self.assessed_at:%Y-%m-%d %H:%M}"
+        return f"Assessment {self.uuid} of {timezone.localtime(self.assessed_at):%Y-%m-%d %H:%M}"
 
     def get_absolute_url(self) -> str:
         return reverse("patients:assessment", args=[self.uuid])

@@ -5,6 +5,9 @@ import os
 os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-key-not-used-anywhere-else-0123456789")
 os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
 os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "0")
+# The clinic's time zone, whatever the machine's: frozen clocks and posted times in the
+# tests are UTC. A test about another zone sets it with pytest-django's `settings`.
+os.environ["DJANGO_TIME_ZONE"] = "UTC"
 
 from clinic.settings import *  # noqa: F403
 

@@ -98,6 +98,8 @@ ASSESSMENT_SECTIONS: list[tuple[str, str, list[str]]] = [
 
 ASSESSMENT_FIELDS = [name for _, _, names in ASSESSMENT_SECTIONS for name in names]
 
+PREGNANCY_CONFIRMATION_LABEL = "Pregnancy confirmed despite recorded sex"
+
 
 class AssessmentForm(forms.ModelForm[Assessment]):
     """The assessment, in the sections a clinician works through.
@@ -136,6 +138,16 @@ class AssessmentForm(forms.ModelForm[Assessment]):
             self.fields[key] = scale_item_field(scale_item)
         if self.instance.pk and not self.is_bound:
             self.initial["expected_version"] = self.instance.version
+        if patient.sex == "male":
+            # The recorded sex is not always the sex that matters (a trans man can be
+            # pregnant), so a pregnancy is not refused, only confirmed. Not stored: a saved
+            # assessment of a patient recorded as male that says "pregnant" was confirmed.
+            self.fields["pregnancy_confirmed"] = forms.BooleanField(
+                label=PREGNANCY_CONFIRMATION_LABEL,
+                help_text="The patient's recorded sex is male: tick to record a pregnancy.",
+                required=False,
+                initial=self.instance.pregnant,
+            )
 
     def sections(self) -> list[dict[str, Any]]:
         return [
@@ -143,10 +155,19 @@ class AssessmentForm(forms.ModelForm[Assessment]):
                 "code": code,
                 "title": title,
                 "scale": SCALES.get(code),
-                "fields": [self[n] for n in names],
+                "fields": [self[n] for n in self._shown_with(names)],
             }
             for code, title, names in ASSESSMENT_SECTIONS
         ]
+
+    def _shown_with(self, names: list[str]) -> list[str]:
+        """A section's fields, with the pregnancy confirmation beside the pregnancy."""
+        shown = []
+        for name in names:
+            shown.append(name)
+            if name == "pregnant" and "pregnancy_confirmed" in self.fields:
+                shown.append("pregnancy_confirmed")
+        return shown
 
     def mimic_options(self) -> list[tuple[BoundWidget, str]]:
         """Each mimic's checkbox with the question that tells it apart from RLS."""
@@ -179,11 +200,40 @@ class AssessmentForm(forms.ModelForm[Assessment]):
                     "More than a year before the assessment: leave it blank if there is no "
                     "recent use.",
                 )
+        if (
+            cleaned.get("pregnant")
+            and "pregnancy_confirmed" in self.fields
+            and not cleaned.get("pregnancy_confirmed")
+        ):
+            self.add_error(
+                "pregnant",
+                "The patient's recorded sex is male: to record a pregnancy, also tick "
+                f"“{PREGNANCY_CONFIRMATION_LABEL}”.",
+            )
         _, problems = score_all(cleaned)
         for key, problem in problems.items():
             if key not in self.errors:
                 self.add_error(key, problem[0].upper() + problem[1:] + ".")
+        if not self.errors and not self.anything_entered():
+            self.add_error(
+                None,
+                "The assessment is empty: enter at least one finding, score or note "
+                "(a time alone is not an assessment).",
+            )
         return cleaned
+
+    def anything_entered(self) -> bool:
+        """Whether any fact, scale item or note was entered: the time does not count,
+        a zero does (no alcohol is a finding), a ticked box does."""
+        for name in ASSESSMENT_FIELDS:
+            value = self.cleaned_data.get(name)
+            if name == "assessed_at" or value is None or value is False or value in ("", []):
+                continue
+            return True
+        return False
+
+
+COMMENT_MAX_LENGTH = 2000
 
 
 class DecisionForm(forms.Form):
@@ -198,7 +248,14 @@ class DecisionForm(forms.Form):
         label="Reason", choices=[("", "Choose a reason"), *DeclineReason.choices], required=False
     )
     comment = forms.CharField(
-        label="Comment", widget=forms.Textarea(attrs={"rows": 2}), required=False, max_length=2000
+        label="Comment",
+        widget=forms.Textarea(attrs={"rows": 2}),
+        required=False,
+        max_length=COMMENT_MAX_LENGTH,
+        error_messages={
+            "max_length": "The comment is too long: at most %(limit_value)d characters "
+            "(this one has %(show_value)d)."
+        },
     )
     expected_version = forms.IntegerField(widget=forms.HiddenInput)
 
@@ -208,7 +265,11 @@ class DecisionForm(forms.Form):
         if status == CardStatus.DECLINED:
             if not reason:
                 self.add_error("reason", "Say why the suggestion is declined.")
-            elif reason == DeclineReason.OTHER and not cleaned.get("comment"):
+            elif (
+                reason == DeclineReason.OTHER
+                and not cleaned.get("comment")
+                and "comment" not in self.errors  # a comment too long is not a missing one
+            ):
                 self.add_error("comment", "With the reason “Other”, a comment is required.")
         elif reason:
             cleaned["reason"] = ""  # a reason belongs to a decline only

@@ -8,6 +8,7 @@ from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from django.forms import BoundField
 from django.utils import timezone
+from django.utils.formats import date_format
 
 from clinic.forms.assessments import scale_item_field
 from clinic.roles import CLINICIANS, STAFF
@@ -125,9 +126,22 @@ class FollowUpRecordForm(forms.ModelForm[FollowUp]):
         return [self[f"adherence_{card.uuid}"] for card in self.accepted_cards]
 
     def clean_happened_on(self) -> Any:
+        """Not in the future, nor before the follow-up was scheduled or the patient
+        registered (dates in the clinic's time zone); the later of the two is named."""
         happened = self.cleaned_data["happened_on"]
         if happened > timezone.localdate():
             raise forms.ValidationError("The date of the contact cannot be in the future.")
+        scheduled = timezone.localdate(self.instance.scheduled_at)
+        registered = timezone.localdate(self.instance.patient.created_at)
+        if happened < max(scheduled, registered):
+            raise forms.ValidationError(
+                "The date of the contact cannot be before %(event)s (%(date)s).",
+                params=(
+                    {"event": "the follow-up was scheduled", "date": date_format(scheduled)}
+                    if scheduled >= registered
+                    else {"event": "the patient was registered", "date": date_format(registered)}
+                ),
+            )
         return happened
 
     def clean(self) -> Any:

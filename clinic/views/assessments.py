@@ -138,6 +138,10 @@ def card_decide(request: AuthenticatedRequest, uuid: UUID) -> HttpResponse:
     card = get_card_for_user(request, uuid, perm="guidance.decide_recommendation", change=True)
     form = DecisionForm(request.POST)
     if not form.is_valid():
+        # The page again, with this card open at the field in error and what is wrong
+        # said once at the top: a long page would otherwise hide the card's message.
+        problems = " ".join(str(error) for errors in form.errors.values() for error in errors)
+        messages.error(request, f"“{card.rule.title}” was not decided: {problems}")
         return render_assessment(request, card.assessment, failed_decision=(card.pk, form))
     try:
         decision = card.decide(

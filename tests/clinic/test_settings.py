@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -21,22 +23,62 @@ def run_manage(*args, **env):
     )
 
 
+PRODUCTION = {
+    "DJANGO_SECRET_KEY": "x9!Lr2#vQ7@pZ4$kW8^mN1&bT5*hY3(jC6)fG0_sD-eA+uR=iO~lK?nM/qP.wE",
+    "DJANGO_ALLOWED_HOSTS": "clinic.example.org",
+    "DJANGO_TIME_ZONE": "America/New_York",
+}
+PRINT_TIME_ZONE = (
+    "shell",
+    "--no-imports",
+    "-c",
+    "from django.conf import settings; print(settings.TIME_ZONE)",
+)
+
+
 def test_check_deploy_passes_with_production_variables():
-    result = run_manage(
-        "check",
-        "--deploy",
-        "--fail-level",
-        "WARNING",
-        DJANGO_SECRET_KEY="x9!Lr2#vQ7@pZ4$kW8^mN1&bT5*hY3(jC6)fG0_sD-eA+uR=iO~lK?nM/qP.wE",
-        DJANGO_ALLOWED_HOSTS="clinic.example.org",
-    )
+    result = run_manage("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION)
     assert result.returncode == 0, result.stderr
 
 
 def test_no_secret_key_means_no_start_in_production():
-    result = run_manage("check")
+    result = run_manage("check", **(PRODUCTION | {"DJANGO_SECRET_KEY": ""}))
     assert result.returncode != 0
     assert "DJANGO_SECRET_KEY is required" in result.stderr
+
+
+def test_no_time_zone_means_no_start_in_production():
+    result = run_manage("check", **(PRODUCTION | {"DJANGO_TIME_ZONE": ""}))
+    assert result.returncode != 0
+    assert "ImproperlyConfigured: DJANGO_TIME_ZONE is required" in result.stderr
+
+
+@pytest.mark.parametrize("zone", ["Mars/Olympus_Mons", "America", "../etc/passwd", "EST+5"])
+def test_an_unknown_time_zone_is_refused_not_guessed(zone):
+    result = run_manage("check", **(PRODUCTION | {"DJANGO_TIME_ZONE": zone}))
+    assert result.returncode != 0
+    assert f"DJANGO_TIME_ZONE must be a time zone name such as America/New_York, not {zone!r}" in (
+        result.stderr
+    )
+
+
+def test_production_uses_the_stated_time_zone():
+    result = run_manage(*PRINT_TIME_ZONE, **PRODUCTION)
+    assert result.stdout.strip() == "America/New_York", result.stderr
+
+
+def test_debug_without_a_time_zone_uses_the_machines():
+    result = run_manage(*PRINT_TIME_ZONE, DJANGO_DEBUG="1", TZ="Asia/Kolkata")
+    assert result.stdout.strip() == "Asia/Kolkata", result.stderr
+
+
+def test_the_machines_time_zone_is_a_zone_name_whatever_tz_says(monkeypatch):
+    from clinic.settings import is_time_zone, machine_time_zone
+
+    monkeypatch.setenv("TZ", "not a zone")
+    assert is_time_zone(machine_time_zone())  # /etc/localtime's, /etc/timezone's or UTC
+    monkeypatch.setenv("TZ", ":Pacific/Auckland")
+    assert machine_time_zone() == "Pacific/Auckland"
 
 
 def test_a_malformed_boolean_is_refused_not_guessed():

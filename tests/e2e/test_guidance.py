@@ -30,6 +30,11 @@ def test_a_clinician_saves_an_assessment_sees_cards_declines_one_and_accepts_ano
     agonist.get_by_role("button", name="Decline suggestion").click()  # no reason yet
     agonist = page.locator("[data-rule=MED-DOPAMINE-AGONIST]")
     expect(agonist.get_by_text("Say why the suggestion is declined.")).to_be_visible()
+    # The card is open again at the field in error, and the top of the page says why.
+    expect(agonist.get_by_label("Reason")).to_be_focused()
+    expect(page.get_by_role("status").filter(has_text="was not decided")).to_contain_text(
+        "Say why the suggestion is declined."
+    )
     agonist.get_by_label("Reason").select_option("contraindicated")
     agonist.get_by_label("Comment").fill("History of impulse-control problems")
     agonist.get_by_role("button", name="Decline suggestion").click()

@@ -1,5 +1,7 @@
 """Cards from saved assessments, clinician review, versions and re-evaluation."""
 
+import re
+
 import pytest
 from django.urls import reverse
 
@@ -114,6 +116,61 @@ def test_declining_with_other_needs_a_comment(as_user, clinician, patient):
     assert not Decision.objects.exists()
     decide(client, card, "declined", reason="other", comment="Patient prefers to wait a week")
     assert Decision.objects.get().comment == "Patient prefers to wait a week"
+
+
+def card_html(page, card):
+    start = page.index(f'id="card-{card.uuid}"')
+    return page[start : page.index("</article>", start)]
+
+
+def top_messages(page):
+    """The alerts of the messages framework, above the page's own content."""
+    return re.findall(r'<div class="alert alert-danger" role="status">(.*?)</div>', page)
+
+
+@pytest.mark.parametrize(
+    ("extra", "field", "error"),
+    [
+        ({"comment": "kept comment"}, "reason", "Say why the suggestion is declined."),
+        ({"reason": "other"}, "comment", "With the reason “Other”, a comment is required."),
+        (
+            {"reason": "other", "comment": "x" * 2001},
+            "comment",
+            "The comment is too long: at most 2000 characters (this one has 2001).",
+        ),
+    ],
+)
+def test_a_refused_decision_reopens_its_card_at_the_field_with_one_message_at_the_top(
+    as_user, clinician, patient, extra, field, error
+):
+    client = as_user(clinician)
+    record(client, patient)
+    by_code = cards(Assessment.objects.get())
+    card = by_code["MED-GABAPENTINOID"]
+    response = decide(client, card, "declined", **extra)
+    assert response.status_code == 200
+    assert response.context["guidance"]["groups"]  # the whole assessment page
+    page = response.content.decode()
+    assert top_messages(page) == [f"“{card.rule.title}” was not decided: {error}"]
+    html = card_html(page, card)
+    assert '<details class="flex-grow-1" open>' in html
+    assert re.search(rf'id="{field}-{card.uuid}"[^>]* autofocus', html)
+    assert f'<div class="invalid-feedback" id="{field}-error-{card.uuid}">{error}</div>' in html
+    assert page.count("autofocus") == 1
+    assert " open>" not in card_html(page, by_code["MED-DOPAMINE-AGONIST"])
+    assert not Decision.objects.exists()
+
+
+def test_a_comment_too_long_is_refused_as_too_long_not_as_missing(as_user, clinician, patient):
+    client = as_user(clinician)
+    record(client, patient)
+    card = cards(Assessment.objects.get())["MED-GABAPENTINOID"]
+    page = decide(client, card, "declined", reason="other", comment="x" * 2001).content.decode()
+    assert "The comment is too long" in page
+    assert "a comment is required" not in page
+    assert not Decision.objects.exists()
+    decide(client, card, "declined", reason="other", comment="x" * 2000)  # at the limit
+    assert len(Decision.objects.get().comment) == 2000
 
 
 def test_an_unknown_decision_is_refused(as_user, clinician, patient):

@@ -104,6 +104,90 @@ def test_an_assessment_before_age_twelve_is_refused(as_user, clinician):
     assert "assessments are for ages 12 to 120" in response.context["form"].errors["assessed_at"][0]
 
 
+def test_a_pregnancy_for_a_patient_recorded_as_male_needs_an_explicit_confirmation(
+    as_user, clinician
+):
+    patient = make_patient(date_of_birth="1990-05-01", sex="male")
+    client = as_user(clinician)
+    form_page = client.get(reverse("patients:assessment_create", args=[patient.uuid]))
+    assert "Pregnancy confirmed despite recorded sex" in form_page.content.decode()
+
+    response = record(client, patient, pregnant="on", notes="Typed before the error")
+    assert response.status_code == 200
+    form = response.context["form"]
+    assert list(form.errors) == ["pregnant"]
+    assert "recorded sex is male" in form.errors["pregnant"][0]
+    assert "Pregnancy confirmed despite recorded sex" in form.errors["pregnant"][0]
+    assert form["pregnant"].value() is True
+    assert form["notes"].value() == "Typed before the error"
+    assert form["irls_1"].value() == "3"
+    assert not Assessment.objects.exists()
+
+    response = record(client, patient, pregnant="on", pregnancy_confirmed="on")
+    assert response.status_code == 302
+    facts = Assessment.objects.get().facts()
+    assert (facts["sex"], facts["pregnant"]) == ("male", True)
+
+
+def test_only_a_patient_recorded_as_male_is_asked_to_confirm_a_pregnancy(as_user, clinician):
+    female = make_patient(date_of_birth="1990-05-01", sex="female")
+    client = as_user(clinician)
+    page = client.get(reverse("patients:assessment_create", args=[female.uuid])).content.decode()
+    assert "Pregnancy confirmed despite recorded sex" not in page
+    assert record(client, female, pregnant="on").status_code == 302
+    assert Assessment.objects.get().pregnant is True
+
+
+def test_correcting_a_confirmed_pregnancy_keeps_the_confirmation_ticked(as_user, clinician):
+    patient = make_patient(date_of_birth="1990-05-01", sex="male")
+    assessment = make_assessment(patient, clinician, pregnant=True, notes="Confirmed in clinic")
+    form = (
+        as_user(clinician)
+        .get(reverse("patients:assessment_edit", args=[assessment.uuid]))
+        .context["form"]
+    )
+    assert form["pregnancy_confirmed"].value() is True
+
+
+ONLY_THE_TIME = {key: None for key in VALID if key != "assessed_at"}
+
+
+def test_an_assessment_with_only_the_time_is_refused_and_nothing_is_saved(
+    as_user, clinician, patient
+):
+    response = record(as_user(clinician), patient, **ONLY_THE_TIME, notes="   ")
+    assert response.status_code == 200
+    form = response.context["form"]
+    assert list(form.errors) == ["__all__"]
+    assert "The assessment is empty" in form.non_field_errors()[0]
+    page = response.content.decode()
+    assert "Nothing has been saved. The assessment is empty" in page
+    assert "Correct the fields marked below" not in page  # no field is marked
+    assert not Assessment.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "entered",
+    [
+        {"notes": "Seen briefly; assessment to follow"},
+        {"alcohol_drinks_per_week": "0"},
+        {"rls_worse_evening": "on"},
+        {"mimics": ["leg_cramps"]},
+        {"kratom_product": "capsules"},
+        {f"gad7_{n}": "0" for n in range(1, 8)},
+    ],
+)
+def test_one_thing_entered_besides_the_time_is_enough(as_user, clinician, patient, entered):
+    assert record(as_user(clinician), patient, **(ONLY_THE_TIME | entered)).status_code == 302
+    assert Assessment.objects.exists()
+
+
+def test_a_bad_value_is_not_reported_as_nothing_entered(as_user, clinician, patient):
+    changes = ONLY_THE_TIME | {"kratom_grams_per_day": "lots"}
+    response = record(as_user(clinician), patient, **changes)
+    assert list(response.context["form"].errors) == ["kratom_grams_per_day"]
+
+
 def test_update_totals_without_javascript_shows_the_totals_and_saves_nothing(
     as_user, clinician, patient
 ):

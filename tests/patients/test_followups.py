@@ -1,6 +1,6 @@
 """Scheduling, recording, missing and cancelling follow-ups through the test client."""
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 import time_machine
@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from guidance.models import Adherence, Recommendation
 from guidance.services import evaluate_assessment
-from patients.models import FollowUp
+from patients.models import FollowUp, Patient
 from tests.base import COMPLETE_COWS, COMPLETE_IRLS, CRITERIA_MET, make_assessment, make_patient
 
 TODAY = date(2026, 11, 26)
@@ -135,6 +135,11 @@ def test_a_missed_follow_up_cannot_carry_a_re_score(as_user, staff, due):
         ({"irls_1": "5"}, "irls_1", "Select a valid choice"),
         ({"irls_1": "2"}, "irls_2", "answer every IRLS item"),
         ({"happened_on": "2026-11-27"}, "happened_on", "cannot be in the future"),
+        (
+            {"happened_on": "2026-11-25"},
+            "happened_on",
+            "cannot be before the follow-up was scheduled (26 Nov 2026)",
+        ),
         ({"next_due_date": "2026-11-26"}, "next_due_date", "must be after this one"),
         (
             {"happened_on": "2026-11-20", "next_due_date": "2026-11-24"},
@@ -153,6 +158,43 @@ def test_bad_recording_input_is_refused_and_nothing_is_saved(
     due.refresh_from_db()
     assert (due.status, due.version, due.cows_total) == ("scheduled", 1, None)
     assert FollowUp.objects.count() == 1
+
+
+def test_the_contact_can_be_on_any_day_from_scheduling_to_today(as_user, staff, patient, due):
+    FollowUp.objects.filter(pk=due.pk).update(scheduled_at=datetime(2026, 11, 10, 9, tzinfo=UTC))
+    Patient.objects.filter(pk=patient.pk).update(created_at=datetime(2026, 11, 1, 9, tzinfo=UTC))
+    due.refresh_from_db()
+    response = record(as_user(staff), due, happened_on="2026-11-09")
+    assert response.context["form"].errors["happened_on"] == [
+        "The date of the contact cannot be before the follow-up was scheduled (10 Nov 2026)."
+    ]
+    assert record(as_user(staff), due, happened_on="2026-11-10").status_code == 302
+    due.refresh_from_db()
+    assert (due.status, due.happened_on) == ("completed", date(2026, 11, 10))
+
+
+def test_the_contact_cannot_be_before_the_patient_was_registered(as_user, staff, patient, due):
+    # A follow-up carried over from an earlier system, scheduled before the record here.
+    FollowUp.objects.filter(pk=due.pk).update(scheduled_at=datetime(2026, 10, 1, 9, tzinfo=UTC))
+    Patient.objects.filter(pk=patient.pk).update(created_at=datetime(2026, 11, 20, 9, tzinfo=UTC))
+    due.refresh_from_db()
+    response = record(as_user(staff), due, happened_on="2026-11-19")
+    assert response.context["form"].errors["happened_on"] == [
+        "The date of the contact cannot be before the patient was registered (20 Nov 2026)."
+    ]
+    due.refresh_from_db()
+    assert due.status == "scheduled"
+
+
+def test_the_scheduling_date_is_the_clinics_not_utcs(as_user, staff, patient, due, settings):
+    # Scheduled at 21:30 in New York on 20 November: 02:30 UTC on the 21st.
+    settings.TIME_ZONE = "America/New_York"
+    FollowUp.objects.filter(pk=due.pk).update(
+        scheduled_at=datetime(2026, 11, 21, 2, 30, tzinfo=UTC)
+    )
+    Patient.objects.filter(pk=patient.pk).update(created_at=datetime(2026, 11, 1, 9, tzinfo=UTC))
+    due.refresh_from_db()
+    assert record(as_user(staff), due, happened_on="2026-11-20").status_code == 302
 
 
 def test_the_next_due_date_schedules_the_next_follow_up(as_user, staff, due):

@@ -1,8 +1,7 @@
 """Markup typed into any text field is shown as text wherever it appears."""
 
-from datetime import date
-
 from django.urls import reverse
+from django.utils import timezone
 
 from guidance.models import Recommendation, Rule
 from guidance.services import evaluate_assessment
@@ -19,7 +18,7 @@ def test_markup_in_patient_fields_is_escaped_on_every_page(as_user, clinician, s
     evaluate_assessment(assessment=assessment)
     patient.refresh_latest_scores()
     followup = FollowUp.objects.create(
-        patient=patient, due_date=date.today(), scheduled_by=staff, plan_notes=MARKUP
+        patient=patient, due_date=timezone.localdate(), scheduled_by=staff, plan_notes=MARKUP
     )
     card = Recommendation.objects.filter(assessment=assessment).first()
     card.decide(status="declined", reason="other", comment=MARKUP, by=clinician, expected_version=1)

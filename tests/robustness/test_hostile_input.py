@@ -11,6 +11,7 @@ from datetime import date
 import pytest
 from django.core.management import call_command
 from django.urls import reverse
+from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -156,7 +157,9 @@ def test_the_follow_up_form_never_errors_and_never_half_saves(as_user, staff, ch
         patient=patient, due_date=date(2026, 11, 26), scheduled_by=staff
     )
     before = FollowUp.objects.count()
-    data = {"outcome": "completed", "happened_on": "2026-11-20", "expected_version": 1} | changes
+    # Today: the contact cannot be before the follow-up was scheduled (just now).
+    today = timezone.localdate().isoformat()
+    data = {"outcome": "completed", "happened_on": today, "expected_version": 1} | changes
     response = post(client, reverse("patients:followup_record", args=[followup.uuid]), data)
     followup.refresh_from_db()
     if response.status_code == 302:
