@@ -2,7 +2,7 @@
 built from records already loaded. Views fetch; these functions arrange."""
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, time
 from typing import Any
 
@@ -13,9 +13,20 @@ from django.utils.formats import date_format
 from clinic.forms.assessments import ASSESSMENT_FIELDS, ASSESSMENT_SECTIONS, DecisionForm
 from clinic.forms.patients import PatientForm
 from clinic.forms.rules import RuleForm
+from guidance.default_rules import DEFAULT_RULES
 from guidance.engine import INDICATOR_ORDER
-from guidance.models import Decision, DeclineReason, Indicator, Recommendation, Rule
+from guidance.models import (
+    CardStatus,
+    Category,
+    Decision,
+    DeclineReason,
+    Indicator,
+    Kind,
+    Recommendation,
+    Rule,
+)
 from patients.charts import Chart, trend_chart
+from patients.facts import describe
 from patients.mimics import MIMIC_NAMES
 from patients.models import Assessment, FollowUp, FollowUpStatus
 from patients.scales import SCALES
@@ -200,32 +211,114 @@ def entered_sections(assessment: Assessment) -> list[dict[str, Any]]:
     return sections
 
 
-@dataclass(frozen=True)
+@dataclass
 class CardView:
+    """A card as the assessment page shows it: why it fired, in words, and for an option
+    the cautions that qualify it, shown inside it."""
+
     card: Recommendation
-    form: DecisionForm | None  # only for a card whose decision just failed validation
+    because: list[str]
+    form: DecisionForm | None = None  # only for a card whose decision just failed validation
+    cautions: list["CardView"] = field(default_factory=list)
+
+    @property
+    def is_option(self) -> bool:
+        return bool(self.card.rule.kind == Kind.OPTION)
+
+    @property
+    def unacknowledged_critical(self) -> list["CardView"]:
+        """Critical cautions inside this option that accepting it would acknowledge."""
+        return [
+            caution
+            for caution in self.cautions
+            if caution.card.rule.indicator == Indicator.CRITICAL
+            and caution.card.status != CardStatus.ACKNOWLEDGED
+        ]
 
 
-def card_groups(
+@dataclass
+class CardSection:
+    key: str
+    title: str
+    cards: list[CardView]
+
+
+# product.md section 5: the options' categories, in the order the page shows them, and
+# within a category the order of its rule table.
+DEFAULT_ORDER = {spec["code"]: number for number, spec in enumerate(DEFAULT_RULES)}
+OPTION_CATEGORIES = ["medication", "iron", "withdrawal", "behavioural", "lifestyle", "monitoring"]
+
+
+def card_page(
     assessment: Assessment, failed_decision: tuple[int, DecisionForm] | None = None
 ) -> dict[str, Any]:
-    """The assessment's cards by indicator, critical first, and the rules that failed.
-    `failed_decision` is a card's id and its bound form with errors, shown in place."""
+    """The assessment's cards in the order of product.md section 5: stand-alone critical
+    cautions; then the options by category, each carrying the cautions that qualify it;
+    then the other stand-alone cautions, critical before warning before info.
+
+    `failed_decision` is a card's id and its bound form with errors, shown in place.
+    """
     cards = list(
         Recommendation.objects.filter(assessment=assessment)
-        .for_assessment_page()
+        .select_related("rule")
         .prefetch_related(Prefetch("decisions", queryset=Decision.objects.select_related("by")))
+        .order_by("rule_code")
     )
     failed_id, failed_form = failed_decision or (None, None)
-    items = [CardView(card, failed_form if card.pk == failed_id else None) for card in cards]
-    groups = [
-        {"indicator": indicator, "cards": [i for i in items if i.card.rule.indicator == indicator]}
-        for indicator in map(Indicator, INDICATOR_ORDER)
+
+    def view(card: Recommendation) -> CardView:
+        return CardView(
+            card=card,
+            because=[describe(name, value) for name, value in card.because.items()],
+            form=failed_form if card.pk == failed_id else None,
+        )
+
+    def rank(item: CardView) -> tuple[int, str]:
+        return INDICATOR_ORDER.get(item.card.rule.indicator, 9), item.card.rule_code
+
+    def table_order(item: CardView) -> tuple[int, str]:
+        """Options in product.md's table order (the first-line gabapentinoid first)."""
+        return DEFAULT_ORDER.get(item.card.rule_code, len(DEFAULT_ORDER)), item.card.rule_code
+
+    options = {c.rule_code: view(c) for c in cards if c.rule.kind == Kind.OPTION}
+    standalone = []
+    for card in cards:
+        if card.rule.kind != Kind.CAUTION:
+            continue
+        carriers = [options[code] for code in card.rule.qualifies if code in options]
+        for option in carriers:
+            option.cautions.append(view(card))
+        if not carriers:
+            standalone.append(view(card))
+    for option in options.values():
+        option.cautions.sort(key=rank)
+    standalone.sort(key=rank)
+
+    sections = [
+        CardSection(
+            "critical",
+            "Critical cautions",
+            [c for c in standalone if c.card.rule.indicator == Indicator.CRITICAL],
+        )
     ]
+    for category in OPTION_CATEGORIES:
+        in_category = sorted(
+            (o for o in options.values() if o.card.rule.category == category), key=table_order
+        )
+        title = "Lifestyle: each decided on its own" if category == "lifestyle" else None
+        sections.append(CardSection(category, title or Category(category).label, in_category))
+    sections.append(
+        CardSection(
+            "cautions",
+            "Other cautions",
+            [c for c in standalone if c.card.rule.indicator != Indicator.CRITICAL],
+        )
+    )
     evaluation = getattr(assessment, "evaluation", None)
     return {
-        "groups": [group for group in groups if group["cards"]],
+        "sections": [section for section in sections if section.cards],
         "count": len(cards),
+        "pending": sum(not card.is_decided for card in cards),
         "not_evaluated": evaluation.not_evaluated if evaluation else [],
         "evaluated": evaluation is not None,
         "decline_reasons": [("", "Choose a reason"), *DeclineReason.choices],

@@ -284,16 +284,59 @@ class Recommendation(Versioned):
         comment: str = "",
     ) -> "Decision":
         """Record a clinician's decision. Raises EditConflict when someone else decided
-        on the card since `expected_version` was shown."""
-        with self.locked(expected_version=expected_version or 0) as current:
-            current.status = status
-            return Decision.objects.create(
+        on the card since `expected_version` was shown, and ValueError for a decision its
+        kind does not take (a caution is acknowledged or deferred, never accepted).
+
+        Accepting an option acknowledges, in the same transaction, each critical caution on
+        the assessment that qualifies it and is not yet acknowledged: a clinician cannot
+        accept a gabapentinoid without the breathing caution being on record as weighed.
+        """
+        if status not in DECISIONS[Kind(self.rule.kind)]:
+            raise ValueError(f"A {self.rule.kind} cannot be {status}.")
+        with transaction.atomic():
+            with self.locked(expected_version=expected_version or 0) as current:
+                current.status = status
+                decision = Decision.objects.create(
+                    recommendation=current,
+                    status=status,
+                    decline_reason=reason,
+                    comment=comment,
+                    by=by,
+                )
+            if status == CardStatus.ACCEPTED:
+                for caution in self.carried_cautions():
+                    if (
+                        caution.rule.indicator == Indicator.CRITICAL
+                        and caution.status != CardStatus.ACKNOWLEDGED
+                    ):
+                        caution.acknowledge_with(option=self, by=by)
+        return decision
+
+    def carried_cautions(self) -> list["Recommendation"]:
+        """The cautions on this card's assessment that qualify this option (matched in
+        Python: SQLite has no JSON containment)."""
+        cautions = Recommendation.objects.filter(
+            assessment_id=self.assessment_id, rule__kind=Kind.CAUTION
+        ).select_related("rule")
+        return [caution for caution in cautions if self.rule_code in caution.rule.qualifies]
+
+    def acknowledge_with(self, *, option: "Recommendation", by: Any) -> None:
+        with self.locked() as current:
+            current.status = CardStatus.ACKNOWLEDGED
+            Decision.objects.create(
                 recommendation=current,
-                status=status,
-                decline_reason=reason,
-                comment=comment,
+                status=CardStatus.ACKNOWLEDGED,
+                comment=f"Acknowledged on accepting “{option.rule.title}”.",
+                with_option=option,
                 by=by,
             )
+
+
+# What a clinician may decide on each kind of card (product.md 5.1).
+DECISIONS = {
+    Kind.OPTION: (CardStatus.ACCEPTED, CardStatus.DECLINED, CardStatus.DEFERRED),
+    Kind.CAUTION: (CardStatus.ACKNOWLEDGED, CardStatus.DEFERRED),
+}
 
 
 class Decision(models.Model):

@@ -8,7 +8,7 @@ from django.forms.boundfield import BoundWidget
 from django.http import QueryDict
 from django.utils import timezone
 
-from guidance.models import CardStatus, DeclineReason
+from guidance.models import DECISIONS, CardStatus, DeclineReason, Kind, Recommendation
 from patients.facts import (
     AGE_MAX_YEARS,
     AGE_MIN_YEARS,
@@ -237,8 +237,9 @@ COMMENT_MAX_LENGTH = 2000
 
 
 class DecisionForm(forms.Form):
-    """Accept, decline (with a coded reason, and a comment when the reason is "other")
-    or defer one card."""
+    """A decision on one card: an option is accepted, declined (with a coded reason, and a
+    comment when the reason is "other") or deferred; a caution is acknowledged or
+    deferred (product.md 5.1)."""
 
     status = forms.ChoiceField(
         choices=[(s.value, s.label) for s in CardStatus if s != CardStatus.PENDING],
@@ -258,6 +259,18 @@ class DecisionForm(forms.Form):
         },
     )
     expected_version = forms.IntegerField(widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, card: Recommendation, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.card = card
+
+    def clean_status(self) -> str:
+        status = str(self.cleaned_data["status"])
+        allowed = DECISIONS[Kind(self.card.rule.kind)]
+        if status not in allowed:
+            words = " or ".join(CardStatus(s).label.lower() for s in allowed)
+            raise forms.ValidationError(f"A {self.card.rule.kind} can only be {words}.")
+        return status
 
     def clean(self) -> Any:
         cleaned = super().clean() or {}

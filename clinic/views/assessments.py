@@ -12,8 +12,9 @@ from django.views.decorators.http import require_http_methods, require_POST
 from clinic.access import get_assessment_for_user, get_card_for_user, get_patient_for_user
 from clinic.conflicts import merge
 from clinic.forms.assessments import AssessmentForm, DecisionForm, live_scores, posted_items
-from clinic.pages import assessment_changes, card_groups, entered_sections
+from clinic.pages import assessment_changes, card_page, entered_sections
 from clinic.requests import AuthenticatedRequest
+from guidance.models import Recommendation
 from guidance.services import save_assessment
 from patients.facts import WINDOW_LABELS
 from patients.models import Assessment, EditConflict
@@ -126,7 +127,7 @@ def render_assessment(
             "windows": WINDOW_LABELS,
             "scores": assessment.scores(),
             "sections": entered_sections(assessment),
-            "guidance": card_groups(assessment, failed_decision),
+            "guidance": card_page(assessment, failed_decision),
             "changes": assessment_changes(records)[:HISTORY_SHOWN],
         },
     )
@@ -134,15 +135,17 @@ def render_assessment(
 
 @require_POST
 def card_decide(request: AuthenticatedRequest, uuid: UUID) -> HttpResponse:
-    """Accept, decline with a reason, or defer one card."""
+    """Decide one card: accept, decline with a reason or defer an option; acknowledge or
+    defer a caution. With htmx the guidance section comes back in place; without
+    JavaScript the assessment page does."""
     card = get_card_for_user(request, uuid, perm="guidance.decide_recommendation", change=True)
-    form = DecisionForm(request.POST)
+    form = DecisionForm(request.POST, card=card)
     if not form.is_valid():
-        # The page again, with this card open at the field in error and what is wrong
-        # said once at the top: a long page would otherwise hide the card's message.
+        # The card again, open at the field in error, with what is wrong said once at
+        # the top: a long page would otherwise hide the card's message.
         problems = " ".join(str(error) for errors in form.errors.values() for error in errors)
-        messages.error(request, f"“{card.rule.title}” was not decided: {problems}")
-        return render_assessment(request, card.assessment, failed_decision=(card.pk, form))
+        said = f"“{card.rule.title}” was not decided: {problems}"
+        return decided(request, card, said, error=True, failed=(card.pk, form))
     try:
         decision = card.decide(
             status=form.cleaned_data["status"],
@@ -152,11 +155,33 @@ def card_decide(request: AuthenticatedRequest, uuid: UUID) -> HttpResponse:
             expected_version=form.cleaned_data["expected_version"],
         )
     except EditConflict:
-        messages.error(
-            request,
+        said = (
             f"“{card.rule.title}” was decided by someone else while you were reading. "
-            "Their decision is shown below; yours was not recorded.",
+            "Their decision is shown below; yours was not recorded."
         )
-    else:
-        messages.success(request, f"{decision.get_status_display()}: {card.rule.title}")
+        return decided(request, card, said, error=True)
+    return decided(request, card, f"{decision.get_status_display()}: {card.rule.title}")
+
+
+def decided(
+    request: AuthenticatedRequest,
+    card: Recommendation,
+    said: str,
+    *,
+    error: bool = False,
+    failed: tuple[int, DecisionForm] | None = None,
+) -> HttpResponse:
+    """The answer to a decision: the guidance section for htmx, else the page."""
+    if request.htmx:
+        context = {
+            "assessment": card.assessment,
+            "guidance": card_page(card.assessment, failed),
+            "announcement": said,
+            "announcement_is_error": error,
+            "focus": card.uuid,
+        }
+        return render(request, "guidance/cards.html#guidance", context)
+    (messages.error if error else messages.success)(request, said)
+    if failed:
+        return render_assessment(request, card.assessment, failed_decision=failed)
     return redirect(f"{card.assessment.get_absolute_url()}#card-{card.uuid}")

@@ -23,7 +23,7 @@ from clinic.forms.followups import (
 )
 from clinic.paging import CappedPage
 from clinic.requests import AuthenticatedRequest
-from guidance.models import CardStatus, Indicator, Recommendation
+from guidance.models import CardStatus, Indicator, Kind, Recommendation
 from guidance.services import record_followup
 from patients.models import EditConflict, FollowUp
 
@@ -58,8 +58,9 @@ def followup_record(request: AuthenticatedRequest, uuid: UUID) -> HttpResponse:
         return recorded_followup(request, followup)
     if not request.user.has_perm("patients.change_followup"):
         raise PermissionDenied
+    # Adherence is asked of accepted options only: nobody "follows" a caution.
     accepted = Recommendation.objects.filter(
-        assessment__patient=patient, status=CardStatus.ACCEPTED
+        assessment__patient=patient, status=CardStatus.ACCEPTED, rule__kind=Kind.OPTION
     ).select_related("rule")
     form = FollowUpRecordForm(
         request.POST if request.method == "POST" else None,

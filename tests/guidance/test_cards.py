@@ -63,7 +63,21 @@ def test_saving_an_assessment_stores_the_fired_cards_with_rule_and_version(
     page = client.get(assessment.get_absolute_url()).content.decode()
     assert "Suggestions for clinician review" in page
     assert "orders, prescribes and accepts nothing by itself" in page
-    assert page.index("Warning (") < page.index("Info (")
+    # product.md section 5's order: options by category, each carrying its cautions.
+    headings = [
+        "Medication (",
+        "Iron (",
+        "Withdrawal (",
+        "Behavioural (",
+        "Lifestyle",
+        "Monitoring (",
+    ]
+    assert [page.index(h) for h in headings] == sorted(page.index(h) for h in headings)
+    gabapentinoid, misuse, agonist = (
+        page.index(f'data-rule="{code}"')
+        for code in ["MED-GABAPENTINOID", "SAFE-GABA-MISUSE", "MED-DOPAMINE-AGONIST"]
+    )
+    assert gabapentinoid < misuse < agonist  # the misuse caution sits inside its option
     assert "Rule SAFE-GABA-MISUSE, version 1" in page
 
 
@@ -119,8 +133,10 @@ def test_declining_with_other_needs_a_comment(as_user, clinician, patient):
 
 
 def card_html(page, card):
+    """One card's own markup: up to the next card (a caution inside it, or the next one)."""
     start = page.index(f'id="card-{card.uuid}"')
-    return page[start : page.index("</article>", start)]
+    end = page.find('class="card decision-card', start)
+    return page[start : end if end != -1 else len(page)]
 
 
 def top_messages(page):
@@ -149,7 +165,7 @@ def test_a_refused_decision_reopens_its_card_at_the_field_with_one_message_at_th
     card = by_code["MED-GABAPENTINOID"]
     response = decide(client, card, "declined", **extra)
     assert response.status_code == 200
-    assert response.context["guidance"]["groups"]  # the whole assessment page
+    assert response.context["guidance"]["sections"]  # the whole assessment page
     page = response.content.decode()
     assert top_messages(page) == [f"“{card.rule.title}” was not decided: {error}"]
     html = card_html(page, card)
@@ -157,7 +173,9 @@ def test_a_refused_decision_reopens_its_card_at_the_field_with_one_message_at_th
     assert re.search(rf'id="{field}-{card.uuid}"[^>]* autofocus', html)
     assert f'<div class="invalid-feedback" id="{field}-error-{card.uuid}">{error}</div>' in html
     assert page.count("autofocus") == 1
-    assert " open>" not in card_html(page, by_code["MED-DOPAMINE-AGONIST"])
+    assert '<details class="flex-grow-1" open>' not in card_html(
+        page, by_code["MED-DOPAMINE-AGONIST"]
+    )
     assert not Decision.objects.exists()
 
 

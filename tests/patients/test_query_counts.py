@@ -44,7 +44,8 @@ def test_the_patient_page_query_count_does_not_grow_with_history_or_assessments(
         assessment = make_assessment(patient, clinician, **COMPLETE_IRLS, **CRITERIA_MET)
     evaluate_assessment(assessment=assessment)
     for card in Recommendation.objects.filter(assessment=assessment):
-        card.decide(status="accepted", by=clinician, expected_version=card.version)
+        status = "acknowledged" if card.rule.kind == "caution" else "accepted"
+        card.decide(status=status, by=clinician, expected_version=card.version)
     for day in range(1, 11):
         FollowUp.objects.create(
             patient=patient,
@@ -90,7 +91,8 @@ def test_the_assessment_page_query_count_does_not_grow_with_corrections_cards_or
     cards = list(Recommendation.objects.filter(assessment=assessment))
     for card in cards:
         card.decide(status="deferred", by=clinician, expected_version=card.version)
-        card.decide(status="accepted", by=clinician, expected_version=card.version)
+        status = "acknowledged" if card.rule.kind == "caution" else "accepted"
+        card.decide(status=status, by=clinician, expected_version=card.version)
     client = as_user(clinician)
     with django_assert_num_queries(ASSESSMENT_PAGE_QUERIES):
         response = client.get(assessment.get_absolute_url())

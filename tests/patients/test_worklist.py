@@ -106,7 +106,7 @@ def test_severe_patients_and_undecided_critical_cards_are_marked(as_user, staff,
     assert "badge" not in rows["Calm"]
 
     card = Recommendation.objects.get(rule_code="SAFE-PREGNANCY")
-    card.decide(status="accepted", by=clinician, expected_version=card.version)
+    card.decide(status="acknowledged", by=clinician, expected_version=card.version)
     page = as_user(staff).get(reverse("patients:worklist")).content.decode()
     assert "critical card undecided" not in page
 

@@ -1,0 +1,168 @@
+"""Options and cautions on the card page (product.md 5.1): options carry their cautions,
+cautions are acknowledged, and accepting an option acknowledges its critical cautions."""
+
+import pytest
+from django.urls import reverse
+
+from guidance.models import Decision, Recommendation
+from patients.models import Assessment, FollowUp
+from tests.base import make_patient, record
+
+
+@pytest.fixture(autouse=True)
+def frozen_clock():
+    import time_machine
+
+    with time_machine.travel("2026-11-26 12:00Z", tick=False):
+        yield
+
+
+@pytest.fixture
+def older_patient(db):
+    """68: the breathing caution (critical) qualifies the gabapentinoid option."""
+    return make_patient(date_of_birth="1958-03-01")
+
+
+def cards(assessment):
+    return {c.rule_code: c for c in Recommendation.objects.filter(assessment=assessment)}
+
+
+def decide(client, card, status, **extra):
+    data = {"status": status, "expected_version": card.version, **extra}
+    return client.post(
+        reverse("guidance:decide", args=[card.uuid]), data, **extra.pop("headers", {})
+    )
+
+
+def test_accepting_an_option_acknowledges_its_unacknowledged_critical_caution(
+    as_user, clinician, older_patient
+):
+    client = as_user(clinician)
+    record(client, older_patient)
+    by_code = cards(Assessment.objects.get())
+    option, breathing = by_code["MED-GABAPENTINOID"], by_code["SAFE-GABA-RESPIRATORY"]
+    misuse = by_code["SAFE-GABA-MISUSE"]  # a warning: not acknowledged by the acceptance
+
+    page = client.get(option.assessment.get_absolute_url()).content.decode()
+    assert "Accept, acknowledging the critical caution" in page
+    assert decide(client, option, "accepted").status_code == 302
+
+    option.refresh_from_db()
+    breathing.refresh_from_db()
+    misuse.refresh_from_db()
+    assert (option.status, breathing.status, misuse.status) == (
+        "accepted",
+        "acknowledged",
+        "pending",
+    )
+    acknowledgement = breathing.decisions.get()
+    assert (acknowledgement.status, acknowledgement.by, acknowledgement.with_option) == (
+        "acknowledged",
+        clinician,
+        option,
+    )
+    assert option.decisions.get().by == clinician
+
+
+def test_a_caution_is_acknowledged_and_cannot_be_accepted_or_declined(
+    as_user, clinician, older_patient
+):
+    client = as_user(clinician)
+    record(client, older_patient)
+    caution = cards(Assessment.objects.get())["SAFE-GABA-MISUSE"]
+    for status in ["accepted", "declined"]:
+        response = decide(client, caution, status, reason="other", comment="x")
+        assert response.status_code == 200
+        assert "A caution can only be acknowledged or deferred." in response.content.decode()
+    caution.refresh_from_db()
+    assert (caution.status, caution.decisions.count()) == ("pending", 0)
+    assert decide(client, caution, "acknowledged").status_code == 302
+    caution.refresh_from_db()
+    assert caution.status == "acknowledged"
+
+
+def test_an_option_cannot_be_acknowledged(as_user, clinician, older_patient):
+    client = as_user(clinician)
+    record(client, older_patient)
+    option = cards(Assessment.objects.get())["LIFE-EXERCISE"]
+    assert decide(client, option, "acknowledged").status_code == 200
+    option.refresh_from_db()
+    assert option.status == "pending"
+
+
+def test_cautions_sit_inside_the_options_they_qualify_or_stand_alone(
+    as_user, clinician, older_patient
+):
+    client = as_user(clinician)
+    record(client, older_patient)
+    guidance = client.get(Assessment.objects.get().get_absolute_url()).context["guidance"]
+    options = {item.card.rule_code: item for s in guidance["sections"] for item in s.cards}
+    inside = {c.card.rule_code for c in options["MED-GABAPENTINOID"].cautions}
+    assert inside == {"SAFE-GABA-RESPIRATORY", "SAFE-GABA-MISUSE"}
+    assert "SAFE-GABA-RESPIRATORY" not in options  # shown inside, not on its own
+
+    # Already on a gabapentinoid: the option does not fire, so its cautions stand alone.
+    patient = make_patient(date_of_birth="1958-03-01")
+    record(client, patient, on_gabapentinoid="on")
+    assessment = Assessment.objects.get(patient=patient)
+    guidance = client.get(assessment.get_absolute_url()).context["guidance"]
+    first = guidance["sections"][0]
+    assert (first.key, [c.card.rule_code for c in first.cards]) == (
+        "critical",
+        ["SAFE-GABA-RESPIRATORY"],
+    )
+    assert "SAFE-GABA-MISUSE" in [c.card.rule_code for c in guidance["sections"][-1].cards]
+
+
+def test_each_card_says_why_it_fired_in_words(as_user, clinician, older_patient):
+    client = as_user(clinician)
+    record(client, older_patient)
+    assessment = Assessment.objects.get()
+    page = client.get(assessment.get_absolute_url()).content.decode()
+    breathing = cards(assessment)["SAFE-GABA-RESPIRATORY"]
+    assert breathing.because == {
+        "rls_criteria_met": True,
+        "irls_total": 24,
+        "age_years": 68,
+    }
+    assert "<strong>Because:</strong> RLS criteria met · IRLS 24 (severe) · age 68" in page
+
+
+def test_with_htmx_a_decision_returns_the_guidance_section_in_place(
+    as_user, clinician, older_patient
+):
+    client = as_user(clinician)
+    record(client, older_patient)
+    option = cards(Assessment.objects.get())["LIFE-SLEEP"]
+    response = client.post(
+        reverse("guidance:decide", args=[option.uuid]),
+        {"status": "deferred", "expected_version": option.version},
+        headers={"HX-Request": "true"},
+    )
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert html.lstrip().startswith('<section class="mb-4" aria-labelledby="guidance-heading"')
+    assert "<html" not in html
+    assert "Deferred: " in html
+    option.refresh_from_db()
+    assert (option.status, option.decisions.get().by) == ("deferred", clinician)
+
+
+def test_follow_up_adherence_asks_only_about_accepted_options(
+    as_user, clinician, staff, older_patient
+):
+    client = as_user(clinician)
+    record(client, older_patient)
+    by_code = cards(Assessment.objects.get())
+    decide(client, by_code["MED-GABAPENTINOID"], "accepted")  # acknowledges the breathing caution
+    followup = FollowUp.objects.create(
+        patient=older_patient, due_date="2026-11-26", scheduled_by=staff
+    )
+    form = (
+        as_user(staff)
+        .get(reverse("patients:followup_record", args=[followup.uuid]))
+        .context["form"]
+    )
+    asked = {field.label for field in form.adherence_fields()}
+    assert asked == {by_code["MED-GABAPENTINOID"].rule.title}
+    assert Decision.objects.filter(status="acknowledged").count() == 1
