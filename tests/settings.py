@@ -5,6 +5,9 @@ import os
 os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-key-not-used-anywhere-else-0123456789")
 os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
 os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "0")
+# Nobody must use a second factor unless a test says so (tests/clinic/test_two_factor.py),
+# so that signing in through the form stays one step for the rest of the suite.
+os.environ.setdefault("DJANGO_2FA_REQUIRED_ROLES", "none")
 
 from clinic.settings import *  # noqa: F403
 
