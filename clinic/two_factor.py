@@ -22,6 +22,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from clinic.roles import SUPERUSER
 
 RECOVERY_CODES = 10
+TOTP_DIGITS = 6  # django-otp's default, what authenticator apps show
 
 
 def role_requires_it(user: User) -> bool:
@@ -64,8 +65,11 @@ def confirm(device: TOTPDevice, code: str) -> list[str] | None:
 
 
 def verify(user: User, code: str) -> Device | None:
-    """The device that accepts this code (a TOTP code or a recovery code), if any."""
-    for device in django_otp.devices_for_user(user):
+    """The device that accepts this code, if any: six digits are for the authenticator,
+    anything else for the recovery codes (so that a recovery code does not count as a
+    failure against the authenticator, which would slow its next code down)."""
+    model = TOTPDevice if len(code) == TOTP_DIGITS and code.isdigit() else StaticDevice
+    for device in model.objects.devices_for_user(user, confirmed=True):
         verified: Device | None = django_otp.verify_token(user, device.persistent_id, code)
         if verified is not None:
             return verified
