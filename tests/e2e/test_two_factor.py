@@ -6,9 +6,7 @@ from playwright.sync_api import expect
 from tests.base import PASSWORD
 
 
-def test_a_clinician_enrols_signs_out_and_signs_in_with_password_and_code(
-    page, sign_in, clinician
-):
+def test_a_clinician_enrols_signs_out_and_signs_in_with_password_and_code(page, sign_in, clinician):
     blocked = []
     page.on("console", lambda m: blocked.append(m.text) if "Content Security" in m.text else None)
     sign_in(clinician, PASSWORD)
