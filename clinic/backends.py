@@ -3,6 +3,9 @@ from typing import Any
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.cache import cache
+from django.http import HttpRequest
+
+USERNAME_MAX_LENGTH = User._meta.get_field("username").max_length or 150
 
 # Only a bound on memory and a backstop for changes made behind Django's back (raw SQL):
 # a change of roles made through Django takes effect on the next request (see below).
@@ -23,6 +26,21 @@ class CachedPermissionsBackend(ModelBackend):
     query with a join), so every worker and host sees a new version on the user's next
     request: the old set is never read again, whatever the cache.
     """
+
+    def authenticate(
+        self,
+        request: HttpRequest | None,
+        username: str | None = None,
+        password: str | None = None,
+        **kwargs: Any,
+    ) -> User | None:
+        if username is not None and ("\x00" in username or len(username) > USERNAME_MAX_LENGTH):
+            # No account has such a name, and PostgreSQL refuses NUL in a query. Hash the
+            # password all the same, as Django does for an unknown name: the time taken
+            # says nothing.
+            User().set_password(password)
+            return None
+        return super().authenticate(request, username=username, password=password, **kwargs)
 
     def get_user(self, user_id: int) -> User | None:
         from clinic.models import Account

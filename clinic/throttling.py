@@ -14,12 +14,11 @@ from contextlib import contextmanager
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import User
 from django.db import connection, transaction
 from django.http import HttpRequest
 from ipware.ip import get_client_ip
 
-USERNAME_MAX_LENGTH = User._meta.get_field("username").max_length or 150
+from clinic.backends import USERNAME_MAX_LENGTH
 
 
 def username_key(request: HttpRequest | None, credentials: dict[str, Any] | None) -> str:
