@@ -7,10 +7,11 @@ PIP_INSTALL := $(PIP) install --build-constraint build-constraints.txt
 # otherwise (clinic/settings.py, env_time_zone).
 DEV_ENV := DJANGO_DEBUG=1
 
-# Production-like settings for measuring: debug off, plain HTTP on the loopback only.
+# Production-like settings for measuring: debug off, plain HTTP on the loopback only, and
+# the demo accounts signing in with their password alone (scripts/load uses the sign-in form).
 BENCH_ENV := DJANGO_SECRET_KEY=benchmark-only-key-never-used-in-production-0123456789 \
 	DJANGO_ALLOWED_HOSTS=testserver,127.0.0.1,localhost DJANGO_SECURE_SSL_REDIRECT=0 \
-	DJANGO_SECURE_COOKIES=0 DJANGO_TIME_ZONE=UTC
+	DJANGO_SECURE_COOKIES=0 DJANGO_TIME_ZONE=UTC DJANGO_2FA_REQUIRED_ROLES=none
 
 # The Django version django-upgrade and djade write for, and the files they read (neither
 # walks directories itself).

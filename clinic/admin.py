@@ -1,14 +1,28 @@
-from django.contrib import admin
+from typing import Any
 
-from clinic.forms.accounts import AdminSignInForm
-from clinic.models import FailedSignIn
+from django.contrib import admin
+from django.http import HttpRequest
+
+from clinic.models import AccountEvent
 
 admin.site.site_header = "Kratom RLS clinic: administration"
-admin.site.login_form = AdminSignInForm
 
 
-@admin.register(FailedSignIn)
-class FailedSignInAdmin(admin.ModelAdmin[FailedSignIn]):
-    list_display = ["username", "address", "at"]
-    search_fields = ["username"]
+@admin.register(AccountEvent)
+class AccountEventAdmin(admin.ModelAdmin[AccountEvent]):
+    """The audit trail of account changes: read-only, as history should be."""
+
+    list_display = ["at", "user", "action", "detail", "by"]
+    list_filter = ["action"]
+    search_fields = ["user__username", "by__username"]
     date_hierarchy = "at"
+    list_select_related = ["user", "by"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

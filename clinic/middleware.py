@@ -1,11 +1,39 @@
 import time
 from collections.abc import Callable
+from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 
+from clinic import sessions
 from clinic.access import ArchivedPatient
+
+
+class SessionLifetimeMiddleware:
+    """End a session SESSION_MAX_SECONDS (12 hours) after sign-in, whatever the activity.
+
+    The sign-in time is written into the session when someone signs in (clinic.signals); a
+    session without one was not started by this app's sign-in and is ended as well.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        session = getattr(request, "session", None)
+        if session is not None and request.user.is_authenticated:
+            signed_in_at = session.get(sessions.SIGNED_IN_AT)
+            if signed_in_at is None or time.time() - signed_in_at >= settings.SESSION_MAX_SECONDS:
+                logout(request)
+                hours = settings.SESSION_MAX_SECONDS / 3600
+                messages.info(
+                    request, f"Sessions end {hours:g} hours after sign-in. Please sign in again."
+                )
+                # LoginRequiredMiddleware now sends the request to the sign-in page.
+        return self.get_response(request)
 
 
 class IdleTimeoutMiddleware:
@@ -49,3 +77,41 @@ class ArchivedPatientMiddleware:
             "Nothing was saved. Restore the record first if it is needed again.",
         )
         return redirect(exception.patient)
+
+
+class AccountRequirementsMiddleware:
+    """Someone who must set up a second factor, or change their password, can do that and
+    sign out, and nothing else. The enrolment flag lives in the session (set at sign-in);
+    the password flag on the account, which is loaded with the user (no query)."""
+
+    WHILE_ENROLLING = frozenset(
+        {"two_factor_enrol", "two_factor_recovery_codes", "logout", "healthz"}
+    )
+    WHILE_CHANGING_PASSWORD = frozenset(
+        {"password_change", "two_factor_recovery_codes", "logout", "healthz"}
+    )
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_view(
+        self,
+        request: HttpRequest,
+        view_func: Callable[..., HttpResponse],
+        view_args: Any,
+        view_kwargs: Any,
+    ) -> HttpResponse | None:
+        if not request.user.is_authenticated or request.resolver_match is None:
+            return None
+        view_name = request.resolver_match.view_name
+        if request.session.get(sessions.MUST_ENROL):
+            return None if view_name in self.WHILE_ENROLLING else redirect("two_factor_enrol")
+        if request.user.account.must_change_password and (
+            view_name not in self.WHILE_CHANGING_PASSWORD
+        ):
+            messages.info(request, "Please choose a new password before you go on.")
+            return redirect("password_change")
+        return None

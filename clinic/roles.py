@@ -11,6 +11,8 @@ from typing import Any
 CLINICIANS = "Clinicians"
 STAFF = "Staff"
 GUIDANCE_ADMINS = "Guidance admins"
+# Not a group: the word DJANGO_2FA_REQUIRED_ROLES uses for superusers.
+SUPERUSER = "superuser"
 
 PATIENT_RECORDS = [
     "patients.view_patient",

@@ -7,6 +7,7 @@ DJANGO_TIME_ZONE.
 
 import contextlib
 import os
+from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -34,14 +35,17 @@ def env_bool(name: str, default: bool) -> bool:
     raise ImproperlyConfigured(f"{name} must be a boolean (1/0, true/false), not {value!r}")
 
 
-def env_int(name: str, default: int) -> int:
+def env_int(name: str, default: int, minimum: int | None = None) -> int:
     value = os.environ.get(name, "").strip()
     if not value:
         return default
     try:
-        return int(value)
+        number = int(value)
     except ValueError:
         raise ImproperlyConfigured(f"{name} must be a whole number, not {value!r}") from None
+    if minimum is not None and number < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}, not {number}")
+    return number
 
 
 def env_list(name: str, default: str = "") -> list[str]:
@@ -87,6 +91,25 @@ def env_time_zone(name: str, *, debug: bool) -> str:
     return value
 
 
+def two_factor_roles(value: str) -> frozenset[str]:
+    """The roles that must use two-factor sign-in. An unknown name is refused rather than
+    ignored: a misspelt role would otherwise quietly sign its people in without a code."""
+    from clinic.roles import ROLE_PERMISSIONS, SUPERUSER
+
+    known = {*ROLE_PERMISSIONS, SUPERUSER}
+    if value.lower() == "all":
+        return frozenset(known)
+    if value.lower() == "none":
+        return frozenset()
+    names = frozenset(item.strip() for item in value.split(",") if item.strip())
+    if unknown := names - known:
+        raise ImproperlyConfigured(
+            f"DJANGO_2FA_REQUIRED_ROLES: unknown role(s) {', '.join(sorted(unknown))}; "
+            f"use all, none, or any of: {', '.join(sorted(known))}"
+        )
+    return names
+
+
 DEBUG = env_bool("DJANGO_DEBUG", False)
 
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
@@ -109,6 +132,10 @@ INSTALLED_APPS = [
     "crispy_bootstrap5",
     "simple_history",
     "django_htmx",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "clinic",
     "patients",
     "guidance",
@@ -122,13 +149,17 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
-    "clinic.middleware.IdleTimeoutMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "clinic.middleware.SessionLifetimeMiddleware",
+    "clinic.middleware.IdleTimeoutMiddleware",
+    "clinic.middleware.AccountRequirementsMiddleware",
     "clinic.middleware.ArchivedPatientMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Last, as django-axes asks: turns a locked-out sign-in into the lock-out page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "clinic.urls"
@@ -178,21 +209,52 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-AUTHENTICATION_BACKENDS = ["clinic.backends.CachedPermissionsBackend"]
+# django-axes' backend comes first: it refuses a locked-out (user name, address) pair before
+# the password is checked. It authenticates nobody itself.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "clinic.backends.CachedPermissionsBackend",
+]
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
 # Sessions end after 30 minutes without a request (clinic.middleware.IdleTimeoutMiddleware
-# pushes the expiry on as people use the app).
-SESSION_COOKIE_AGE = env_int("DJANGO_SESSION_IDLE_SECONDS", 30 * 60)
+# pushes the expiry on as people use the app), and 12 hours after sign-in whatever the
+# activity (clinic.middleware.SessionLifetimeMiddleware).
+SESSION_COOKIE_AGE = env_int("DJANGO_SESSION_IDLE_SECONDS", 30 * 60, minimum=60)
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SESSION_MAX_SECONDS = env_int("DJANGO_SESSION_MAX_SECONDS", 12 * 3600, minimum=60)
 
-# Sign-in throttling (clinic/models.py FailedSignIn).
-SIGNIN_FAILURE_LIMIT = env_int("DJANGO_SIGNIN_FAILURE_LIMIT", 5)
-SIGNIN_FAILURE_LIMIT_PER_ADDRESS = env_int("DJANGO_SIGNIN_FAILURE_LIMIT_PER_ADDRESS", 20)
-SIGNIN_LOCKOUT_MINUTES = env_int("DJANGO_SIGNIN_LOCKOUT_MINUTES", 15)
+# Sign-in throttling by django-axes: 5 failures lock out one (user name, client address)
+# pair for 15 minutes, so that a stranger elsewhere cannot lock a clinician out, and many
+# people behind one address do not lock each other out. Failures while locked out are not
+# counted, so a lock-out ends 15 minutes after the fifth failure. clinic.forms.accounts
+# serialises the check and the count for a pair (no sixth try from parallel requests).
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "clinic.views.accounts.locked_out"
+AXES_USERNAME_CALLABLE = "clinic.throttling.username_key"
+AXES_CLIENT_IP_CALLABLE = "clinic.throttling.client_address"
+
+# How many proxies stand in front of the app, each appending the address it was connected
+# from to X-Forwarded-For. 0: the client is the connecting address (REMOTE_ADDR). N: the
+# Nth entry from the right of X-Forwarded-For (what a client writes there itself is to the
+# left, and never read). Behind the documented TLS proxy: 1.
+TRUSTED_PROXIES = env_int("DJANGO_TRUSTED_PROXIES", 0, minimum=0)
+
+# Who must use two-factor sign-in: "all", "none", or a comma-separated list of role (group)
+# names and the word "superuser". Everyone in production; nobody under `make run`, so the
+# demo accounts sign in with their password alone. Anyone can still enrol.
+TWO_FACTOR_REQUIRED_ROLES = two_factor_roles(
+    os.environ.get("DJANGO_2FA_REQUIRED_ROLES", "").strip() or ("none" if DEBUG else "all")
+)
+OTP_TOTP_ISSUER = "Kratom RLS clinic"
 
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = env_time_zone("DJANGO_TIME_ZONE", debug=DEBUG)
@@ -248,4 +310,7 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "INFO")},
+    # django-axes says hello at start-up and on every sign-in at INFO; failures and
+    # lock-outs are WARNINGs (user names and addresses masked).
+    "loggers": {"axes": {"level": "WARNING"}},
 }

@@ -1,16 +1,22 @@
+"""Receivers: every user has an account; a change of roles bumps the account's
+permissions_version (clinic.backends); a sign-in records its time (clinic.middleware)."""
+
+import time
 from collections.abc import Iterable
 from typing import Any
 
 from django.contrib.auth.models import Group, Permission, User
-from django.core.cache import cache
+from django.contrib.auth.signals import user_logged_in
 from django.db.models.signals import m2m_changed, post_save
 from django.dispatch import receiver
+from django.http import HttpRequest
 
-from clinic.backends import permissions_key
+from clinic import sessions
+from clinic.models import Account
 
 
 def forget_permissions(user_ids: Iterable[int]) -> None:
-    cache.delete_many([permissions_key(user_id) for user_id in user_ids])
+    Account.bump_permissions(list(user_ids))
 
 
 @receiver(m2m_changed, sender=User.groups.through)
@@ -45,5 +51,16 @@ def group_permissions_changed(
 
 
 @receiver(post_save, sender=User)
-def user_saved(sender: Any, instance: User, **kwargs: Any) -> None:
-    forget_permissions([instance.pk])  # is_superuser or is_active may have changed
+def user_saved(
+    sender: Any, instance: User, created: bool, update_fields: Any = None, **kwargs: Any
+) -> None:
+    if created:
+        Account.objects.get_or_create(user=instance)
+    elif update_fields is None or set(update_fields) - {"last_login", "password"}:
+        forget_permissions([instance.pk])  # is_superuser or is_active may have changed
+
+
+@receiver(user_logged_in)
+def signed_in(sender: Any, request: HttpRequest | None, user: User, **kwargs: Any) -> None:
+    if request is not None and hasattr(request, "session"):
+        request.session[sessions.SIGNED_IN_AT] = int(time.time())

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from clinic.views import assessments, followups, home, patients, rules
+from clinic.views import accounts, assessments, followups, home, patients, rules
 
 # The namespaces ("patients:", "guidance:") name the screens' subjects; every view lives
 # in clinic.views, by object.
@@ -38,9 +38,21 @@ guidance_urls = [
 urlpatterns = [
     path("", home.home, name="home"),
     path("healthz", home.healthz, name="healthz"),
-    path("sign-in/", home.sign_in, name="login"),
-    path("sign-out/", home.sign_out, name="logout"),
+    path("sign-in/", accounts.sign_in, name="login"),
+    path("sign-in/code/", accounts.sign_in_code, name="sign_in_code"),
+    path("sign-out/", accounts.sign_out, name="logout"),
+    path("account/", accounts.account, name="account"),
+    path("account/password/", accounts.password_change, name="password_change"),
+    path("account/two-factor/", accounts.two_factor_enrol, name="two_factor_enrol"),
+    path(
+        "account/two-factor/recovery-codes/",
+        accounts.two_factor_recovery_codes,
+        name="two_factor_recovery_codes",
+    ),
+    path("accounts/", accounts.account_list, name="account_list"),
+    path("accounts/<int:pk>/<slug:action>/", accounts.account_action, name="account_action"),
     path("patients/", include((patient_urls, "patients"))),
     path("guidance/", include((guidance_urls, "guidance"))),
+    path("admin/login/", accounts.admin_sign_in),  # before the admin's own sign-in page
     path("admin/", admin.site.urls),
 ]

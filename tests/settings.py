@@ -8,6 +8,9 @@ os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "0")
 # The clinic's time zone, whatever the machine's: frozen clocks and posted times in the
 # tests are UTC. A test about another zone sets it with pytest-django's `settings`.
 os.environ["DJANGO_TIME_ZONE"] = "UTC"
+# Nobody must use a second factor unless a test says so (tests/clinic/test_two_factor.py),
+# so that signing in through the form stays one step for the rest of the suite.
+os.environ.setdefault("DJANGO_2FA_REQUIRED_ROLES", "none")
 
 from clinic.settings import *  # noqa: F403
 

@@ -1,13 +1,10 @@
 import logging
 
-from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
-
-from clinic.forms.accounts import SignInForm
 
 logger = logging.getLogger(__name__)
 
@@ -29,12 +26,3 @@ def healthz(request: HttpRequest) -> HttpResponse:
         logger.exception("Health probe: database unavailable")
         return HttpResponse("database unavailable\n", status=503, content_type="text/plain")
     return HttpResponse("ok\n", content_type="text/plain")
-
-
-sign_in = login_not_required(
-    auth_views.LoginView.as_view(
-        authentication_form=SignInForm,
-        redirect_authenticated_user=True,
-    )
-)
-sign_out = auth_views.LogoutView.as_view()

@@ -5,6 +5,7 @@ import io
 import pytest
 from django.contrib.auth import authenticate
 from django.core.management import CommandError, call_command
+from django.test import RequestFactory
 
 from clinic.management.commands.seed_demo import DEMO_PASSWORD
 from guidance.default_rules import CONTENT_FIELDS, DEFAULT_RULES
@@ -28,9 +29,10 @@ def test_seed_demo_refuses_with_debug_off(db, settings):
 def test_seed_demo_creates_accounts_patients_and_cards_once(db):
     output = run("seed_demo", force=True)
     assert "Demo patients: 12 added" in output
-    user = authenticate(username="clinician", password=DEMO_PASSWORD)
+    request = RequestFactory().post("/sign-in/")  # django-axes throttles by request
+    user = authenticate(request, username="clinician", password=DEMO_PASSWORD)
     assert user is not None and user.has_perm("guidance.decide_recommendation")
-    assert authenticate(username="admin", password=DEMO_PASSWORD).is_superuser
+    assert authenticate(request, username="admin", password=DEMO_PASSWORD).is_superuser
     counts = (
         Patient.objects.count(),
         Assessment.objects.count(),

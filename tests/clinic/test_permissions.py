@@ -18,6 +18,7 @@ CLINICAL = {"clinician", "staff"}
 CLINICIAN = {"clinician"}
 GUIDANCE = {"guidance_admin"}
 EVERYONE = {"clinician", "staff", "guidance_admin", "outsider"}
+SUPERUSERS_ONLY: set[str] = set()
 
 # (url name, method, takes a patient or an assessment, roles allowed)
 MATRIX = [
@@ -57,9 +58,15 @@ MATRIX = [
     ("guidance:rule_edit", "post", "rule", GUIDANCE),
     ("guidance:rule_activate", "post", "rule", GUIDANCE),
     ("guidance:rule_retire", "post", "rule", GUIDANCE),
+    ("account", "get", False, EVERYONE),
+    ("password_change", "get", False, EVERYONE),
+    ("two_factor_enrol", "get", False, EVERYONE),
+    ("account_list", "get", False, SUPERUSERS_ONLY),
+    ("account_action", "post", "account", SUPERUSERS_ONLY),
 ]
-PUBLIC = {"login", "healthz"}
-SIGNED_IN_ANY_ROLE = {"logout"}
+PUBLIC = {"login", "healthz", "sign_in_code"}
+# Shown once after enrolment, else back to the account page (tests/clinic/test_two_factor.py).
+SIGNED_IN_ANY_ROLE = {"logout", "two_factor_recovery_codes"}
 
 
 def url_for(name, takes):
@@ -76,6 +83,8 @@ def url_for(name, takes):
             patient=make_patient(), due_date=date(2026, 11, 26), scheduled_by=author
         )
         return reverse(name, args=[followup.uuid])
+    if takes == "account":
+        return reverse(name, args=[author.pk, "deactivate"])
     if takes == "rule":
         rule = Rule.objects.get(code="IRON-STUDIES", version=1)
         return reverse(name, args=[rule.code, rule.version])

@@ -93,3 +93,41 @@ def test_gunicorn_loads_the_wsgi_application():
     from clinic.wsgi import application
 
     assert isinstance(application, WSGIHandler)
+
+
+SHOW = (
+    "from django.conf import settings as s; "
+    "print(sorted(s.TWO_FACTOR_REQUIRED_ROLES), s.TRUSTED_PROXIES, s.SESSION_MAX_SECONDS)"
+)
+
+
+def test_every_role_and_superusers_need_a_second_factor_in_production_by_default():
+    result = run_manage("shell", "--no-imports", "-c", SHOW, **PRODUCTION)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == (
+        "['Clinicians', 'Guidance admins', 'Staff', 'superuser'] 0 43200"
+    )
+
+
+def test_nobody_needs_a_second_factor_under_make_run():
+    result = run_manage("shell", "--no-imports", "-c", SHOW, DJANGO_DEBUG="1")
+    assert result.stdout.strip().startswith("[] 0")
+
+
+def test_the_two_factor_roles_and_proxies_are_read_and_checked():
+    named = run_manage(
+        "shell",
+        "--no-imports",
+        "-c",
+        SHOW,
+        DJANGO_2FA_REQUIRED_ROLES="Clinicians, superuser",
+        DJANGO_TRUSTED_PROXIES="1",
+        **PRODUCTION,
+    )
+    assert named.stdout.strip() == "['Clinicians', 'superuser'] 1 43200"
+    misspelt = run_manage("check", DJANGO_2FA_REQUIRED_ROLES="Clinician", **PRODUCTION)
+    assert misspelt.returncode != 0
+    assert "unknown role(s) Clinician" in misspelt.stderr
+    negative = run_manage("check", DJANGO_TRUSTED_PROXIES="-1", **PRODUCTION)
+    assert negative.returncode != 0
+    assert "DJANGO_TRUSTED_PROXIES must be at least 0" in negative.stderr

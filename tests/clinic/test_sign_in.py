@@ -1,59 +1,231 @@
+"""Sign-in and its throttling (django-axes): a lock-out holds one (user name, client address)
+pair, never a person everywhere nor everyone at an address."""
+
+import pytest
 import time_machine
+from axes.models import AccessAttempt
 from django.conf import settings
+from django.test import Client
 from django.urls import reverse
 
-from clinic.models import FailedSignIn
 from tests.base import PASSWORD
 
+CLINICIAN_HOME = "198.51.100.10"
+STRANGER = "203.0.113.66"
+PROXY = "10.0.0.2"
+BALANCER = "10.0.0.3"
 
-def sign_in(client, username, password):
-    return client.post(reverse("login"), {"username": username, "password": password})
+
+def sign_in(username, password, client=None, **headers):
+    client = client or Client()
+    response = client.post(
+        reverse("login"), {"username": username, "password": password}, **headers
+    )
+    return response, client
 
 
-def test_a_user_signs_in_with_the_right_password(client, clinician):
-    response = sign_in(client, "clinician", PASSWORD)
-    assert response.status_code == 302
+def signed_in(response, client):
+    return response.status_code == 302 and "_auth_user_id" in client.session
+
+
+def fail(username, times=settings.AXES_FAILURE_LIMIT, **headers):
+    for _ in range(times):
+        response, _ = sign_in(username, "wrong-password", **headers)
+        assert response.status_code in (200, 429)
+
+
+def direct(address):
+    return {"REMOTE_ADDR": address}
+
+
+def via_proxy(forwarded_for, proxy=PROXY):
+    """What the app receives from the TLS proxy: it appended the address it saw."""
+    return {"REMOTE_ADDR": proxy, "HTTP_X_FORWARDED_FOR": forwarded_for}
+
+
+def test_a_user_signs_in_with_the_right_password(clinician):
+    response, client = sign_in("clinician", PASSWORD)
+    assert signed_in(response, client)
     assert response.url == reverse("home")
 
 
-def test_a_wrong_password_is_refused_with_a_message(client, clinician):
-    response = sign_in(client, "clinician", "wrong")
+def test_a_wrong_password_is_refused_with_a_message_and_counted(clinician):
+    response, client = sign_in("clinician", "wrong", **direct(CLINICIAN_HOME))
     assert response.status_code == 200
     assert "enter a correct username and password" in response.content.decode()
-    assert FailedSignIn.objects.filter(username="clinician").count() == 1
-
-
-def test_repeated_failures_lock_the_account_even_against_the_right_password(client, clinician):
-    for _ in range(settings.SIGNIN_FAILURE_LIMIT):
-        sign_in(client, "clinician", "wrong")
-    response = sign_in(client, "clinician", PASSWORD)
-    assert response.status_code == 200
-    assert "Too many failed sign-ins" in response.content.decode()
-    assert "_auth_user_id" not in client.session
-
-
-def test_the_lock_lifts_after_the_lockout_period(client, clinician):
-    with time_machine.travel("2026-11-26 09:00Z", tick=False):
-        for _ in range(settings.SIGNIN_FAILURE_LIMIT):
-            sign_in(client, "clinician", "wrong")
-    later = f"2026-11-26 09:{settings.SIGNIN_LOCKOUT_MINUTES + 1:02d}Z"
-    with time_machine.travel(later, tick=False):
-        assert sign_in(client, "clinician", PASSWORD).status_code == 302
-
-
-def test_a_successful_sign_in_clears_earlier_failures(client, clinician):
-    sign_in(client, "clinician", "wrong")
-    sign_in(client, "clinician", PASSWORD)
-    assert not FailedSignIn.objects.filter(username="clinician").exists()
-
-
-def test_the_admin_sign_in_is_throttled_too(client, superuser):
-    for _ in range(settings.SIGNIN_FAILURE_LIMIT):
-        client.post(reverse("admin:login"), {"username": "root", "password": "wrong"})
-    response = client.post(
-        reverse("admin:login"), {"username": "root", "password": "root-password-1"}
+    attempt = AccessAttempt.objects.get()
+    assert (attempt.username, attempt.ip_address, attempt.failures_since_start) == (
+        "clinician",
+        CLINICIAN_HOME,
+        1,
     )
-    assert "Too many failed sign-ins" in response.content.decode()
+
+
+# (proxies in front, the stranger's failures as, the clinician's sign-in as, locked out?)
+LOCKOUT_MATRIX = {
+    "same user from another address": (
+        0,
+        ("clinician", direct(STRANGER)),
+        ("clinician", direct(CLINICIAN_HOME)),
+        False,
+    ),
+    "another user from the same address": (
+        0,
+        ("staff", direct(CLINICIAN_HOME)),
+        ("clinician", direct(CLINICIAN_HOME)),
+        False,
+    ),
+    "the locked pair, with the right password": (
+        0,
+        ("clinician", direct(CLINICIAN_HOME)),
+        ("clinician", direct(CLINICIAN_HOME)),
+        True,
+    ),
+    "one proxy: every request from the proxy's address, another client": (
+        1,
+        ("clinician", via_proxy(STRANGER)),
+        ("clinician", via_proxy(CLINICIAN_HOME)),
+        False,
+    ),
+    "one proxy: the same client": (
+        1,
+        ("clinician", via_proxy(CLINICIAN_HOME)),
+        ("clinician", via_proxy(CLINICIAN_HOME)),
+        True,
+    ),
+    "one proxy: a stranger writing the clinician's address into X-Forwarded-For": (
+        1,
+        ("clinician", via_proxy(f"{CLINICIAN_HOME}, {STRANGER}")),
+        ("clinician", via_proxy(CLINICIAN_HOME)),
+        False,
+    ),
+    "one proxy: a stranger changing a forged X-Forwarded-For gets no new tries": (
+        1,
+        ("clinician", via_proxy(f"192.0.2.1, {STRANGER}")),
+        ("clinician", via_proxy(f"192.0.2.99, {STRANGER}")),
+        True,
+    ),
+    "two proxies: another client": (
+        2,
+        ("clinician", via_proxy(f"{STRANGER}, {BALANCER}")),
+        ("clinician", via_proxy(f"{CLINICIAN_HOME}, {BALANCER}")),
+        False,
+    ),
+    "two proxies: the same client behind a forged entry": (
+        2,
+        ("clinician", via_proxy(f"{STRANGER}, {BALANCER}")),
+        ("clinician", via_proxy(f"{CLINICIAN_HOME}, {STRANGER}, {BALANCER}")),
+        True,
+    ),
+    "two proxies: a stranger writing the clinician's address": (
+        2,
+        ("clinician", via_proxy(f"{CLINICIAN_HOME}, {STRANGER}, {BALANCER}")),
+        ("clinician", via_proxy(f"{CLINICIAN_HOME}, {BALANCER}")),
+        False,
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("proxies", "failures", "attempt", "locked"),
+    LOCKOUT_MATRIX.values(),
+    ids=LOCKOUT_MATRIX.keys(),
+)
+def test_the_lockout_matrix(settings, clinician, staff, proxies, failures, attempt, locked):
+    settings.TRUSTED_PROXIES = proxies
+    username, headers = failures
+    fail(username, **headers)
+    username, headers = attempt
+    response, client = sign_in(username, PASSWORD, **headers)
+    if locked:
+        assert response.status_code == 429
+        assert "Too many failed sign-ins" in response.content.decode()
+        assert "_auth_user_id" not in client.session
+    else:
+        assert signed_in(response, client)
+
+
+def test_a_stranger_with_100_failures_from_one_address_cannot_stop_a_clinician_elsewhere(
+    clinician, staff
+):
+    for n in range(100):
+        sign_in(["clinician", "staff", f"guess{n}"][n % 3], "wrong", **direct(STRANGER))
+    response, client = sign_in("clinician", PASSWORD, **direct(CLINICIAN_HOME))
+    assert signed_in(response, client)
+    response, client = sign_in("staff", PASSWORD, **direct("192.0.2.40"))
+    assert signed_in(response, client)
+
+
+def test_a_lockout_lasts_fifteen_minutes_from_the_fifth_failure_whatever_the_stranger_does(
+    clinician,
+):
+    assert settings.AXES_COOLOFF_TIME.total_seconds() == 15 * 60
+    with time_machine.travel("2026-11-26 09:00Z", tick=False):
+        fail("clinician", **direct(STRANGER))
+    for minute in range(1, 15):  # tries while locked out are refused and not counted
+        with time_machine.travel(f"2026-11-26 09:{minute:02d}:30Z", tick=False):
+            assert sign_in("clinician", "wrong", **direct(STRANGER))[0].status_code == 429
+    with time_machine.travel("2026-11-26 09:14:59Z", tick=False):
+        assert sign_in("clinician", PASSWORD, **direct(STRANGER))[0].status_code == 429
+    with time_machine.travel("2026-11-26 09:15:01Z", tick=False):
+        assert signed_in(*sign_in("clinician", PASSWORD, **direct(STRANGER)))
+
+
+def test_a_successful_sign_in_clears_the_pairs_failures(clinician):
+    fail("clinician", times=settings.AXES_FAILURE_LIMIT - 1)
+    assert signed_in(*sign_in("clinician", PASSWORD))
+    assert not AccessAttempt.objects.exists()
+    fail("clinician", times=settings.AXES_FAILURE_LIMIT - 1)
+    assert signed_in(*sign_in("clinician", PASSWORD))
+
+
+def test_the_admin_sign_in_is_the_apps_sign_in_throttled_the_same_way(client, superuser):
+    response = client.get(reverse("admin:login"), {"next": "/admin/"})
+    assert response.status_code == 302
+    assert response.url == f"{reverse('login')}?next=%2Fadmin%2F"
+    response = client.post(reverse("admin:login"), {"username": "root", "password": "x"})
+    assert response.status_code == 302  # no second door that checks passwords
+    assert not AccessAttempt.objects.exists()
+    fail("root")
+    assert sign_in("root", "root-password-1")[0].status_code == 429
+    assert client.get(reverse("admin:index")).status_code == 302
+
+
+ODD_NAMES = {
+    "151 characters": "c" * 151,
+    "10,000 characters": "c" * 10_000,
+    "76 dotted capital Is (152 characters once lower-cased)": "İ" * 76,
+    "10 characters that NFKC turns into 180": "ﷺ" * 10,
+    "a NUL inside a real name": "clin\x00ician",
+    "only NULs": "\x00" * 5,
+    "a real name plus one": "clinician" + "x" * 142,
+}
+
+
+@pytest.mark.parametrize("username", ODD_NAMES.values(), ids=ODD_NAMES.keys())
+def test_odd_user_names_are_ordinary_failures_never_errors(clinician, username):
+    for _ in range(settings.AXES_FAILURE_LIMIT - 1):
+        response, _ = sign_in(username, PASSWORD, **direct(STRANGER))
+        assert response.status_code == 200
+        assert "enter a correct username and password" in response.content.decode()
+    assert sign_in(username, PASSWORD, **direct(STRANGER))[0].status_code == 429
+    # Only that name from that address is locked: the clinician is not.
+    assert signed_in(*sign_in("clinician", PASSWORD, **direct(STRANGER)))
+
+
+def test_a_password_with_a_nul_character_is_an_ordinary_failure(clinician):
+    response, _ = sign_in("clinician", "correct\x00horse")
+    assert response.status_code == 200
+    assert "enter a correct username and password" in response.content.decode()
+
+
+def test_an_inactive_user_cannot_sign_in_and_it_counts_as_a_failure(clinician):
+    clinician.is_active = False
+    clinician.save()
+    response, client = sign_in("clinician", PASSWORD)
+    assert response.status_code == 200
+    assert "_auth_user_id" not in client.session
+    assert AccessAttempt.objects.get().failures_since_start == 1
 
 
 def test_sign_out_needs_a_post_and_ends_the_session(as_user, clinician):
@@ -65,8 +237,8 @@ def test_sign_out_needs_a_post_and_ends_the_session(as_user, clinician):
 
 def test_sessions_expire_after_thirty_idle_minutes(as_user, clinician):
     assert settings.SESSION_COOKIE_AGE == 30 * 60
-    client = as_user(clinician)
     with time_machine.travel("2026-11-26 09:00Z", tick=False):
+        client = as_user(clinician)
         client.get(reverse("home"))  # every request pushes the expiry on
     with time_machine.travel("2026-11-26 09:29Z", tick=False):
         assert client.get(reverse("home")).status_code == 200
@@ -74,13 +246,27 @@ def test_sessions_expire_after_thirty_idle_minutes(as_user, clinician):
         assert client.get(reverse("home")).status_code == 302
 
 
-def test_the_session_is_written_at_most_once_a_minute_not_on_every_page(
-    as_user, clinician, django_assert_num_queries
-):
+def test_sessions_end_twelve_hours_after_sign_in_however_busy(clinician):
+    assert settings.SESSION_MAX_SECONDS == 12 * 3600
+    with time_machine.travel("2026-11-26 07:00Z", tick=False):
+        response, client = sign_in("clinician", PASSWORD)
+        assert signed_in(response, client)
+    for hour in range(7, 19):  # a request every 20 minutes: never idle
+        for minute in (0, 20, 40):
+            with time_machine.travel(f"2026-11-26 {hour:02d}:{minute:02d}:01Z", tick=False):
+                assert client.get(reverse("home")).status_code == 200
+    with time_machine.travel("2026-11-26 19:00:00Z", tick=False):
+        response = client.get(reverse("home"), follow=True)
+    assert response.redirect_chain[0][0].startswith(reverse("login"))
+    assert "Sessions end 12 hours after sign-in" in response.content.decode()
+    assert "_auth_user_id" not in client.session
+
+
+def test_the_session_is_written_at_most_once_a_minute_not_on_every_page(as_user, clinician):
     from django.contrib.sessions.models import Session
 
-    client = as_user(clinician)
     with time_machine.travel("2026-11-26 09:00:00Z", tick=False):
+        client = as_user(clinician)
         client.get(reverse("home"))
         expiry = Session.objects.get().expire_date
     with time_machine.travel("2026-11-26 09:00:30Z", tick=False):

@@ -1,0 +1,13 @@
+"""What the app keeps in a session besides Django's own keys."""
+
+# When the person signed in (Unix time): sessions end SESSION_MAX_SECONDS after it.
+SIGNED_IN_AT = "_signed_in_at"
+# Password checked, second factor not yet: {"user", "backend", "at", "next"}. Nobody is
+# signed in until the code is accepted.
+PENDING_SIGN_IN = "_pending_sign_in"
+PENDING_SIGN_IN_SECONDS = 5 * 60
+# Signed in, but the role requires a second factor that is not set up yet: nothing but
+# enrolment (and signing out) until it is.
+MUST_ENROL = "_must_enrol"
+# The recovery codes of a just-confirmed authenticator, shown once and then forgotten.
+RECOVERY_CODES = "_recovery_codes"

@@ -1,0 +1,241 @@
+"""Signing in and out (password, then a code when the person has an authenticator), one's
+own account (two-factor enrolment, password), and the account review for superusers."""
+
+import time
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import login as auth_login
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_not_required
+from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.models import User
+from django.core.exceptions import PermissionDenied
+from django.db.models import Exists, OuterRef
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse, reverse_lazy
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_POST
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from clinic import sessions, two_factor
+from clinic.forms.accounts import CodeForm, RoleForm, SignInForm
+from clinic.models import Account, AccountEvent
+from clinic.requests import AuthenticatedRequest
+
+
+class SignInView(auth_views.LoginView):
+    """The password step. Someone with an authenticator is not signed in yet: the code
+    page finishes the job. Someone whose role requires a second factor and who has none
+    is signed in and sent to enrolment, and can do nothing else until it is done
+    (clinic.middleware.AccountRequirementsMiddleware)."""
+
+    authentication_form = SignInForm
+    redirect_authenticated_user = True
+
+    def form_valid(self, form: AuthenticationForm) -> HttpResponse:
+        user = form.get_user()
+        if two_factor.is_enrolled(user):
+            self.request.session[sessions.PENDING_SIGN_IN] = {
+                "user": user.pk,
+                "backend": user.backend,
+                "at": int(time.time()),
+                "next": self.get_success_url(),
+            }
+            return redirect("sign_in_code")
+        auth_login(self.request, user)
+        if two_factor.role_requires_it(user):
+            self.request.session[sessions.MUST_ENROL] = True
+            return redirect("two_factor_enrol")
+        return HttpResponseRedirect(self.get_success_url())
+
+
+sign_in = login_not_required(SignInView.as_view())
+sign_out = auth_views.LogoutView.as_view()
+
+
+@login_not_required
+@never_cache
+@sensitive_post_parameters("code")
+def sign_in_code(request: HttpRequest) -> HttpResponse:
+    """The second step: a code from the authenticator app, or a recovery code."""
+    pending = request.session.get(sessions.PENDING_SIGN_IN)
+    if request.user.is_authenticated and not pending:
+        return redirect("home")
+    user = None
+    if pending is not None and time.time() - pending["at"] < sessions.PENDING_SIGN_IN_SECONDS:
+        user = User.objects.filter(pk=pending["user"], is_active=True).first()
+    if pending is None or user is None:
+        request.session.pop(sessions.PENDING_SIGN_IN, None)
+        messages.info(request, "Sign in again: the code must follow the password within 5 minutes.")
+        return redirect("login")
+    form = CodeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        if two_factor.verify(user, form.cleaned_data["code"]) is not None:
+            del request.session[sessions.PENDING_SIGN_IN]
+            auth_login(request, user, backend=pending["backend"])
+            return HttpResponseRedirect(pending["next"])
+        form.add_error(
+            "code", "That code is not right, or was used already. Try the next code shown."
+        )
+    return render(request, "registration/sign_in_code.html", {"form": form})
+
+
+@login_not_required
+def admin_sign_in(request: HttpRequest) -> HttpResponse:
+    """The admin has no sign-in of its own: one door, one throttle, one second factor."""
+    target = request.GET.get("next") or reverse("admin:index")
+    return redirect(f"{reverse('login')}?{urlencode({'next': target})}")
+
+
+def locked_out(
+    request: HttpRequest, original_response: HttpResponse | None, credentials: Any
+) -> HttpResponse:
+    """django-axes' answer to a locked (user name, address) pair (AXES_LOCKOUT_CALLABLE)."""
+    minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+    return render(request, "registration/locked_out.html", {"minutes": minutes}, status=429)
+
+
+def account(request: AuthenticatedRequest) -> HttpResponse:
+    """One's own account: roles, second factor, password."""
+    user = request.user
+    return render(
+        request,
+        "clinic/account.html",
+        {
+            "roles": list(user.groups.values_list("name", flat=True)),
+            "enrolled": two_factor.is_enrolled(user),
+            "recovery_codes_left": two_factor.recovery_codes_left(user),
+        },
+    )
+
+
+@never_cache
+@sensitive_post_parameters("code")
+def two_factor_enrol(request: AuthenticatedRequest) -> HttpResponse:
+    """Set up an authenticator app: scan the QR code (or type the secret), then confirm
+    with one code from the app. The recovery codes are shown on the next page, once."""
+    user = request.user
+    if two_factor.is_enrolled(user):
+        request.session.pop(sessions.MUST_ENROL, None)
+        messages.info(
+            request,
+            "Two-factor sign-in is already set up. To replace your authenticator, ask a "
+            "superuser to reset your second factor.",
+        )
+        return redirect("account")
+    device = two_factor.new_authenticator(user)
+    form = CodeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        codes = two_factor.confirm(device, form.cleaned_data["code"])
+        if codes is not None:
+            user.account.record(AccountEvent.Action.SECOND_FACTOR_ENROLLED, by=user)
+            request.session.pop(sessions.MUST_ENROL, None)
+            request.session[sessions.RECOVERY_CODES] = codes
+            return redirect("two_factor_recovery_codes")
+        form.add_error("code", "That code is not right. Check the app and try the next code.")
+    return render(
+        request,
+        "clinic/two_factor_enrol.html",
+        {
+            "form": form,
+            "qr_code": two_factor.qr_code_svg(device),
+            "secret": two_factor.secret_text(device),
+            "required": request.session.get(sessions.MUST_ENROL, False),
+        },
+    )
+
+
+@never_cache
+def two_factor_recovery_codes(request: AuthenticatedRequest) -> HttpResponse:
+    codes = request.session.pop(sessions.RECOVERY_CODES, None)
+    if codes is None:
+        messages.info(request, "Recovery codes are shown once, when they are made.")
+        return redirect("account")
+    return render(request, "clinic/two_factor_recovery_codes.html", {"codes": codes})
+
+
+class PasswordChangeView(auth_views.PasswordChangeView):
+    """Django's: the old password, the new one twice, the validators; the session stays."""
+
+    success_url = reverse_lazy("account")
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        response = super().form_valid(form)
+        form.user.account.password_changed()
+        messages.success(self.request, "Your password has been changed.")
+        return response
+
+
+password_change = PasswordChangeView.as_view()
+
+
+def superuser_required[V: Callable[..., HttpResponseBase]](view: V) -> V:
+    @wraps(view)
+    def check(request: AuthenticatedRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        if not request.user.is_superuser:
+            raise PermissionDenied
+        return view(request, *args, **kwargs)
+
+    return check  # type: ignore[return-value]
+
+
+@superuser_required
+def account_list(request: AuthenticatedRequest) -> HttpResponse:
+    """Every account: role, last sign-in, second factor, active; and what was done to them."""
+    users = (
+        User.objects.select_related("account")
+        .prefetch_related("groups")
+        .annotate(enrolled=Exists(TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True)))
+        .order_by("username")
+    )
+    events = AccountEvent.objects.select_related("user", "by")[:50]
+    return render(
+        request,
+        "clinic/account_list.html",
+        {"users": users, "events": events, "role_form": RoleForm()},
+    )
+
+
+ACTIONS = {
+    "deactivate": "deactivated: signed out everywhere, and cannot sign in",
+    "reactivate": "reactivated",
+    "reset-second-factor": "second factor reset",
+    "force-password-change": "must change the password at the next page",
+    "role": "role changed",
+}
+
+
+@superuser_required
+@require_POST
+def account_action(request: AuthenticatedRequest, pk: int, action: str) -> HttpResponse:
+    if action not in ACTIONS:
+        raise PermissionDenied
+    user = get_object_or_404(User, pk=pk)
+    account, _ = Account.objects.select_related("user").get_or_create(user=user)
+    by = request.user
+    if action == "deactivate":
+        if user == by:
+            messages.error(request, "You cannot deactivate your own account.")
+            return redirect("account_list")
+        account.deactivate(by=by)
+    elif action == "reactivate":
+        account.reactivate(by=by)
+    elif action == "reset-second-factor":
+        account.reset_second_factor(by=by)
+    elif action == "force-password-change":
+        account.force_password_change(by=by)
+    else:
+        form = RoleForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, "Choose one of the roles listed.")
+            return redirect("account_list")
+        account.set_role(form.group(), by=by)
+    messages.success(request, f"{user.get_username()}: {ACTIONS[action]}.")
+    return redirect("account_list")

@@ -1,0 +1,230 @@
+"""Two-factor sign-in: enrolment, the code step (authenticator or recovery code), codes that
+work once, forced enrolment by role, and a superuser's reset."""
+
+import re
+from base64 import b32encode
+
+import pytest
+import time_machine
+from django.contrib.auth.models import Group
+from django.test import Client
+from django.urls import reverse
+from django_otp.oath import totp
+from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from clinic.models import AccountEvent
+from clinic.roles import CLINICIANS, SUPERUSER
+from tests.base import PASSWORD
+
+T0 = "2026-11-26 09:00:00Z"
+
+
+def code_for(device, drift_steps=0):
+    return f"{totp(device.bin_key, drift=-drift_steps):06d}"
+
+
+def sign_in(client, username, password=PASSWORD, **params):
+    url = reverse("login") + (f"?next={params['next']}" if "next" in params else "")
+    return client.post(url, {"username": username, "password": password})
+
+
+def is_signed_in(client):
+    return "_auth_user_id" in client.session
+
+
+@pytest.fixture
+def enrolled(clinician):
+    """The clinician with a confirmed authenticator and two recovery codes."""
+    device = TOTPDevice.objects.create(user=clinician, name="phone", confirmed=True)
+    static = StaticDevice.objects.create(user=clinician, name="Recovery codes")
+    StaticToken.objects.bulk_create(
+        [StaticToken(device=static, token="abcd2345"), StaticToken(device=static, token="wxyz6789")]
+    )
+    return device
+
+
+def test_enrolment_shows_a_qr_code_and_the_secret_then_confirms_with_one_code(as_user, staff):
+    with time_machine.travel(T0, tick=False) as clock:
+        client = as_user(staff)
+        page = client.get(reverse("two_factor_enrol"))
+        html = page.content.decode()
+        device = TOTPDevice.objects.get(user=staff)
+        assert not device.confirmed
+        qr = re.search(r"<svg.*?</svg>", html, re.S).group(0)
+        assert "<path" in qr and "style=" not in qr and "<script" not in qr  # allowed by CSP
+        secret = b32encode(device.bin_key).decode()
+        shown = re.search(r'id="secret">([A-Z2-7 ]+)<', html).group(1)
+        assert shown.replace(" ", "") == secret
+        # Reloading keeps the secret: the person may be half-way through scanning.
+        client.get(reverse("two_factor_enrol"))
+        assert TOTPDevice.objects.get(user=staff).key == device.key
+
+        wrong = client.post(reverse("two_factor_enrol"), {"code": "000000"})
+        assert "That code is not right" in wrong.content.decode()
+        clock.shift(5)  # past django-otp's back-off after a failure
+        response = client.post(reverse("two_factor_enrol"), {"code": code_for(device)})
+        assert response.url == reverse("two_factor_recovery_codes")
+        device.refresh_from_db()
+        assert device.confirmed
+
+        shown = client.get(reverse("two_factor_recovery_codes")).content.decode()
+        codes = re.findall(r"<li>([a-z2-7]{8})</li>", shown)
+        assert len(codes) == 10
+        assert sorted(codes) == sorted(StaticToken.objects.values_list("token", flat=True))
+        again = client.get(reverse("two_factor_recovery_codes"))  # shown once only
+        assert again.url == reverse("account")
+    assert AccountEvent.objects.get().action == AccountEvent.Action.SECOND_FACTOR_ENROLLED
+
+
+def test_the_account_page_offers_enrolment_to_anyone_without_a_second_factor(as_user, outsider):
+    page = as_user(outsider).get(reverse("account")).content.decode()
+    assert "Off." in page and reverse("two_factor_enrol") in page
+
+
+def test_someone_already_enrolled_is_not_shown_a_new_secret(as_user, clinician, enrolled):
+    response = as_user(clinician).get(reverse("two_factor_enrol"))
+    assert response.url == reverse("account")
+    assert TOTPDevice.objects.filter(user=clinician).count() == 1
+
+
+def test_with_an_authenticator_the_password_alone_does_not_sign_in(clinician, enrolled):
+    client = Client()
+    response = sign_in(client, "clinician")
+    assert response.url == reverse("sign_in_code")
+    assert not is_signed_in(client)
+    assert client.get(reverse("patients:list")).status_code == 302
+
+
+def test_signing_in_with_a_code_from_the_authenticator(clinician, enrolled):
+    client = Client()
+    sign_in(client, "clinician", next="/patients/")
+    response = client.post(reverse("sign_in_code"), {"code": code_for(enrolled)})
+    assert response.url == "/patients/"
+    assert is_signed_in(client)
+    assert client.get(reverse("patients:list")).status_code == 200
+
+
+def test_a_code_already_used_is_refused(clinician, enrolled):
+    first, second = Client(), Client()
+    with time_machine.travel(T0, tick=False):
+        code = code_for(enrolled)
+        sign_in(first, "clinician")
+        first.post(reverse("sign_in_code"), {"code": code})
+        assert is_signed_in(first)
+    with time_machine.travel("2026-11-26 09:00:20Z", tick=False):  # same 30 s step
+        sign_in(second, "clinician")
+        response = second.post(reverse("sign_in_code"), {"code": code})
+    assert "That code is not right, or was used already" in response.content.decode()
+    assert not is_signed_in(second)
+
+
+def test_a_wrong_code_is_refused(clinician, enrolled):
+    client = Client()
+    sign_in(client, "clinician")
+    response = client.post(reverse("sign_in_code"), {"code": "12345\x00"})
+    assert response.status_code == 200
+    assert not is_signed_in(client)
+
+
+def test_signing_in_with_a_recovery_code_which_then_works_no_more(clinician, enrolled):
+    client = Client()
+    sign_in(client, "clinician")
+    response = client.post(reverse("sign_in_code"), {"code": "ABCD 2345"})
+    assert response.url == reverse("home")
+    assert is_signed_in(client)
+    assert list(StaticToken.objects.values_list("token", flat=True)) == ["wxyz6789"]
+
+    again = Client()
+    sign_in(again, "clinician")
+    response = again.post(reverse("sign_in_code"), {"code": "abcd2345"})
+    assert response.status_code == 200
+    assert not is_signed_in(again)
+
+
+def test_the_code_must_follow_the_password_within_five_minutes(clinician, enrolled):
+    client = Client()
+    with time_machine.travel(T0, tick=False):
+        sign_in(client, "clinician")
+    with time_machine.travel("2026-11-26 09:05:01Z", tick=False):
+        response = client.post(reverse("sign_in_code"), {"code": code_for(enrolled)})
+    assert response.url == reverse("login")
+    assert not is_signed_in(client)
+
+
+def test_the_code_page_without_the_password_step_goes_back_to_sign_in(client):
+    assert client.get(reverse("sign_in_code")).url == reverse("login")
+
+
+@pytest.fixture
+def required(settings):
+    settings.TWO_FACTOR_REQUIRED_ROLES = frozenset({CLINICIANS, SUPERUSER})
+
+
+def test_a_role_that_requires_it_is_taken_to_enrolment_and_can_do_nothing_else(required, clinician):
+    client = Client()
+    response = sign_in(client, "clinician", next="/patients/")
+    assert response.url == reverse("two_factor_enrol")
+    for name in ["home", "patients:list", "account", "password_change"]:
+        assert client.get(reverse(name)).url == reverse("two_factor_enrol")
+    assert client.get(reverse("healthz")).status_code == 200
+    assert client.get(reverse("two_factor_enrol")).status_code == 200
+
+    device = TOTPDevice.objects.get(user=clinician)
+    client.post(reverse("two_factor_enrol"), {"code": code_for(device)})
+    assert client.get(reverse("two_factor_recovery_codes")).status_code == 200
+    assert client.get(reverse("patients:list")).status_code == 200
+
+
+def test_signing_out_is_allowed_before_enrolment(required, clinician):
+    client = Client()
+    sign_in(client, "clinician")
+    assert client.post(reverse("logout")).status_code == 302
+    assert not is_signed_in(client)
+
+
+def test_a_superuser_is_taken_to_enrolment_when_superusers_are_named(required, superuser):
+    client = Client()
+    assert sign_in(client, "root", "root-password-1").url == reverse("two_factor_enrol")
+
+
+def test_roles_not_named_sign_in_with_the_password_alone(required, staff):
+    client = Client()
+    assert sign_in(client, "staff").url == reverse("home")
+    assert client.get(reverse("patients:list")).status_code == 200
+
+
+def test_a_required_role_with_an_authenticator_gets_the_code_step_not_enrolment(
+    required, clinician, enrolled
+):
+    assert sign_in(Client(), "clinician").url == reverse("sign_in_code")
+
+
+def test_a_superuser_resets_a_second_factor_and_it_is_recorded(
+    as_user, superuser, clinician, enrolled
+):
+    response = as_user(superuser).post(
+        reverse("account_action", args=[clinician.pk, "reset-second-factor"])
+    )
+    assert response.url == reverse("account_list")
+    assert not TOTPDevice.objects.filter(user=clinician).exists()
+    assert not StaticDevice.objects.filter(user=clinician).exists()
+    event = AccountEvent.objects.get()
+    assert (event.user, event.by, event.action) == (
+        clinician,
+        superuser,
+        AccountEvent.Action.SECOND_FACTOR_RESET,
+    )
+    assert sign_in(Client(), "clinician").url == reverse("home")  # password alone again
+
+
+def test_after_a_reset_a_required_role_enrols_again(required, superuser, clinician, enrolled):
+    boss = Client()
+    boss.force_login(superuser)
+    boss.post(reverse("account_action", args=[clinician.pk, "reset-second-factor"]))
+    assert sign_in(Client(), "clinician").url == reverse("two_factor_enrol")
+
+
+def test_a_group_renamed_out_of_the_setting_no_longer_requires_it(required, clinician):
+    Group.objects.filter(name=CLINICIANS).update(name="Clinicians (old)")
+    assert sign_in(Client(), "clinician").url == reverse("home")
