@@ -26,3 +26,8 @@ class CappedPage:
         self.capped = self.count > self.COUNT_CAP
         self.start_index = start + 1 if self.rows else 0
         self.end_index = start + len(self.rows)
+
+
+def count_up_to(rows: QuerySet[Any], cap: int = CappedPage.COUNT_CAP) -> int:
+    """How many rows, counting no further than one past `cap` (shown as "more than")."""
+    return rows[: cap + 1].count()

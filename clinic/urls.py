@@ -27,6 +27,7 @@ patient_urls = [
 
 guidance_urls = [
     path("cards/<uuid:uuid>/decide/", assessments.card_decide, name="decide"),
+    path("review/", assessments.awaiting_review, name="review"),
     path("rules/", rules.rule_list, name="rules"),
     path("rules/new/", rules.rule_create, name="rule_create"),
     path("rules/<str:code>/v<int:version>/", rules.rule_detail, name="rule"),

@@ -204,15 +204,20 @@ class CardStatus(models.TextChoices):
 
 
 class RecommendationQuerySet(models.QuerySet["Recommendation"]):
-    def for_assessment_page(self) -> "RecommendationQuerySet":
-        return self.select_related("rule").order_by(
+    def awaiting_review(self) -> "RecommendationQuerySet":
+        """Cards nobody has decided yet, on records that are open (archived patients'
+        cards wait for the record's restoration): critical first, then the oldest."""
+        return self.filter(
+            status=CardStatus.PENDING, assessment__patient__archived_at__isnull=True
+        ).order_by(
             models.Case(
                 *[
                     models.When(rule__indicator=indicator, then=rank)
                     for indicator, rank in INDICATOR_ORDER.items()
                 ]
             ),
-            "rule__code",
+            "created_at",
+            "pk",
         )
 
 

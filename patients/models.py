@@ -177,6 +177,11 @@ class Patient(Versioned):
     def is_archived(self) -> bool:
         return self.archived_at is not None
 
+    @property
+    def age(self) -> int:
+        """Age today, in the clinic's time zone."""
+        return age_in_years(self.date_of_birth, timezone.localdate())
+
     def latest_scores(self) -> dict[str, Score | None]:
         return {
             code: SCALES[code].score_of(getattr(self, f"latest_{code}_total"))

@@ -4,6 +4,7 @@ page, and a clinician's decision on a card."""
 from uuid import UUID
 
 from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
@@ -13,6 +14,7 @@ from clinic.access import get_assessment_for_user, get_card_for_user, get_patien
 from clinic.conflicts import merge
 from clinic.forms.assessments import AssessmentForm, DecisionForm, live_scores, posted_items
 from clinic.pages import assessment_changes, card_page, entered_sections
+from clinic.paging import CappedPage
 from clinic.requests import AuthenticatedRequest
 from guidance.models import Recommendation
 from guidance.services import save_assessment
@@ -185,3 +187,16 @@ def decided(
     if failed:
         return render_assessment(request, card.assessment, failed_decision=failed)
     return redirect(f"{card.assessment.get_absolute_url()}#card-{card.uuid}")
+
+
+REVIEW_PAGE_SIZE = 50
+
+
+@permission_required("guidance.decide_recommendation", raise_exception=True)
+@require_http_methods(["GET"])
+def awaiting_review(request: AuthenticatedRequest) -> HttpResponse:
+    """Every undecided card across patients, critical first, then the oldest: nothing a
+    clinician must weigh waits unseen. A fixed number of queries: the count and the page."""
+    cards = Recommendation.objects.awaiting_review().select_related("rule", "assessment__patient")
+    page = CappedPage(cards, request.GET.get("page"), REVIEW_PAGE_SIZE)
+    return render(request, "guidance/awaiting_review.html", {"page": page})

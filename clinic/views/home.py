@@ -4,14 +4,29 @@ from django.contrib.auth.decorators import login_not_required
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
+
+from clinic.paging import CappedPage, count_up_to
+from clinic.requests import AuthenticatedRequest
+from guidance.models import Recommendation
+from patients.models import FollowUp
 
 logger = logging.getLogger(__name__)
 
 
-def home(request: HttpRequest) -> HttpResponse:
-    """The landing page after sign-in: the way into what this user's role may do."""
-    return render(request, "clinic/home.html")
+def home(request: AuthenticatedRequest) -> HttpResponse:
+    """The landing page after sign-in: the way into what this user's role may do, with
+    what is waiting for them (a count each, capped like the lists they lead to)."""
+    counts: dict[str, int] = {}
+    if request.user.has_perm("guidance.decide_recommendation"):
+        counts["awaiting_review"] = count_up_to(Recommendation.objects.awaiting_review())
+    if request.user.has_perm("patients.view_followup"):
+        today = timezone.localdate()
+        scheduled = FollowUp.objects.scheduled()
+        counts["overdue"] = count_up_to(scheduled.filter(due_date__lt=today))
+        counts["due_today"] = count_up_to(scheduled.filter(due_date=today))
+    return render(request, "clinic/home.html", {"counts": counts, "cap": CappedPage.COUNT_CAP})
 
 
 @login_not_required

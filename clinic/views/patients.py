@@ -18,7 +18,7 @@ from clinic.forms.patients import ArchiveForm, PatientForm, PatientSearchForm
 from clinic.pages import patient_changes, timeline, trend_charts
 from clinic.paging import CappedPage
 from clinic.requests import AuthenticatedRequest
-from guidance.models import CardStatus, Decision, Recommendation
+from guidance.models import CardStatus, Decision, Indicator, Recommendation
 from patients.models import EditConflict, Patient
 
 PAGE_SIZE = 25
@@ -104,6 +104,12 @@ def patient_detail(request: AuthenticatedRequest, uuid: UUID) -> HttpResponse:
             "timeline": timeline(assessments, decisions, followups),
             "charts": trend_charts(assessments, followups),
             "changes": patient_changes(records)[:HISTORY_SHOWN],
+            "waiting": Recommendation.objects.awaiting_review()
+            .filter(
+                assessment__patient=patient,
+                rule__indicator__in=[Indicator.CRITICAL, Indicator.WARNING],
+            )
+            .select_related("rule", "assessment"),
         },
     )
 

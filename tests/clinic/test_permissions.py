@@ -50,6 +50,7 @@ MATRIX = [
     ("patients:followup_note", "post", "followup", CLINICAL),
     ("patients:worklist", "get", False, CLINICAL),
     ("guidance:decide", "post", "card", CLINICIAN),
+    ("guidance:review", "get", False, CLINICIAN),
     ("guidance:rules", "get", False, GUIDANCE),
     ("guidance:rule_create", "get", False, GUIDANCE),
     ("guidance:rule_create", "post", False, GUIDANCE),

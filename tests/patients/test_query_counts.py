@@ -18,8 +18,9 @@ EVERY_PAGE = 7
 # + count, one page of patients
 PATIENT_LIST_QUERIES = EVERY_PAGE + 2
 # + patient, access-log insert, assessments with their authors, follow-ups with their
-# people, decisions with their cards and authors, history with its users
-PATIENT_PAGE_QUERIES = EVERY_PAGE + 6
+# people, decisions with their cards and authors, history with its users, the undecided
+# critical and warning cards of the header
+PATIENT_PAGE_QUERIES = EVERY_PAGE + 7
 
 
 def test_the_patient_list_query_count_does_not_grow_with_patients(
