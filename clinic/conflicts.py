@@ -109,6 +109,9 @@ def merge[F: "ModelForm[Any]", R: Versioned](
             )
         )
     fresh = type(form)(instance=current, **form_kwargs)
+    for name, value in form.cleaned_data.items():  # what the form asks beyond the record
+        if name not in (form._meta.fields or []) and name != "expected_version":
+            fresh.initial[name] = value
     for change in changes:
         if change.needs_choice:
             widget = fresh.fields[change.name].widget

@@ -52,6 +52,7 @@ def change_rows(
     if not records:
         return rows  # records loaded in bulk (an import, the benchmark) have no history
     for newer, older in zip(records, [*records[1:], None], strict=True):
+        changed: list[tuple[str, str, str]] = []  # label, old value, new value
         if older is None:
             if newer.history_type != "+":
                 break  # the base record of a truncated list, not its creation
@@ -62,10 +63,45 @@ def change_rows(
                 summary = special
             else:
                 delta = newer.diff_against(older, included_fields=fields)
-                changed = [labels[change.field] for change in delta.changes]
-                summary = "Changed: " + ", ".join(changed) if changed else "Saved with no changes"
-        rows.append({"user": newer.history_user, "at": newer.history_date, "summary": summary})
+                changed = [
+                    (
+                        labels[change.field],
+                        shown_value(newer, change.field, change.old),
+                        shown_value(newer, change.field, change.new),
+                    )
+                    for change in delta.changes
+                ]
+                summary = (
+                    "Changed: " + ", ".join(label for label, _, _ in changed)
+                    if changed
+                    else "Saved with no changes"
+                )
+        rows.append(
+            {
+                "user": newer.history_user,
+                "at": newer.history_date,
+                "summary": summary,
+                "fields": changed,
+                "reason": getattr(newer, "history_change_reason", None) or "",
+            }
+        )
     return rows
+
+
+def shown_value(record: Model, name: str, value: object) -> str:
+    """A stored value as a person reads it: choice labels, local times, blanks as a dash."""
+    if value is None or value == "" or value == []:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, datetime):
+        return date_format(timezone.localtime(value), "j M Y H:i")
+    if name == "mimics" and isinstance(value, list):
+        return ", ".join(str(MIMIC_NAMES.get(code, code)) for code in value)
+    choices = dict(getattr(record._meta.get_field(name), "flatchoices", []) or [])
+    return str(choices.get(value, value))
 
 
 def patient_changes(records: Sequence[Any]) -> list[dict[str, Any]]:

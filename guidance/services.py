@@ -12,13 +12,15 @@ from guidance.models import Adherence, Evaluation, Recommendation, Rule
 from patients.models import Assessment, FollowUp, FollowUpStatus
 
 
-def save_assessment(*, assessment: Assessment, expected_version: int | None = None) -> Evaluation:
+def save_assessment(
+    *, assessment: Assessment, expected_version: int | None = None, reason: str = ""
+) -> Evaluation:
     """Save a new assessment, or a correction of one, then run the rules on it and
     refresh the patient's latest scores.
 
     A correction is saved only if nobody else saved the assessment since the clinician
     opened `expected_version` (EditConflict otherwise); the earlier version is kept in
-    its history.
+    its history, and the new one with the clinician's `reason`.
     """
     with transaction.atomic():
         previous = assessment.previous_irls_total()
@@ -26,7 +28,11 @@ def save_assessment(*, assessment: Assessment, expected_version: int | None = No
             assessment.irls_previous_total = previous
             assessment.save()
         else:
-            assessment.save_edit(expected_version=expected_version, irls_previous_total=previous)
+            assessment.save_edit(
+                expected_version=expected_version,
+                irls_previous_total=previous,
+                _change_reason=reason,  # django-simple-history keeps it with the version
+            )
         evaluation = evaluate_assessment(assessment=assessment)
         assessment.patient.refresh_latest_scores()
     return evaluation

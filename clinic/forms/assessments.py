@@ -138,6 +138,14 @@ class AssessmentForm(forms.ModelForm[Assessment]):
             self.fields[key] = scale_item_field(scale_item)
         if self.instance.pk and not self.is_bound:
             self.initial["expected_version"] = self.instance.version
+        if self.instance.pk:
+            # A correction says why: the reason stays with the version in the history.
+            self.fields["change_reason"] = forms.CharField(
+                label="Why this correction",
+                max_length=100,
+                help_text="Kept in the history with who made it and when.",
+                widget=forms.TextInput(attrs={"autocomplete": "off"}),
+            )
         if patient.sex == "male":
             # The recorded sex is not always the sex that matters (a trans man can be
             # pregnant), so a pregnancy is not refused, only confirmed. Not stored: a saved

@@ -58,7 +58,11 @@ def assessment_edit(request: AuthenticatedRequest, uuid: UUID) -> HttpResponse:
     if data and "preview" not in data and form.is_valid():
         expected = form.cleaned_data["expected_version"]
         try:
-            save_assessment(assessment=assessment, expected_version=expected)
+            save_assessment(
+                assessment=assessment,
+                expected_version=expected,
+                reason=form.cleaned_data["change_reason"],
+            )
         except EditConflict as error:
             assert isinstance(error.current, Assessment)
             conflict = merge(form, error.current, expected, patient=patient)

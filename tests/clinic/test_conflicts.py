@@ -67,7 +67,12 @@ def opened(as_user, clinician):
     patient = make_patient(date_of_birth="1960-05-01")
     record(as_user(clinician), patient, weight_kg="82")
     assessment = Assessment.objects.get()
-    return assessment, {**VALID, "weight_kg": "82", "expected_version": "1"}
+    return assessment, {
+        **VALID,
+        "weight_kg": "82",
+        "expected_version": "1",
+        "change_reason": "Re-measured",
+    }
 
 
 def correct(client, assessment, data):

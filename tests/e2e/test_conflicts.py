@@ -43,16 +43,19 @@ def both_save(first, second, edit):
     second.goto(edit)  # both have version 1 open
 
     first.get_by_role("spinbutton", name="Weight").fill("80")
+    first.get_by_label("Why this correction").fill("Re-weighed")
     first.get_by_role("button", name="Save").click()
     expect(first.get_by_text("Assessment corrected")).to_be_visible()
 
     second.get_by_role("textbox", name="Notes").fill("Sleeping 4 h a night")
+    second.get_by_label("Why this correction").fill("Sleep history taken")
     second.get_by_role("button", name="Save").click()
     panel = second.locator("#edit-conflict")
     expect(panel).to_contain_text("saved this record")
     expect(panel.get_by_role("row", name="Weight")).to_contain_text("theirs")
     expect(second.get_by_role("spinbutton", name="Weight")).to_have_value("80.0")
     expect(second.get_by_role("textbox", name="Notes")).to_have_value("Sleeping 4 h a night")
+    expect(second.get_by_label("Why this correction")).to_have_value("Sleep history taken")
     assert Assessment.objects.get().notes == ""  # nothing saved by the refused attempt
 
     second.get_by_role("button", name="Save").click()

@@ -282,7 +282,12 @@ def test_a_card_keeps_pointing_at_the_version_that_produced_it(as_user, clinicia
 
 
 def correct(client, assessment, **changes):
-    data = {**VALID, "expected_version": assessment.version, **changes}
+    data = {
+        **VALID,
+        "expected_version": assessment.version,
+        "change_reason": "Lab came back",
+        **changes,
+    }
     data = {k: v for k, v in data.items() if v is not None}
     return client.post(reverse("patients:assessment_edit", args=[assessment.uuid]), data)
 

@@ -213,7 +213,7 @@ def test_a_clinician_corrects_an_assessment_and_every_version_is_kept(as_user, c
     client = as_user(clinician)
     record(client, patient)
     assessment = Assessment.objects.get()
-    data = {**VALID, "irls_1": "0", "expected_version": "1"}
+    data = {**VALID, "irls_1": "0", "expected_version": "1", "change_reason": "Misheard item 1"}
     response = client.post(reverse("patients:assessment_edit", args=[assessment.uuid]), data)
     assert response.status_code == 302
     assessment.refresh_from_db()
@@ -223,6 +223,24 @@ def test_a_clinician_corrects_an_assessment_and_every_version_is_kept(as_user, c
     assert all(v.history_user == clinician for v in versions)
     page = client.get(assessment.get_absolute_url()).content.decode()
     assert "Changed: Leg or arm discomfort from RLS, overall" in page
+    # The history shows, for every changed field, old → new, who, when and why.
+    assert versions[-1].history_change_reason == "Misheard item 1"
+    assert "Reason: Misheard item 1" in page
+    assert "Leg or arm discomfort from RLS, overall: 3 → 0" in page
+
+
+def test_a_correction_without_a_reason_is_refused_and_changes_nothing(
+    as_user, clinician, patient
+):
+    client = as_user(clinician)
+    record(client, patient)
+    assessment = Assessment.objects.get()
+    data = {**VALID, "irls_1": "0", "expected_version": "1"}
+    response = client.post(reverse("patients:assessment_edit", args=[assessment.uuid]), data)
+    assert response.status_code == 200
+    assert "change_reason" in response.context["form"].errors
+    assessment.refresh_from_db()
+    assert (assessment.irls_total, assessment.version) == (24, 1)
 
 
 def test_a_stale_correction_is_refused_and_keeps_the_typed_values(as_user, clinician, patient):
@@ -230,7 +248,7 @@ def test_a_stale_correction_is_refused_and_keeps_the_typed_values(as_user, clini
     assessment = make_assessment(patient, clinician, **COMPLETE_IRLS)
     assessment.notes = "saved by someone else"
     assessment.save_edit(expected_version=1)
-    data = {**VALID, "notes": "my note", "expected_version": "1"}
+    data = {**VALID, "notes": "my note", "expected_version": "1", "change_reason": "Note added"}
     response = client.post(reverse("patients:assessment_edit", args=[assessment.uuid]), data)
     assert response.status_code == 200
     assert "Someone else saved this record" in response.content.decode()
