@@ -229,9 +229,7 @@ def test_a_clinician_corrects_an_assessment_and_every_version_is_kept(as_user, c
     assert "Leg or arm discomfort from RLS, overall: 3 → 0" in page
 
 
-def test_a_correction_without_a_reason_is_refused_and_changes_nothing(
-    as_user, clinician, patient
-):
+def test_a_correction_without_a_reason_is_refused_and_changes_nothing(as_user, clinician, patient):
     client = as_user(clinician)
     record(client, patient)
     assessment = Assessment.objects.get()
