@@ -19,7 +19,7 @@ from clinic.pages import patient_changes, timeline, trend_charts
 from clinic.paging import CappedPage
 from clinic.requests import AuthenticatedRequest
 from guidance.models import CardStatus, Decision, Indicator, Recommendation
-from patients.models import EditConflict, Patient
+from patients.models import EditConflict, FollowUpStatus, Patient
 
 PAGE_SIZE = 25
 # What the patient list shows: loading only these keeps a page of rows cheap.
@@ -162,27 +162,50 @@ def patient_restore(request: AuthenticatedRequest, uuid: UUID) -> HttpResponse:
 
 @require_http_methods(["GET"])
 def patient_summary(request: AuthenticatedRequest, uuid: UUID) -> HttpResponse:
-    """A print-friendly summary for the paper chart."""
+    """A handover for the paper chart: who, the latest scores and labs, what was decided
+    (accepted options, acknowledged cautions, declined options with reasons), what is
+    still undecided, the trend, and who printed it when."""
     patient = get_patient_for_user(request, uuid)
-    latest = patient.assessments.order_by("-assessed_at").first()
-    cards = (
+    assessments = list(patient.assessments.for_patient_page())
+    latest = assessments[0] if assessments else None
+    followups = list(patient.followups.select_related("assigned_to", "recorded_by"))
+    later_rescores = [
+        f
+        for f in followups
+        if f.status == FollowUpStatus.COMPLETED
+        and f.happened_on
+        and latest
+        and f.happened_on >= timezone.localdate(latest.assessed_at)
+        and (f.irls_total is not None or f.cows_total is not None)
+    ]
+    cards = list(
         Recommendation.objects.filter(assessment__patient=patient)
-        .exclude(status=CardStatus.PENDING)
         .select_related("rule", "assessment")
         .prefetch_related(Prefetch("decisions", queryset=Decision.objects.select_related("by")))
         .order_by("-assessment__assessed_at", "rule__code")
     )
+
+    def having(status: str) -> list[Recommendation]:
+        return [card for card in cards if card.status == status]
+
     return render(
         request,
         "patients/patient_summary.html",
         {
             "patient": patient,
             "latest": latest,
-            "latest_scores": patient.latest_scores(),
-            "accepted": [c for c in cards if c.status == CardStatus.ACCEPTED],
-            "declined": [c for c in cards if c.status == CardStatus.DECLINED],
-            "deferred": [c for c in cards if c.status == CardStatus.DEFERRED],
-            "upcoming": patient.followups.scheduled().order_by("due_date").first(),
+            "facts": latest.facts() if latest else None,
+            "later_rescores": sorted(later_rescores, key=lambda f: f.happened_on or 0),
+            "accepted": having(CardStatus.ACCEPTED),
+            "acknowledged": having(CardStatus.ACKNOWLEDGED),
+            "declined": having(CardStatus.DECLINED),
+            "deferred": having(CardStatus.DEFERRED),
+            "undecided": having(CardStatus.PENDING),
+            "charts": trend_charts(assessments, followups),
+            "upcoming": next(
+                (f for f in sorted(followups, key=lambda f: f.due_date) if f.is_open), None
+            ),
             "printed_at": timezone.now(),
+            "printed_by": request.user,
         },
     )

@@ -139,7 +139,7 @@ def test_the_latest_scores_come_from_the_newest_measurement(clinician):
     assert (patient.latest_irls_total, patient.latest_cows_total) == (5, 14)
 
 
-def test_the_printable_summary_has_the_plan_the_declines_and_the_next_follow_up(
+def test_the_printable_summary_is_a_handover_of_scores_labs_decisions_and_what_is_left(
     as_user, clinician, staff
 ):
     patient = make_patient(given_name="Paper", family_name="Chart")
@@ -149,7 +149,7 @@ def test_the_printable_summary_has_the_plan_the_declines_and_the_next_follow_up(
     evaluate_assessment(assessment=assessment)
     patient.refresh_latest_scores()
     cards = {c.rule_code: c for c in Recommendation.objects.all()}
-    cards["LIFE-EXERCISE"].decide(status="accepted", by=clinician, expected_version=1)
+    cards["MED-GABAPENTINOID"].decide(status="accepted", by=clinician, expected_version=1)
     cards["MED-DOPAMINE-AGONIST"].decide(
         status="declined",
         by=clinician,
@@ -161,13 +161,22 @@ def test_the_printable_summary_has_the_plan_the_declines_and_the_next_follow_up(
         patient=patient, due_date=date(2026, 12, 2), scheduled_by=staff, kind="visit"
     )
     page = as_user(staff).get(reverse("patients:summary", args=[patient.uuid])).content.decode()
-    assert "IRLS: 24 / 40 (severe)" in page
-    assert "COWS: 14 / 48 (moderate)" in page
-    plan = page.split("Accepted plan")[1].split("Declined suggestions")[0]
-    assert "Regular moderate exercise" in plan and "Pramipexole" not in plan
-    declined = page.split("Declined suggestions")[1].split("Next follow-up")[0]
-    assert "Contraindicated" in declined and "Gambling history" in declined
+
+    def part(name):
+        return page.split(f"data-{name}")[1].split("</ul>")[0]
+
+    assert "IRLS: 24 / 40 (severe)" in part("latest-scores")
+    assert "COWS: 14 / 48 (moderate)" in part("latest-scores")
+    assert "Creatinine clearance (Cockcroft–Gault): unknown" in part("labs")
+    assert "Consider an alpha-2-delta ligand" in part("accepted")
+    assert "Pramipexole" not in part("accepted")
+    # The breathing caution (last dose unknown) was acknowledged with the acceptance.
+    assert "Breathing risk with gabapentinoids" in part("acknowledged")
+    assert "(on accepting an option)" in part("acknowledged")
+    assert "Contraindicated" in part("declined") and "Gambling history" in part("declined")
+    assert "Regular moderate exercise" in part("undecided")
     assert "Visit due 2 Dec 2026" in page
+    assert "by " + (staff.get_full_name() or staff.get_username()) in part("printed")
     assert "data-print" in page
 
 
