@@ -1,0 +1,80 @@
+"""No critical or serious axe-core violation on the main pages, for every role."""
+
+from datetime import date
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+
+from guidance.models import Recommendation
+from patients.models import Assessment, FollowUp
+from tests.base import PASSWORD, make_patient
+
+AXE = Axe()
+
+
+def serious(page):
+    """The critical and serious violations on the page, as (rule, count of elements)."""
+    results = AXE.run(page)
+    return [
+        (violation["id"], len(violation["nodes"]))
+        for violation in results.response["violations"]
+        if violation["impact"] in ("critical", "serious")
+    ]
+
+
+@pytest.fixture
+def records(clinician, staff):
+    from guidance.services import save_assessment
+    from tests.base import COMPLETE_COWS, COMPLETE_IRLS, CRITERIA_MET
+
+    patient = make_patient(date_of_birth=date(1958, 3, 1))
+    assessment = Assessment(
+        patient=patient, assessed_by=clinician, **CRITERIA_MET, **COMPLETE_IRLS, **COMPLETE_COWS
+    )
+    save_assessment(assessment=assessment)
+    followup = FollowUp.objects.create(
+        patient=patient, due_date=date(2026, 11, 26), scheduled_by=staff
+    )
+    return {"patient": patient, "assessment": assessment, "followup": followup}
+
+
+PAGES = {
+    "clinician": [
+        "/",
+        "/patients/",
+        "{patient}",
+        "{assessment}",
+        "{patient}assessments/new/",
+        "/patients/worklist/",
+        "/guidance/review/",
+        "{followup}",
+        "{summary}",
+    ],
+    "staff": ["/", "/patients/", "{patient}", "{assessment}", "/patients/worklist/", "{followup}"],
+    "guidance_admin": ["/", "/guidance/rules/", "/guidance/rules/MED-GABAPENTINOID/v1/"],
+}
+
+
+@pytest.mark.parametrize("role", sorted(PAGES))
+def test_main_pages_have_no_critical_or_serious_violations(request, page, sign_in, records, role):
+    user = request.getfixturevalue(role)
+    sign_in(user, PASSWORD)
+    places = {
+        "patient": records["patient"].get_absolute_url(),
+        "assessment": records["assessment"].get_absolute_url(),
+        "followup": records["followup"].get_absolute_url(),
+        "summary": f"/patients/{records['patient'].uuid}/summary/",
+    }
+    found = {}
+    for path in PAGES[role]:
+        page.goto(path.format(**places))
+        problems = serious(page)
+        if problems:
+            found[path] = problems
+    assert found == {}
+    assert Recommendation.objects.exists()
+
+
+def test_the_sign_in_page_has_no_critical_or_serious_violations(page, live_server):
+    page.goto("/sign-in/")
+    assert serious(page) == []
