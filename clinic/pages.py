@@ -305,7 +305,13 @@ def card_page(
     def view(card: Recommendation) -> CardView:
         return CardView(
             card=card,
-            because=[describe(name, value) for name, value in card.because.items()],
+            # In the order the condition names them: PostgreSQL's jsonb keeps no key order.
+            because=[
+                describe(name, value)
+                for name, value in sorted(
+                    card.because.items(), key=lambda item: card.rule.condition.find(item[0])
+                )
+            ],
             form=failed_form if card.pk == failed_id else None,
         )
 
