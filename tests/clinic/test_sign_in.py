@@ -1,3 +1,4 @@
+import pytest
 import time_machine
 from django.conf import settings
 from django.urls import reverse
@@ -89,3 +90,29 @@ def test_the_session_is_written_at_most_once_a_minute_not_on_every_page(
     with time_machine.travel("2026-11-26 09:01:30Z", tick=False):
         client.get(reverse("home"))
         assert Session.objects.get().expire_date > expiry  # pushed on after it
+
+
+@pytest.mark.parametrize(
+    "username", ["x" * 151, "İ" * 76, "y" * 100_000], ids=["151 chars", "76 İ", "100,000 chars"]
+)
+@pytest.mark.parametrize("address", ["login", "admin:login"])
+def test_a_user_name_too_long_to_record_is_a_failed_sign_in_not_an_error(
+    client, clinician, address, username
+):
+    """76 × "İ" fits the form's 150 characters but lower-cases to 152 ("i" + a combining
+    dot): the throttle's 150-character column overflowed on PostgreSQL."""
+    response = client.post(reverse(address), {"username": username, "password": "wrong"})
+    assert response.status_code == 200
+    assert response.context["form"].errors
+    failure = FailedSignIn.objects.get()
+    assert failure.username == username.lower()[:150]
+
+
+def test_a_signed_in_user_trying_a_too_long_name_on_the_admin_sign_in_gets_no_error(
+    as_user, clinician
+):
+    response = as_user(clinician).post(
+        reverse("admin:login"), {"username": "İ" * 76, "password": "wrong"}
+    )
+    assert response.status_code == 200
+    assert FailedSignIn.objects.count() == 1
