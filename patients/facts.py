@@ -233,9 +233,9 @@ EXTRA_INPUTS = ("assessed_at",)
 def _number_problem(fact: Fact, value: object) -> str | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return f"must be a number ({fact.range_text()}) or null"
-    if not math.isfinite(value):
+    if isinstance(value, float) and not math.isfinite(value):
         return f"must be a finite number ({fact.range_text()})"
-    if fact.type == INT and not float(value).is_integer():
+    if fact.type == INT and isinstance(value, float) and not value.is_integer():
         return f"must be a whole number ({fact.range_text()})"
     assert fact.minimum is not None and fact.maximum is not None
     if not fact.minimum <= value <= fact.maximum:
@@ -288,8 +288,9 @@ def parse_input(raw: object, *, now: datetime) -> tuple[dict[str, Any], list[str
             except ValueError as error:
                 problems.append(f"{name}: {error}")
         elif fact is None:
+            shown = name if name.isprintable() else repr(name)  # one line per problem
             problems.append(
-                f"{name}: unknown field; allowed: the entered facts of product.md section 4 "
+                f"{shown}: unknown field; allowed: the entered facts of product.md section 4 "
                 "and the scale items"
             )
         elif fact.derived and name not in given_directly:
