@@ -9,6 +9,21 @@ from guidance.engine import ConditionError, case_facts, compile_condition
 from guidance.models import Rule
 
 
+def _refuse_constant(name: str) -> float:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _storable(cases: Any) -> bool:
+    """Whether a JSON column takes the value: PostgreSQL's jsonb refuses NUL and lone
+    surrogates, and both databases refuse infinity (1e400 reads as one)."""
+    try:
+        text = json.dumps(cases, ensure_ascii=False, allow_nan=False)
+        text.encode("utf-8")
+    except (ValueError, RecursionError):  # UnicodeEncodeError is a ValueError
+        return False
+    return "\\u0000" not in text
+
+
 class TestCasesField(forms.Field):
     """Test cases as JSON: [{"name": …, "facts": {…}, "fires": true}, …]."""
 
@@ -25,11 +40,22 @@ class TestCasesField(forms.Field):
         if isinstance(value, list):
             return value
         try:
-            cases = json.loads(value)
+            cases = json.loads(value, parse_constant=_refuse_constant)
         except json.JSONDecodeError as error:
             raise forms.ValidationError(
                 f"Not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}."
             ) from None
+        except RecursionError:
+            raise forms.ValidationError("Not valid JSON: nested too deeply.") from None
+        except ValueError:  # over 4,300 digits, or NaN or Infinity
+            raise forms.ValidationError(
+                "Not valid JSON: a number with too many digits, or NaN or Infinity."
+            ) from None
+        if not _storable(cases):
+            raise forms.ValidationError(
+                "The test cases hold what cannot be stored: a number too big, a NUL "
+                "(\\u0000) or half a surrogate pair (\\ud800)."
+            )
         if not isinstance(cases, list):
             raise forms.ValidationError("Give a list of test cases: [ {...}, {...} ].")
         for number, case in enumerate(cases, start=1):
