@@ -126,6 +126,11 @@ def _check_comparisons(text: str, root: Any) -> None:
                     )
 
 
+# The longest default condition is 245 characters. Past a few thousand, rule-engine's
+# "did you mean" search for an unknown name takes seconds (10 s at 100,000 characters).
+CONDITION_MAX_LENGTH = 2000
+
+
 @lru_cache(maxsize=2048)
 def compile_condition(text: str) -> Condition:
     """Parse and type-check a condition. Cached: a rule version's condition never changes,
@@ -135,8 +140,17 @@ def compile_condition(text: str) -> Condition:
     """
     if not text.strip():
         raise ConditionError("The condition is empty.")
+    if len(text) > CONDITION_MAX_LENGTH:
+        raise ConditionError(
+            f"The condition is {len(text):,} characters long; at most "
+            f"{CONDITION_MAX_LENGTH:,} are allowed. Split it into several rules."
+        )
     try:
         compiled = rule_engine.Rule(text, context=CONTEXT)
+    except RecursionError:  # rule-engine builds its tree recursively
+        raise ConditionError(
+            "The condition is nested too deeply: too many operators or brackets inside one another."
+        ) from None
     except rule_engine.SymbolResolutionError as error:
         match = re.search(rf"\b{re.escape(error.symbol_name)}\b", text)
         hint = f" Did you mean {error.suggestion}?" if error.suggestion else ""
@@ -153,7 +167,10 @@ def compile_condition(text: str) -> Condition:
             "such as < on text or + on true/false. Check each fact's type in the fact table."
         ) from None
     expression = compiled.statement.expression
-    _check_comparisons(text, expression)
+    try:
+        _check_comparisons(text, expression)
+    except RecursionError:
+        raise ConditionError("The condition is nested too deeply.") from None
     if expression.result_type not in (rule_engine.DataType.BOOLEAN, rule_engine.DataType.UNDEFINED):
         raise ConditionError(
             f"The condition gives {_type_word(expression.result_type)}, not true or false."
