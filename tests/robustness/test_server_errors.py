@@ -126,3 +126,34 @@ def test_a_condition_is_refused_by_its_length_before_the_parser_spends_seconds_o
         compile_condition("x" * 100_000)  # an unknown name: 10 s of "did you mean" before
     with pytest.raises(ConditionError, match="Unknown fact"):
         compile_condition("x" * CONDITION_MAX_LENGTH)
+
+
+def test_an_id_past_64_bits_in_an_in_lookup_matches_nothing():
+    from django.contrib.auth.models import Permission
+
+    assert not Permission.objects.filter(pk__in=[int("9" * 20), -int("9" * 20)]).exists()
+    first = Permission.objects.order_by("pk").first()
+    assert list(Permission.objects.filter(pk__in=[first.pk, int("9" * 20)])) == [first]
+
+
+def test_the_admin_group_form_refuses_a_permission_id_past_64_bits(client, superuser):
+    client.force_login(superuser)
+    response = client.post(
+        reverse("admin:auth_group_add"), {"name": "Huge", "permissions": ["9" * 20]}
+    )
+    assert response.status_code == 200
+    assert "permissions" in response.context["adminform"].form.errors
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "/admin/patients/patient/abc/history/",
+        "/admin/patients/patient/a%00b/history/",
+        "/admin/guidance/rule/abc/history/1/",
+        "/admin/guidance/rule/1/history/abc/",
+    ],
+)
+def test_a_history_page_with_an_id_that_is_not_a_number_is_not_found(client, superuser, address):
+    client.force_login(superuser)
+    assert client.get(address).status_code == 404
