@@ -2,10 +2,32 @@ import time
 from collections.abc import Callable
 
 from django.contrib import messages
+from django.core.exceptions import BadRequest
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 
 from clinic.access import ArchivedPatient
+
+
+class NulInAddressMiddleware:
+    """Answers 400 to an address with a NUL character in its path or its query string.
+
+    PostgreSQL cannot compare text with NUL (psycopg raises DataError), so a NUL reaching
+    a lookup was a 500 there: a rule code in the path (/guidance/rules/a%00b/v1/), an
+    admin list filter (?status__exact=%00). No address of the app has one, and forms
+    already refuse NUL in what is posted (Django's ProhibitNullCharactersValidator).
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        query = request.GET.lists()
+        if "\x00" in request.path_info or any(
+            "\x00" in key or any("\x00" in value for value in values) for key, values in query
+        ):
+            raise BadRequest("A NUL character in the address.")
+        return self.get_response(request)
 
 
 class IdleTimeoutMiddleware:

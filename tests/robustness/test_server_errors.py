@@ -157,3 +157,20 @@ def test_the_admin_group_form_refuses_a_permission_id_past_64_bits(client, super
 def test_a_history_page_with_an_id_that_is_not_a_number_is_not_found(client, superuser, address):
     client.force_login(superuser)
     assert client.get(address).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "/guidance/rules/A%00B/v1/",
+        "/guidance/rules/CBT-ANXIETY/v1/?preview=%00",
+        "/admin/patients/followup/?status__exact=a%00b",
+        "/admin/patients/patientaccess/?view%00=1",
+    ],
+    ids=["rule code", "query value", "admin list filter", "query key"],
+)
+def test_a_nul_in_the_address_is_a_bad_request_not_a_database_error(client, superuser, address):
+    """On PostgreSQL, a NUL reaching a text lookup raised DataError."""
+    client.force_login(superuser)
+    assert client.get(address).status_code == 400
+    assert client.post(address).status_code == 400
