@@ -1,5 +1,6 @@
 import time
 from collections.abc import Callable
+from urllib.parse import unquote
 
 from django.contrib import messages
 from django.core.exceptions import BadRequest
@@ -22,10 +23,8 @@ class NulInAddressMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        query = request.GET.lists()
-        if "\x00" in request.path_info or any(
-            "\x00" in key or any("\x00" in value for value in values) for key, values in query
-        ):
+        query = unquote(request.META.get("QUERY_STRING", ""))  # without parsing request.GET
+        if "\x00" in request.path_info or "\x00" in query:
             raise BadRequest("A NUL character in the address.")
         return self.get_response(request)
 
