@@ -174,3 +174,29 @@ def test_a_nul_in_the_address_is_a_bad_request_not_a_database_error(client, supe
     client.force_login(superuser)
     assert client.get(address).status_code == 400
     assert client.post(address).status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("charset", "status"),
+    [("utf-16", 400), ("utf-32", 400), ("latin-1", 400), ("no-such-charset", 200)],
+)
+@pytest.mark.parametrize(
+    ("role", "address"), [(None, "/sign-in/"), ("clinician", "/patients/new/")]
+)
+def test_a_form_body_declared_in_another_charset_is_a_bad_request(
+    client, clinician, role, address, charset, status
+):
+    """Django (6.1, ticket #34709) refuses a form body that declares a charset other than
+    UTF-8 with BadRequest, a 400, wherever request.POST is read: no middleware of ours is
+    needed. A charset Python does not know is ignored (the body is read as UTF-8, and the
+    form shows its errors). The hostile replay sends such bodies to every POST route."""
+    if role:
+        client.force_login(clinician)
+    body = "username=x&password=y&mrn=ABC-1".encode("utf-16" if charset == "utf-16" else "utf-8")
+    response = client.generic(
+        "POST",
+        address,
+        body,
+        content_type=f"application/x-www-form-urlencoded; charset={charset}",
+    )
+    assert response.status_code == status
