@@ -2,10 +2,19 @@ from typing import Any
 
 from django.contrib import admin
 from django.http import HttpRequest
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from clinic.models import AccountEvent
 
 admin.site.site_header = "Kratom RLS clinic: administration"
+
+# Second factors are enrolled by their owners and reset from the account review page (which
+# records who did it). django-otp's own admin would show any user's secret as a QR code,
+# and its configuration page fails with a server error on an unknown device.
+for device in (TOTPDevice, StaticDevice):
+    if admin.site.is_registered(device):
+        admin.site.unregister(device)
 
 
 @admin.register(AccountEvent)

@@ -7,7 +7,7 @@ class ClinicConfig(AppConfig):
     verbose_name = "Clinic"
 
     def ready(self) -> None:
-        from clinic import signals  # noqa: F401  (connects the receivers)
+        from clinic import lookups, signals  # noqa: F401  (registers the lookup, connects the receivers)
         from clinic.roles import sync_role_groups
 
         post_migrate.connect(sync_role_groups, dispatch_uid="clinic.sync_role_groups")

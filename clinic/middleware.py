@@ -1,15 +1,36 @@
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import unquote
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
+from django.core.exceptions import BadRequest
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 
 from clinic import sessions
 from clinic.access import ArchivedPatient
+
+
+class NulInAddressMiddleware:
+    """Answers 400 to an address with a NUL character in its path or its query string.
+
+    PostgreSQL cannot compare text with NUL (psycopg raises DataError), so a NUL reaching
+    a lookup was a 500 there: a rule code in the path (/guidance/rules/a%00b/v1/), an
+    admin list filter (?status__exact=%00). No address of the app has one, and forms
+    already refuse NUL in what is posted (Django's ProhibitNullCharactersValidator).
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        query = unquote(request.META.get("QUERY_STRING", ""))  # without parsing request.GET
+        if "\x00" in request.path_info or "\x00" in query:
+            raise BadRequest("A NUL character in the address.")
+        return self.get_response(request)
 
 
 class SessionLifetimeMiddleware:

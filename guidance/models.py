@@ -168,9 +168,13 @@ class Rule(models.Model):
         if failing:
             raise RuleNotReady(f"test cases failing: {', '.join(failing)}.")
         with transaction.atomic():
-            previous = Rule.objects.select_for_update().filter(
-                code=self.code, status=RuleStatus.ACTIVE
-            )
+            # Lock every version of the code, in one order, then read the active one
+            # afresh. Locking only the active row let a second activation wait for it,
+            # find it retired by the first, retire nothing, and break the one-active
+            # constraint.
+            locked = Rule.objects.select_for_update().filter(code=self.code).order_by("pk")
+            list(locked.values_list("pk", flat=True))
+            previous = Rule.objects.filter(code=self.code, status=RuleStatus.ACTIVE)
             for rule in previous.exclude(pk=self.pk):
                 rule.retire()  # one by one, so that each retirement has its history row
             self.status = RuleStatus.ACTIVE

@@ -7,9 +7,10 @@ every change (and refuses changes to archived patients).
 from typing import Any
 
 from django.contrib import admin
-from django.core.exceptions import PermissionDenied
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Model
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from simple_history.admin import SimpleHistoryAdmin
 
 from patients.models import Assessment, FollowUp, Patient, PatientAccess
@@ -29,7 +30,17 @@ class ReadOnlyAdmin[M: Model](admin.ModelAdmin[M]):
 class ReadOnlyHistoryAdmin(SimpleHistoryAdmin):
     """Read-only, with the record's history. django-simple-history's form for a past
     version saves whatever is posted to it after checking only the view permission, so
-    every post to it is refused here, whatever SIMPLE_HISTORY_REVERT_DISABLED says."""
+    every post to it is refused here, whatever SIMPLE_HISTORY_REVERT_DISABLED says.
+
+    Its history views also look ids up as given, so an id that is not a number raised
+    ValueError (a 500); here it is a 404, as Django's own admin views treat it."""
+
+    def history_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        _check_id(self.model._meta.pk, object_id)
+        response: HttpResponse = super().history_view(request, object_id, extra_context)
+        return response
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -49,10 +60,19 @@ class ReadOnlyHistoryAdmin(SimpleHistoryAdmin):
     ) -> HttpResponse:
         if request.method != "GET":
             raise PermissionDenied
+        _check_id(self.model._meta.pk, object_id)
+        _check_id(self.model.history.model._meta.pk, version_id)
         response: HttpResponse = super().history_form_view(
             request, object_id, version_id, extra_context
         )
         return response
+
+
+def _check_id(field: Any, value: str) -> None:
+    try:
+        field.to_python(unquote(value))
+    except ValidationError:
+        raise Http404 from None
 
 
 @admin.register(Patient)

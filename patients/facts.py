@@ -312,8 +312,9 @@ def parse_input(raw: object, *, now: datetime) -> tuple[dict[str, Any], list[str
             except ValueError as error:
                 problems.append(f"{name}: {error}")
         elif fact is None:
+            shown = name if name.isprintable() else repr(name)  # one line per problem
             problems.append(
-                f"{name}: unknown field; allowed: the entered facts of product.md section 4 "
+                f"{shown}: unknown field; allowed: the entered facts of product.md section 4 "
                 "and the scale items"
             )
         elif fact.derived and name not in given_directly:

@@ -298,12 +298,15 @@ class DecisionForm(forms.Form):
 
 
 def posted_items(data: QueryDict) -> dict[str, int]:
-    """Scale answers from a posted form, as numbers; anything else is left out."""
+    """Scale answers from a posted form, as numbers: each one of its item's values.
+    Anything else is left out, including what str.isdigit() takes but int() refuses
+    ("²", 5,000 digits)."""
     answers = {}
-    for key in ITEMS:
+    for key, scale_item in ITEMS.items():
+        allowed = {str(value): value for value in scale_item.allowed}
         raw = data.get(key, "")
-        if raw.isdigit():
-            answers[key] = int(raw)
+        if raw in allowed:
+            answers[key] = allowed[raw]
     return answers
 
 

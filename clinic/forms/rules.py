@@ -100,7 +100,7 @@ class TestCasesField(forms.Field):
         if not isinstance(case.get("fires"), bool):
             raise forms.ValidationError(f'Case {number}: "fires" must be true or false.')
         name = case.get("name", "")
-        if not isinstance(name, str) or len(name) > MAX_CASE_NAME_LENGTH or "\x00" in name:
+        if not isinstance(name, str) or len(name) > MAX_CASE_NAME_LENGTH or not storable(name):
             raise forms.ValidationError(
                 f"Case {number}: the name must be text of at most {MAX_CASE_NAME_LENGTH} "
                 "characters, without NUL characters."
@@ -169,3 +169,15 @@ class RuleForm(forms.ModelForm[Rule]):
         except ConditionError as error:
             raise forms.ValidationError(str(error)) from None
         return condition
+
+
+def storable(text: str) -> bool:
+    """Text a database keeps as given: no NUL (PostgreSQL refuses it) and no lone
+    surrogate, which JSON's \\ud800 escapes can make but UTF-8 cannot hold."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -1,6 +1,7 @@
 """Follow-ups: scheduling, recording what happened, cancelling, and the worklist."""
 
 from datetime import timedelta
+from urllib.parse import urlsplit
 from uuid import UUID
 
 from django.contrib import messages
@@ -8,6 +9,7 @@ from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import Resolver404, resolve
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
@@ -29,6 +31,30 @@ from patients.models import EditConflict, FollowUp
 
 WORKLIST_DAYS_AHEAD = 7
 WORKLIST_PAGE_SIZE = 50  # a morning of calls; more pages follow, most overdue first
+RETURN_ADDRESS_MAX_LENGTH = 2000  # the worklist with its filters and page is under 100
+
+
+def _local_page(address: str) -> bool:
+    """Whether a posted return address is a page of this site: a path, no host or scheme
+    (no open redirect), nothing a browser would read differently (spaces, control or
+    direction characters), short, and one of our routes. Anything else would save the
+    follow-up and then answer with an error or a 404 instead of the patient's page."""
+    return (
+        len(address) <= RETURN_ADDRESS_MAX_LENGTH
+        and address.startswith("/")
+        and address.isprintable()
+        and " " not in address
+        and url_has_allowed_host_and_scheme(address, allowed_hosts=None)
+        and _resolves(address)
+    )
+
+
+def _resolves(address: str) -> bool:
+    try:
+        resolve(urlsplit(address).path)
+    except Resolver404:
+        return False
+    return True
 
 
 @require_http_methods(["GET", "POST"])
@@ -87,9 +113,7 @@ def followup_record(request: AuthenticatedRequest, uuid: UUID) -> HttpResponse:
             request, f"Follow-up recorded as {followup.get_status_display().lower()}.{note}"
         )
         back = request.POST.get("next", "")
-        if not url_has_allowed_host_and_scheme(back, {request.get_host()}, request.is_secure()):
-            back = patient.get_absolute_url()  # only local addresses: no open redirect
-        return redirect(back)
+        return redirect(back if _local_page(back) else patient.get_absolute_url())
     values = posted_items(request.POST) if request.method == "POST" else {}
     return render(
         request,
@@ -119,11 +143,12 @@ def recorded_followup(request: AuthenticatedRequest, followup: FollowUp) -> Http
         ]
         text = "\n".join(f"{label}: {value}" for label, value in typed if value)
         note_form = FollowUpNoteForm(initial={"text": text[:5000]})
+        who = followup.recorded_by or "Someone else"
         messages.error(
             request,
-            f"{followup.recorded_by} {followup.get_status_display().lower()} this follow-up "
-            "while you were recording it, so your record was not saved. What you typed is "
-            "below: add it as a note to theirs.",
+            f"{who} {followup.get_status_display().lower()} this follow-up while you were "
+            "recording it, so your record was not saved. What you typed is below: add it as "
+            "a note to theirs.",
         )
     return render(
         request,

@@ -172,3 +172,61 @@ def test_a_missing_file_exits_2_with_a_message(tmp_path):
         call_command("evaluate", str(tmp_path / "nope.json"), stderr=err)
     assert exit_.value.code == 2
     assert err.getvalue().startswith("input: cannot read")
+
+
+def given(field, json_value):
+    """Raw JSON: a valid input with `field` set to `json_value` (the last key wins)."""
+    return f'{{"age_years": 40, "sex": "male", "{field}": {json_value}}}'
+
+
+@pytest.mark.parametrize(
+    ("field", "json_value"),
+    [
+        ("age_years", "4" * 5000),
+        ("age_years", "-" + "4" * 5000),
+        ("irls_1", "1" * 5000),
+        ("weight_kg", "7" * 5000),
+        ("weight_kg", "7" * 5000 + ".5"),
+        ("age_years", "9" * 400),  # converts to int, but too big for a float
+        ("kratom_doses_per_day", "1e400"),
+    ],
+    ids=["5000 digits", "minus", "item", "float fact", "decimal", "400 digits", "1e400"],
+)
+def test_a_number_with_thousands_of_digits_is_a_problem_naming_the_field_not_a_traceback(
+    tmp_path, field, json_value
+):
+    code, out, err = evaluate(None, tmp_path, raw=given(field, json_value))
+    assert (code, out) == (2, "")
+    assert len(err) == 1
+    assert err[0].startswith(f"{field}: ")
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "[" * 100_000 + "]" * 100_000,
+        '{"age_years": 40, "sex": ' + "[" * 100_000 + "]" * 100_000 + "}",
+        '{"a": ' * 100_000 + "1" + "}" * 100_000,
+    ],
+    ids=["array", "value", "object"],
+)
+def test_deeply_nested_json_exits_2_with_one_line_not_a_traceback(tmp_path, raw):
+    code, out, err = evaluate(None, tmp_path, raw=raw)
+    assert (code, out) == (2, "")
+    assert len(err) == 1
+    assert err[0].startswith("input: nested too deeply")
+
+
+@pytest.mark.parametrize("field", ["sex", "irls_1", "weight_kg", "pregnant", "last_dose_at"])
+def test_a_nested_value_just_under_the_parser_limit_is_a_problem_naming_the_field(tmp_path, field):
+    """Nested lists the JSON parser accepts can still be too deep to print in a message."""
+    code, out, err = evaluate(None, tmp_path, raw=given(field, "[" * 900 + "]" * 900))
+    assert (code, out) == (2, "")
+    assert [line.split(":")[0] for line in err] == [field]
+
+
+def test_an_unknown_field_name_with_a_line_break_stays_on_one_line(tmp_path):
+    code, _, err = evaluate({"age_years": 40, "sex": "male", "shoe\nsize": 9}, tmp_path)
+    assert code == 2
+    assert len(err) == 1
+    assert "unknown field" in err[0]

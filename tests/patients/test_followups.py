@@ -302,3 +302,47 @@ def test_recording_returns_to_the_worklist_but_never_to_another_site(
     client = as_user(staff)
     assert record(client, first, next="/patients/worklist/").url == "/patients/worklist/"
     assert record(client, second, next="https://evil.example/").url == patient.get_absolute_url()
+
+
+@pytest.mark.parametrize(
+    "back",
+    [
+        "//evil.example/",
+        "/\\evil.example/",
+        "https://testserver/patients/worklist/",
+        "javascript:alert(1)",
+        "/patients/worklist/\r\nSet-Cookie: a=b",
+        "/patients/worklist/\x00",
+        " /patients/worklist/",
+        "\u202e/patients/worklist/",
+        "/no-such-page/",
+        "/patients/worklist/?" + "a" * 100_000,
+        "",
+    ],
+    ids=[
+        "scheme-relative",
+        "backslash",
+        "absolute",
+        "javascript",
+        "header injection",
+        "NUL",
+        "leading space",
+        "RTL override",
+        "not a page",
+        "huge",
+        "empty",
+    ],
+)
+def test_a_return_address_that_is_not_a_local_page_falls_back_to_the_patient_page(
+    as_user, staff, due, back
+):
+    response = record(as_user(staff), due, next=back)
+    assert response.status_code == 302
+    assert response.url == due.patient.get_absolute_url()
+    due.refresh_from_db()
+    assert due.status == "completed"
+
+
+def test_a_return_address_keeps_the_worklist_filters_and_page(as_user, staff, due):
+    back = "/patients/worklist/?assignee=me&kind=phone&page=2"
+    assert record(as_user(staff), due, next=back).url == back

@@ -84,3 +84,43 @@ def test_two_clinicians_deciding_the_same_card_one_wins_and_the_other_is_told():
     assert card.version == 2
     assert card.decisions.count() == 1
     assert card.status == card.decisions.get().status
+
+
+def test_two_versions_of_a_rule_activated_at_the_same_moment_leave_exactly_one_active():
+    """Rule.activate used to lock only the active row: the second activation waited for
+    it, then found no active row left to retire and broke the one-active-version
+    constraint (16 of 16 trials). It now locks every version of the code first."""
+    admin = make_user("g1", "Guidance admins")
+    for trial in range(4):
+        code = f"RACE-{trial}"
+        versions = [
+            Rule.objects.create(
+                code=code,
+                version=number,
+                status="active" if number == 1 else "draft",
+                title="Race",
+                detail="Two admins activate at once.",
+                category="diagnosis",
+                indicator="info",
+                condition="rls_criteria_met",
+                source="test",
+                evidence="U",
+                test_cases=[{"name": "met", "facts": {"rls_criteria_met": True}, "fires": True}],
+            )
+            for number in (1, 2, 3)
+        ]
+
+        def activate(rule):
+            def action():
+                Rule.objects.get(pk=rule.pk).activate(by=admin)
+                return rule.version
+
+            return action
+
+        outcomes = race(activate(versions[1]), activate(versions[2]))
+        assert set(outcomes) == {2, 3}, outcomes  # both activations went through
+        active = Rule.objects.of(code).active()
+        assert active.count() == 1
+        assert Rule.objects.of(code).get(version=1).status == "retired"
+        loser = ({2, 3} - {active.get().version}).pop()
+        assert Rule.objects.of(code).get(version=loser).status == "retired"

@@ -5,6 +5,7 @@ problem on standard error; nothing is printed on standard output then.
 """
 
 import json
+import math
 import sys
 from datetime import datetime
 from typing import Any
@@ -24,6 +25,16 @@ def _json_default(value: Any) -> str:
     raise TypeError(f"cannot serialise {type(value).__name__}")
 
 
+def _json_int(digits: str) -> int | float:
+    """A JSON integer. One too long for Python to convert (over 4,300 digits) is beyond
+    every fact's range: it reads as infinity, refused like any out-of-range number, by
+    its field's name."""
+    try:
+        return int(digits)
+    except ValueError:
+        return -math.inf if digits.startswith("-") else math.inf
+
+
 class Command(BaseCommand):
     help = "Evaluate one JSON object of entered facts; print scores, facts and recommendations."
 
@@ -36,9 +47,11 @@ class Command(BaseCommand):
         except OSError as error:
             self.fail([f"input: cannot read {file}: {error.strerror}"])
         try:
-            raw = json.loads(text)
+            raw = json.loads(text, parse_int=_json_int)
         except json.JSONDecodeError as error:
             self.fail([f"input: not valid JSON ({error.msg} at line {error.lineno})"])
+        except RecursionError:
+            self.fail(["input: nested too deeply; each fact is one value, not a list or object"])
         except UnicodeDecodeError:
             self.fail(["input: not UTF-8 text"])
 
