@@ -20,9 +20,8 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.forms import ModelForm
-from django.utils import timezone
-from django.utils.formats import date_format
 
+from clinic.pages import shown_value
 from patients.models import Versioned
 
 
@@ -49,22 +48,6 @@ class Conflict[F: "ModelForm[Any]", R: Versioned]:
     @property
     def choices(self) -> list[FieldChange]:
         return [change for change in self.changes if change.needs_choice]
-
-
-def shown(form: "ModelForm[Any]", name: str, value: object) -> str:
-    """A value as the editor would recognise it: choice labels, local times, blanks."""
-    if value is None or value == "" or value == []:
-        return "—"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        return f"{value:g}"
-    if isinstance(value, datetime):
-        return date_format(timezone.localtime(value), "j M Y H:i")
-    choices = dict(getattr(form.fields[name], "choices", []) or [])
-    if isinstance(value, list):
-        return ", ".join(str(choices.get(item, item)) for item in value)
-    return str(choices.get(value, value))
 
 
 def merge[F: "ModelForm[Any]", R: Versioned](
@@ -101,9 +84,9 @@ def merge[F: "ModelForm[Any]", R: Versioned](
             FieldChange(
                 name=name,
                 label=str(form.fields[name].label),
-                base=shown(form, name, before) if base is not None else "(not known)",
-                theirs=shown(form, name, theirs),
-                yours=shown(form, name, mine),
+                base=shown_value(current, name, before) if base is not None else "(not known)",
+                theirs=shown_value(current, name, theirs),
+                yours=shown_value(current, name, mine),
                 kept=kept,
                 needs_choice=kept == "yours" and they_changed,
             )

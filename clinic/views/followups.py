@@ -150,6 +150,12 @@ def recorded_followup(request: AuthenticatedRequest, followup: FollowUp) -> Http
             "recording it, so your record was not saved. What you typed is below: add it as "
             "a note to theirs.",
         )
+    return render_recorded(request, followup, note_form)
+
+
+def render_recorded(
+    request: AuthenticatedRequest, followup: FollowUp, note_form: FollowUpNoteForm
+) -> HttpResponse:
     return render(
         request,
         "patients/followup_detail.html",
@@ -170,16 +176,7 @@ def followup_note(request: AuthenticatedRequest, uuid: UUID) -> HttpResponse:
         return redirect(followup)  # record it instead
     form = FollowUpNoteForm(request.POST)
     if not form.is_valid():
-        return render(
-            request,
-            "patients/followup_detail.html",
-            {
-                "followup": followup,
-                "patient": followup.patient,
-                "adherence": followup.adherence.select_related("recommendation__rule"),
-                "note_form": form,
-            },
-        )
+        return render_recorded(request, followup, form)
     followup.add_note(by=request.user, text=form.cleaned_data["text"])
     messages.success(request, "Note added to the follow-up record.")
     return redirect(followup)
