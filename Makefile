@@ -16,7 +16,7 @@ BENCH_ENV := DJANGO_SECRET_KEY=benchmark-only-key-never-used-in-production-01234
 # The Django version django-upgrade and djade write for, and the files they read (neither
 # walks directories itself).
 DJANGO_TARGET := 6.1
-PY_FILES := find manage.py clinic guidance patients bench tests -name '*.py' -print0
+PY_FILES := find manage.py clinic guidance patients interop bench tests -name '*.py' -print0
 TEMPLATE_FILES := find templates -name '*.html' -print0
 UPGRADE := xargs -0 $(VENV)/bin/django-upgrade --target-version $(DJANGO_TARGET)
 DJADE := xargs -0 $(VENV)/bin/djade --target-version $(DJANGO_TARGET)

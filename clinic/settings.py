@@ -136,15 +136,20 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
+    "corsheaders",
     "clinic",
     "patients",
     "guidance",
+    "interop",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "clinic.middleware.NulInAddressMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Before CommonMiddleware, as django-cors-headers asks; it only answers for the CDS
+    # Hooks endpoints (CORS_URLS_REGEX).
+    "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -315,3 +320,16 @@ LOGGING = {
     # lock-outs are WARNINGs (user names and addresses masked).
     "loggers": {"axes": {"level": "WARNING"}},
 }
+
+# The EHR side (interop/). The public address the app is reached at, e.g.
+# https://rls.example.org: a calling EHR's JWT must name the exact URL it called as its
+# audience, built from this and never from the request's Host header. Empty: the CDS Hooks
+# endpoints refuse every call.
+PUBLIC_BASE_URL = os.environ.get("DJANGO_PUBLIC_BASE_URL", "").strip().rstrip("/")
+# Browser-based EHRs (the CDS Hooks sandbox) call from these origins and send preflights.
+CORS_URLS_REGEX = r"^/cds-services(/.*)?$"
+CORS_ALLOWED_ORIGINS = env_list("DJANGO_CDS_CORS_ORIGINS")
+CORS_ALLOW_HEADERS = ["authorization", "content-type"]
+CORS_ALLOW_METHODS = ["GET", "POST", "OPTIONS"]
+# Key-set URLs (jku) a registered EHR client may name; anything else is never fetched.
+CDS_JWKS_URL_ALLOWLIST = env_list("DJANGO_CDS_JWKS_URLS")

@@ -54,6 +54,7 @@ urlpatterns = [
     path("accounts/<int:pk>/<slug:action>/", accounts.account_action, name="account_action"),
     path("patients/", include((patient_urls, "patients"))),
     path("guidance/", include((guidance_urls, "guidance"))),
+    path("", include("interop.urls")),
     path("admin/login/", accounts.admin_sign_in),  # before the admin's own sign-in page
     path("admin/", admin.site.urls),
 ]

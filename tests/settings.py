@@ -11,6 +11,8 @@ os.environ["DJANGO_TIME_ZONE"] = "UTC"
 # Nobody must use a second factor unless a test says so (tests/clinic/test_two_factor.py),
 # so that signing in through the form stays one step for the rest of the suite.
 os.environ.setdefault("DJANGO_2FA_REQUIRED_ROLES", "none")
+# The CDS Hooks audience: the URL the test client calls (live-server tests override it).
+os.environ.setdefault("DJANGO_PUBLIC_BASE_URL", "http://testserver")
 
 from clinic.settings import *  # noqa: F403
 
