@@ -9,6 +9,7 @@ from django.contrib.auth import logout
 from django.core.exceptions import BadRequest
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django_htmx.http import HttpResponseClientRedirect
 
 from clinic import sessions
 from clinic.access import ArchivedPatient
@@ -81,7 +82,9 @@ class IdleTimeoutMiddleware:
 
 class ArchivedPatientMiddleware:
     """Turns ArchivedPatient into a message on the patient's page, as Django turns
-    PermissionDenied into a 403, so that no view repeats the guard's answer."""
+    PermissionDenied into a 403, so that no view repeats the guard's answer. An htmx
+    request (a live panel, a decision in place) is sent there as a whole page: a plain
+    redirect would be followed and the patient's page swapped into a part of the form."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -97,6 +100,8 @@ class ArchivedPatientMiddleware:
             "This patient's record is archived: it can be read but not changed. "
             "Nothing was saved. Restore the record first if it is needed again.",
         )
+        if getattr(request, "htmx", False):
+            return HttpResponseClientRedirect(exception.patient.get_absolute_url())
         return redirect(exception.patient)
 
 

@@ -1,6 +1,8 @@
 """Page shaping without requests: what the patient, assessment and rule pages show,
 built from records already loaded. Views fetch; these functions arrange."""
 
+import math
+import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time
@@ -10,7 +12,13 @@ from django.db.models import Model, Prefetch
 from django.utils import timezone
 from django.utils.formats import date_format
 
-from clinic.forms.assessments import ASSESSMENT_FIELDS, ASSESSMENT_SECTIONS, DecisionForm
+from clinic.forms.assessments import (
+    ASSESSMENT_FIELDS,
+    ASSESSMENT_SECTIONS,
+    DecisionForm,
+    LiveInputs,
+    live_scores,
+)
 from clinic.forms.patients import PatientForm
 from clinic.forms.rules import RuleForm
 from guidance.default_rules import DEFAULT_RULES
@@ -26,10 +34,17 @@ from guidance.models import (
     Rule,
 )
 from patients.charts import Chart, trend_chart
-from patients.facts import describe
+from patients.facts import (
+    CRITERIA,
+    FACT_BY_NAME,
+    age_in_years,
+    derive_facts,
+    describe,
+    hours_between,
+)
 from patients.mimics import MIMIC_NAMES
-from patients.models import Assessment, FollowUp, FollowUpStatus
-from patients.scales import SCALES
+from patients.models import Assessment, FollowUp, FollowUpStatus, Patient, PreviousScore
+from patients.scales import SCALES, Progress
 
 # History
 
@@ -365,3 +380,147 @@ def card_page(
         "evaluated": evaluation is not None,
         "decline_reasons": [("", "Choose a reason"), *DeclineReason.choices],
     }
+
+
+# The assessment form's live panel
+
+
+@dataclass(frozen=True)
+class PanelFact:
+    """One derived fact as the panel shows it: `name` is the fact's (for data-fact)."""
+
+    name: str
+    label: str
+    value: str
+    note: str = ""
+
+    @property
+    def spoken(self) -> str:
+        return f"{self.label}: {self.value}" + (f" ({self.note})" if self.note else "")
+
+
+@dataclass(frozen=True)
+class Panel:
+    scores: list[Progress]
+    facts: list[PanelFact]
+    said: str  # what the panel says now, as a fingerprint the next update posts back
+    announcement: str  # what changed since the fingerprint posted, for screen readers
+
+
+def spoken_total(progress: Progress) -> str:
+    scale = progress.scale
+    if progress.score:
+        total, band = progress.score.total, progress.score.band
+        return f"{scale.name} {total} of {scale.max_total}, {band.label}: {band.meaning}"
+    if progress.started:
+        answered = f"{progress.answered} of {len(scale.items)} answered"
+        return f"{scale.name} {progress.subtotal} so far, {answered}"
+    return f"{scale.name} not scored"
+
+
+def panel_facts(
+    inputs: LiveInputs,
+    scores: list[Progress],
+    *,
+    patient: Patient,
+    previous: PreviousScore | None,
+) -> list[PanelFact]:
+    """The derived facts of an assessment being entered, by the fact table's own functions
+    (patients.facts.derive_facts), as the rules will see them once it is saved, and in
+    words: what each needs when it cannot be derived yet."""
+    complete = {key: inputs.items[key] for p in scores if p.score for key in p.scale.keys}
+    on = timezone.localdate(inputs.assessed_at)
+    hours = hours_between(inputs.last_dose_at, inputs.assessed_at) if inputs.last_dose_at else None
+    facts = derive_facts(
+        {**inputs.entered, **complete},
+        age_years=age_in_years(patient.date_of_birth, on),
+        sex=patient.sex,
+        hours_since_last_dose=hours,
+        irls_previous_total=previous.total if previous else None,
+    )
+    on_text = date_format(on, "j M Y")
+    if not inputs.assessed_at_entered:
+        on_text += "; no valid assessment time entered"
+    rows = [PanelFact("age_years", "Age", f"{facts['age_years']} years", f"on {on_text}")]
+
+    if hours is not None:
+        # Tenths of an hour, rounded down, so that 23.96 h is not shown as 24 beside
+        # "under 24 h".
+        shown_hours = f"{math.floor(hours * 10) / 10:g} h ago"
+        rows.append(PanelFact("hours_since_last_dose", "Last kratom dose", shown_hours))
+        window = describe("withdrawal_window", facts["withdrawal_window"])
+        rows.append(PanelFact("withdrawal_window", "Withdrawal window", window))
+    else:
+        unknown = describe("hours_since_last_dose", None)
+        rows.append(
+            PanelFact(
+                "hours_since_last_dose", "Last kratom dose", unknown, inputs.last_dose_problem or ""
+            )
+        )
+        rows.append(PanelFact("withdrawal_window", "Withdrawal window", "needs the last dose time"))
+
+    if facts["crcl_ml_min"] is not None:
+        crcl = facts["crcl_ml_min"]
+        shown = f"{crcl:.0f}" if crcl >= 10 else f"{crcl:.1f}"
+        rows.append(
+            PanelFact("crcl_ml_min", "Creatinine clearance", f"{shown} mL/min", "Cockcroft–Gault")
+        )
+    else:
+        needed = []
+        for name in ("weight_kg", "serum_creatinine_mg_dl"):
+            fact = FACT_BY_NAME[name]
+            if name in inputs.not_valid:
+                needed.append(f"a valid {fact.label.lower()} ({fact.range_text()})")
+            elif inputs.entered.get(name) is None:
+                needed.append(fact.label.lower())
+        needs = "needs " + " and ".join(needed)
+        rows.append(PanelFact("crcl_ml_min", "Creatinine clearance", needs))
+
+    met = sum(bool(facts[name]) for name in CRITERIA)
+    rows.append(
+        PanelFact(
+            "rls_criteria_met",
+            "IRLSSG criteria",
+            f"{met} of {len(CRITERIA)} essential criteria met",
+            describe("rls_criteria_met", facts["rls_criteria_met"]),
+        )
+    )
+
+    note = ""
+    if previous:
+        score = SCALES["irls"].score_of(previous.total)
+        band = f" ({score.band.label})" if score else ""
+        when = date_format(timezone.localdate(previous.at), "j M Y")
+        note = f"previous IRLS {previous.total}{band}, {previous.source} of {when}"
+    if facts["irls_change"] is not None:
+        change = describe("irls_change", facts["irls_change"])
+    elif previous:
+        change = "complete the IRLS to compare"
+    else:
+        change = describe("irls_previous_total", None)
+    rows.append(PanelFact("irls_change", "IRLS change", change, note))
+    return rows
+
+
+def _fingerprint(text: str) -> str:
+    return f"{zlib.crc32(text.encode()):08x}"
+
+
+def assessment_panel(
+    inputs: LiveInputs, *, patient: Patient, previous: PreviousScore | None, said: str = ""
+) -> Panel:
+    """The live panel: the totals by the scale registry, the derived facts by the fact
+    table, and, against `said` (what the panel said before, as posted back), the parts
+    that changed, so that a screen reader hears what changed rather than everything."""
+    scores = live_scores(inputs.items)
+    facts = panel_facts(inputs, scores, patient=patient, previous=previous)
+    parts = [(p.scale.code, spoken_total(p)) for p in scores]
+    parts += [(fact.name, fact.spoken) for fact in facts]
+    before = dict(pair.partition("=")[::2] for pair in said[:2000].split(";"))
+    changed = [text for key, text in parts if before.get(key) != _fingerprint(text)]
+    return Panel(
+        scores=scores,
+        facts=facts,
+        said=";".join(f"{key}={_fingerprint(text)}" for key, text in parts),
+        announcement=". ".join(changed) if said else "",
+    )

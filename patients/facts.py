@@ -429,8 +429,10 @@ def describe(name: str, value: Any) -> str:
         band = f" ({score.band.label})" if score else ""
         return f"{_SCALE_NAMES[code]} {value}{band}"
     if name == "irls_change":
+        if value == 0:
+            return "IRLS unchanged since last time"
         points = abs(int(value))
-        direction = "worse" if value > 0 else "better" if value < 0 else "unchanged"
+        direction = "worse" if value > 0 else "better"
         return f"IRLS {points} point{'s' if points != 1 else ''} {direction} than last time"
     if name == "irls_previous_total":
         return f"previous IRLS {value}"

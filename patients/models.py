@@ -1,6 +1,7 @@
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from datetime import datetime, time
 from typing import Any, Self
 
@@ -546,15 +547,22 @@ class Assessment(Versioned, ScaledItems):
         )
 
     def previous_irls_total(self) -> int | None:
-        """The patient's most recent IRLS total before this assessment: from an earlier
-        assessment or a completed follow-up's re-score (which counts at noon of its day,
-        as on the trend chart)."""
-        earlier: list[tuple[datetime, int]] = []
+        previous = self.previous_irls()
+        return previous.total if previous else None
+
+    def previous_irls(self, *, before: datetime | None = None) -> "PreviousScore | None":
+        """The patient's most recent IRLS total before this assessment (or before
+        `before`, a time being entered): from an earlier assessment or a completed
+        follow-up's re-score (which counts at noon of its day, as on the trend chart).
+        This assessment itself never counts, so a correction compares with the score
+        before it."""
+        before = before or self.assessed_at
+        earlier: list[PreviousScore] = []
         assessment = (
             Assessment.objects.filter(
                 patient_id=self.patient_id,
                 irls_total__isnull=False,
-                assessed_at__lt=self.assessed_at,
+                assessed_at__lt=before,
             )
             .exclude(pk=self.pk)
             .order_by("-assessed_at")
@@ -562,8 +570,8 @@ class Assessment(Versioned, ScaledItems):
             .first()
         )
         if assessment and assessment[1] is not None:
-            earlier.append((assessment[0], assessment[1]))
-        day = timezone.localdate(self.assessed_at)
+            earlier.append(PreviousScore(assessment[0], assessment[1], "assessment"))
+        day = timezone.localdate(before)
         for happened_on, total in (
             FollowUp.objects.filter(
                 patient_id=self.patient_id,
@@ -577,9 +585,18 @@ class Assessment(Versioned, ScaledItems):
             if happened_on is None or total is None:
                 continue  # excluded by the query; said again for the type checker
             at = timezone.make_aware(datetime.combine(happened_on, time(12)))
-            if at < self.assessed_at:
-                earlier.append((at, total))
-        return max(earlier)[1] if earlier else None
+            if at < before:
+                earlier.append(PreviousScore(at, total, "follow-up re-score"))
+        return max(earlier, key=lambda score: (score.at, score.total)) if earlier else None
+
+
+@dataclass(frozen=True)
+class PreviousScore:
+    """An earlier IRLS total, when it was measured, and by what."""
+
+    at: datetime
+    total: int
+    source: str  # "assessment" or "follow-up re-score"
 
 
 class FollowUpKind(models.TextChoices):

@@ -35,10 +35,16 @@ class Band:
     name: str  # the fact value: lower case, spaces as underscores (product.md section 4)
     low: int
     high: int
+    meaning: str  # what the band says about the patient, in a clinician's words
 
     @property
     def label(self) -> str:
         return self.name.replace("_", " ")
+
+    @property
+    def range_text(self) -> str:
+        """ "5–12", or "0" for a one-value band."""
+        return str(self.low) if self.low == self.high else f"{self.low}–{self.high}"
 
 
 @dataclass(frozen=True)
@@ -184,12 +190,13 @@ IRLS = Scale(
         _severity_item(9, "Effect on daily affairs (family, home, social, school, work)"),
         _severity_item(10, "Mood disturbance from RLS"),
     ),
+    # Severity of RLS over the past week: clinical-reference.md 2.3 (V) [S13][S14].
     bands=(
-        Band("none", 0, 0),
-        Band("mild", 1, 10),
-        Band("moderate", 11, 20),
-        Band("severe", 21, 30),
-        Band("very_severe", 31, 40),
+        Band("none", 0, 0, "no RLS symptoms in the past week"),
+        Band("mild", 1, 10, "mild RLS symptoms"),
+        Band("moderate", 11, 20, "moderate RLS symptoms"),
+        Band("severe", 21, 30, "severe RLS symptoms"),
+        Band("very_severe", 31, 40, "very severe RLS symptoms"),
     ),
     flagged_bands=("severe", "very_severe"),
 )
@@ -277,12 +284,14 @@ COWS = Scale(
             (0, 3, 5),
         ),
     ),
+    # Withdrawal severity: clinical-reference.md 3.1 (V) [S19][S20][S21]; "a score under 5
+    # does not indicate meaningful withdrawal" [S19].
     bands=(
-        Band("none", 0, 4),
-        Band("mild", 5, 12),
-        Band("moderate", 13, 24),
-        Band("moderately_severe", 25, 36),
-        Band("severe", 37, 48),
+        Band("none", 0, 4, "no meaningful withdrawal"),
+        Band("mild", 5, 12, "mild withdrawal"),
+        Band("moderate", 13, 24, "moderate withdrawal"),
+        Band("moderately_severe", 25, 36, "moderately severe withdrawal"),
+        Band("severe", 37, 48, "severe withdrawal"),
     ),
     flagged_bands=("moderately_severe", "severe"),
 )
@@ -311,11 +320,12 @@ GAD7 = Scale(
             start=1,
         )
     ),
+    # Anxiety over the past two weeks: product.md section 3 (Spitzer et al. 2006).
     bands=(
-        Band("minimal", 0, 4),
-        Band("mild", 5, 9),
-        Band("moderate", 10, 14),
-        Band("severe", 15, 21),
+        Band("minimal", 0, 4, "minimal anxiety"),
+        Band("mild", 5, 9, "mild anxiety"),
+        Band("moderate", 10, 14, "moderate anxiety"),
+        Band("severe", 15, 21, "severe anxiety"),
     ),
 )
 

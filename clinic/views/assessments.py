@@ -6,14 +6,20 @@ from uuid import UUID
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponse
+from django.http import HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from clinic.access import get_assessment_for_user, get_card_for_user, get_patient_for_user
 from clinic.conflicts import merge
-from clinic.forms.assessments import AssessmentForm, DecisionForm, live_scores, posted_items
-from clinic.pages import assessment_changes, card_page, entered_sections
+from clinic.forms.assessments import (
+    AssessmentForm,
+    DecisionForm,
+    live_inputs,
+    live_scores,
+    posted_items,
+)
+from clinic.pages import Panel, assessment_changes, assessment_panel, card_page, entered_sections
 from clinic.paging import CappedPage
 from clinic.requests import AuthenticatedRequest
 from guidance.models import Recommendation
@@ -37,11 +43,10 @@ def assessment_create(request: AuthenticatedRequest, uuid: UUID) -> HttpResponse
         save_assessment(assessment=assessment)
         messages.success(request, "Assessment saved. Review the suggestions below.")
         return redirect(assessment)
-    values = posted_items(data) if data else {}
     return render(
         request,
         "patients/assessment_form.html",
-        {"form": form, "patient": patient, "scores": live_scores(values)},
+        {"form": form, "patient": patient, "panel": panel_for(form.instance, data)},
     )
 
 
@@ -54,7 +59,6 @@ def assessment_edit(request: AuthenticatedRequest, uuid: UUID) -> HttpResponse:
     data = request.POST if request.method == "POST" else None
     form = AssessmentForm(data, patient=patient, instance=assessment)
     conflict = None
-    values = posted_items(data) if data else assessment.entered_values()
     if data and "preview" not in data and form.is_valid():
         expected = form.cleaned_data["expected_version"]
         try:
@@ -67,7 +71,6 @@ def assessment_edit(request: AuthenticatedRequest, uuid: UUID) -> HttpResponse:
             assert isinstance(error.current, Assessment)
             conflict = merge(form, error.current, expected, patient=patient)
             form = conflict.form
-            values = conflict.merged.entered_values()
         else:
             messages.success(
                 request,
@@ -75,6 +78,8 @@ def assessment_edit(request: AuthenticatedRequest, uuid: UUID) -> HttpResponse:
                 "re-evaluated: decided ones stay as they were.",
             )
             return redirect(assessment)
+    # After a conflict, the panel shows what the merged form shows.
+    panel = panel_for(conflict.merged, None) if conflict else panel_for(assessment, data)
     return render(
         request,
         "patients/assessment_form.html",
@@ -82,15 +87,55 @@ def assessment_edit(request: AuthenticatedRequest, uuid: UUID) -> HttpResponse:
             "form": form,
             "patient": patient,
             "assessment": assessment,
-            "scores": live_scores(values),
+            "panel": panel,
             "conflict": conflict,
         },
     )
 
 
+def panel_for(assessment: Assessment, data: QueryDict | None, *, live: bool = False) -> Panel:
+    """The live panel of the form for `assessment` (new, or the one being corrected):
+    from what is posted, or else from the assessment's own values. `live`: an update of
+    the panel in place, which says to screen readers what changed."""
+    inputs = live_inputs(data, assessment)
+    said = data.get("panel_said", "") if data is not None and live else ""
+    return assessment_panel(
+        inputs,
+        patient=assessment.patient,
+        previous=assessment.previous_irls(before=inputs.assessed_at),
+        said=str(said),
+    )
+
+
+@require_POST
+def assessment_create_live(request: AuthenticatedRequest, uuid: UUID) -> HttpResponse:
+    """The new assessment's live panel, from the form as filled so far (htmx)."""
+    patient = get_patient_for_user(request, uuid, perm="patients.add_assessment", change=True)
+    assessment = Assessment(patient=patient, assessed_by=request.user)
+    return render_panel(request, assessment)
+
+
+@require_POST
+def assessment_edit_live(request: AuthenticatedRequest, uuid: UUID) -> HttpResponse:
+    """The correction's live panel (htmx): "previous" is the IRLS before this one."""
+    assessment = get_assessment_for_user(
+        request, uuid, perm="patients.change_assessment", change=True
+    )
+    return render_panel(request, assessment)
+
+
+def render_panel(request: AuthenticatedRequest, assessment: Assessment) -> HttpResponse:
+    return render(
+        request,
+        "patients/assessment_form.html#panel",
+        {"panel": panel_for(assessment, request.POST, live=True), "live": True},
+    )
+
+
 @require_POST
 def assessment_scores(request: AuthenticatedRequest) -> HttpResponse:
-    """The live totals panel, re-rendered from the answers so far by the scale registry."""
+    """The live totals of a follow-up's re-score, from the answers so far by the scale
+    registry (an assessment's panel, with its derived facts, is assessment_*_live)."""
     allowed = ["patients.add_assessment", "patients.change_assessment", "patients.change_followup"]
     if not any(request.user.has_perm(perm) for perm in allowed):
         raise PermissionDenied

@@ -36,10 +36,12 @@ MATRIX = [
     ("patients:restore", "post", True, CLINICAL),
     ("patients:assessment_create", "get", True, CLINICIAN),
     ("patients:assessment_create", "post", True, CLINICIAN),
+    ("patients:assessment_create_live", "post", True, CLINICIAN),
     ("patients:assessment_scores", "post", False, CLINICAL),  # staff re-score at follow-ups
     ("patients:assessment", "get", "assessment", CLINICAL),
     ("patients:assessment_edit", "get", "assessment", CLINICIAN),
     ("patients:assessment_edit", "post", "assessment", CLINICIAN),
+    ("patients:assessment_edit_live", "post", "assessment", CLINICIAN),
     ("patients:summary", "get", True, CLINICAL),
     ("patients:followup_schedule", "get", True, CLINICAL),
     ("patients:followup_schedule", "post", True, CLINICAL),

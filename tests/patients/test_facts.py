@@ -10,6 +10,7 @@ from patients.facts import (
     age_in_years,
     creatinine_clearance,
     derive_facts,
+    describe,
     withdrawal_window,
 )
 from tests.base import COMPLETE_COWS, COMPLETE_IRLS
@@ -188,3 +189,16 @@ def test_irls_change_is_the_total_minus_the_previous_total(irls_items, previous,
         irls_previous_total=previous,
     )
     assert (facts["irls_previous_total"], facts["irls_change"]) == (previous, change)
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        (6, "IRLS 6 points worse than last time"),
+        (1, "IRLS 1 point worse than last time"),
+        (-3, "IRLS 3 points better than last time"),
+        (0, "IRLS unchanged since last time"),
+    ],
+)
+def test_the_irls_change_in_words(change, words):
+    assert describe("irls_change", change) == words

@@ -169,3 +169,34 @@ def test_any_value_outside_an_items_allowed_set_is_rejected(scale, data):
     with pytest.raises(ScaleError) as error:
         scale.score(answers | {item.key: bad})
     assert item.key in error.value.problems
+
+
+# What each band means, in words (clinical-reference.md 2.3 and 3.1; product.md section 3).
+BAND_MEANINGS = {
+    "irls": [
+        ("0", "no RLS symptoms in the past week"),
+        ("1–10", "mild RLS symptoms"),
+        ("11–20", "moderate RLS symptoms"),
+        ("21–30", "severe RLS symptoms"),
+        ("31–40", "very severe RLS symptoms"),
+    ],
+    "cows": [
+        ("0–4", "no meaningful withdrawal"),
+        ("5–12", "mild withdrawal"),
+        ("13–24", "moderate withdrawal"),
+        ("25–36", "moderately severe withdrawal"),
+        ("37–48", "severe withdrawal"),
+    ],
+    "gad7": [
+        ("0–4", "minimal anxiety"),
+        ("5–9", "mild anxiety"),
+        ("10–14", "moderate anxiety"),
+        ("15–21", "severe anxiety"),
+    ],
+}
+
+
+@pytest.mark.parametrize("code", sorted(BAND_MEANINGS))
+def test_every_band_says_what_it_means_and_its_range(code):
+    bands = SCALES[code].bands
+    assert [(band.range_text, band.meaning) for band in bands] == BAND_MEANINGS[code]

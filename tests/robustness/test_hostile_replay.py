@@ -470,6 +470,8 @@ def baselines(world: World) -> dict[str, tuple[str, dict[str, Any]]]:
         "patients:archive": ("staff", {"reason": "Moved away"}),
         "patients:assessment_create": ("clinician", dict(VALID, notes="Notes")),
         "patients:assessment_scores": ("clinician", items),
+        "patients:assessment_create_live": ("clinician", dict(VALID, panel_said="irls=0")),
+        "patients:assessment_edit_live": ("clinician", dict(VALID, panel_said="irls=0")),
         "patients:followup_schedule": (
             "staff",
             {"due_date": "2026-12-03", "kind": "visit", "assigned_to": "", "plan_notes": "Sleep"},
