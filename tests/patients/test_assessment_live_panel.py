@@ -10,8 +10,14 @@ from django.urls import reverse
 
 from patients.facts import WINDOW_LABELS
 from patients.models import Assessment, FollowUp, FollowUpStatus, PatientAccess
-from tests.base import COMPLETE_COWS, COMPLETE_IRLS, CRITERIA_MET, VALID, make_assessment
-from tests.base import make_patient, record
+from tests.base import (
+    COMPLETE_COWS,
+    COMPLETE_IRLS,
+    CRITERIA_MET,
+    make_assessment,
+    make_patient,
+    record,
+)
 
 NOW = "2026-11-26 12:00Z"
 IRLS_18 = {f"irls_{n}": v for n, v in enumerate([2, 2, 2, 2, 2, 2, 2, 2, 1, 1], start=1)}
@@ -183,7 +189,7 @@ def test_the_window_follows_the_hours(as_user, clinician, patient):
 
 def test_the_criteria_count_and_whether_all_are_met(as_user, clinician, patient):
     client = as_user(clinician)
-    every = {name: "on" for name in CRITERIA_MET}
+    every = dict.fromkeys(CRITERIA_MET, "on")
     assert facts_of(live(client, patient, every))["rls_criteria_met"] == (
         "5 of 5 essential criteria met",
         "RLS criteria met",
