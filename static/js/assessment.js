@@ -1,6 +1,7 @@
-// The live totals are htmx's: a change anywhere in the form posts it to the scores
-// endpoint, and the server's scale registry renders the panel (hx-post on the form). Here:
-// the "Clear" buttons of each scale, and hiding the no-JavaScript "Update totals" button.
+// The live panel is htmx's: a change anywhere in the form posts it to the live address,
+// and the server renders the totals (and, for an assessment, the derived facts) (hx-post
+// on the form). Here: the "Clear" buttons of each scale, and hiding the no-JavaScript
+// "Update totals…" button.
 (function () {
   "use strict";
   const form = document.querySelector("form[data-scores-url]");

@@ -45,6 +45,7 @@ PAGES = {
         "{patient}",
         "{assessment}",
         "{patient}assessments/new/",
+        "{assessment_edit}",
         "/patients/worklist/",
         "/guidance/review/",
         "{followup}",
@@ -62,6 +63,7 @@ def test_main_pages_have_no_critical_or_serious_violations(request, page, sign_i
     places = {
         "patient": records["patient"].get_absolute_url(),
         "assessment": records["assessment"].get_absolute_url(),
+        "assessment_edit": f"/patients/assessments/{records['assessment'].uuid}/edit/",
         "followup": records["followup"].get_absolute_url(),
         "summary": f"/patients/{records['patient'].uuid}/summary/",
     }
