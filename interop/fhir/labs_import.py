@@ -159,11 +159,12 @@ def _failing_entry(data: Json) -> str:
     """The first entry the models refuse, found one by one (only once the whole failed)."""
     entries = data.get("entry")
     for index, entry in enumerate(entries if isinstance(entries, list) else []):
+        alone = {"resourceType": "Bundle", "type": "collection", "entry": [entry]}
         try:
-            Bundle.model_validate(
-                {"resourceType": "Bundle", "type": "collection", "entry": [entry]}
-            )
-        except Exception:  # whatever the failure, it names the entry
+            Bundle.model_validate(alone)
+        except pydantic.ValidationError:
+            continue  # a problem, but not the one that stopped the models
+        except Exception:  # whatever else the models raise names the entry
             resource = entry.get("resource") if isinstance(entry, dict) else None
             kind = resource.get("resourceType") if isinstance(resource, dict) else None
             shown = kind[:40] if isinstance(kind, str) and kind.isalnum() else "resource"

@@ -94,7 +94,11 @@ def test_the_patient_carries_the_mrn_as_an_mr_identifier(bundle):
     (identifier,) = patient["identifier"]
     assert identifier["value"] == "FHIR-0001"
     assert identifier["type"]["coding"] == [
-        {"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "MR", "display": "Medical record number"}  # fmt: skip
+        {
+            "system": "http://terminology.hl7.org/CodeSystem/v2-0203",
+            "code": "MR",
+            "display": "Medical record number",
+        }
     ]
     assert patient["birthDate"] == "1990-05-01" and patient["gender"] == "female"
 
@@ -172,7 +176,9 @@ def test_each_scored_scale_has_a_response_and_a_total_with_its_band(bundle):
     assert gad7["valueInteger"] == 14
     assert gad7["interpretation"] == [
         {
-            "coding": [{"system": codes.band_system("gad7"), "code": "moderate", "display": "moderate"}],  # fmt: skip
+            "coding": [
+                {"system": codes.band_system("gad7"), "code": "moderate", "display": "moderate"}
+            ],
             "text": "moderate",
         }
     ]
@@ -277,7 +283,13 @@ def test_a_provenance_per_decision_with_who_when_and_why(bundle):
     assert declined["activity"]["coding"][0]["code"] == "declined"
     assert declined["reason"] == [
         {
-            "coding": [{"system": codes.DECLINE_REASON_SYSTEM, "code": "other", "display": "Other (say why)"}],  # fmt: skip
+            "coding": [
+                {
+                    "system": codes.DECLINE_REASON_SYSTEM,
+                    "code": "other",
+                    "display": "Other (say why)",
+                }
+            ],
             "text": "Iron infusion booked elsewhere",
         }
     ]
