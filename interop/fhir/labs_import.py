@@ -271,20 +271,18 @@ def _effective(resource: Json) -> tuple[str, datetime | None]:
         resource.get("issued"),
     ):
         if isinstance(given, str):
-            return given, _parse_time(given)
+            return given, fhir_time(given)
     return "", None
 
 
-def _parse_time(value: str) -> datetime | None:
-    """A FHIR date or dateTime; a date (or a year, a month) counts from its first day."""
+def fhir_time(value: str) -> datetime | None:
+    """A FHIR date or dateTime as an aware datetime, None when it is not one; a date (or a
+    year, a month) counts from its first day, in UTC."""
     partial = FHIR_DATE.match(value)
-    if partial:
-        year, month, day = (int(part or 1) for part in partial.groups())
-        try:
-            return datetime(year, month, day, tzinfo=UTC)
-        except ValueError:
-            return None
     try:
+        if partial:
+            year, month, day = (int(part or 1) for part in partial.groups())
+            return datetime(year, month, day, tzinfo=UTC)
         moment = datetime.fromisoformat(value)
     except ValueError:
         return None

@@ -266,6 +266,21 @@ def test_cautions_are_detected_issues_final_once_acknowledged(bundle):
     assert undecided and all(issue["status"] == "preliminary" for issue in undecided)
 
 
+def test_a_decided_card_whose_rule_no_longer_fires_says_so(patient, clinician):
+    from guidance.services import save_assessment
+
+    first = Assessment.objects.get(assessed_at__day=1)
+    first.ferritin_ng_ml, first.tsat_percent = 200.0, 30.0  # iron no longer low
+    save_assessment(assessment=first, expected_version=first.version, reason="Lab typo")
+    bundle = as_received(patient_bundle(patient, now=timezone.now()))
+    (action,) = card_resource(bundle, "IRON-SUPPLEMENT")["action"]
+    assert (
+        "this rule no longer fires; the card is kept because a clinician decided"
+        in (action["description"])
+    )
+    validate(bundle)
+
+
 def provenances_of(bundle: dict, code: str) -> list[dict]:
     target = card_resource(bundle, code)
     return [

@@ -3,6 +3,7 @@ converted to the stored units or refused by name, confirmed by the clinician bef
 anything is saved; and export, import, export again gives the same labs."""
 
 import json
+from datetime import UTC, datetime
 from io import BytesIO, StringIO
 
 import pytest
@@ -13,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from interop.fhir.export import patient_bundle
-from interop.fhir.labs_import import MAX_BYTES, FhirFileError, read_labs
+from interop.fhir.labs_import import MAX_BYTES, FhirFileError, fhir_time, read_labs
 from patients.models import Assessment, PatientAccess
 from tests.base import make_patient, record
 from tests.interop.fhir import as_received, make_record, resources
@@ -218,6 +219,52 @@ def test_results_entered_in_error_are_not_results():
         observation("f-error", "2276-4", 900, "ng/mL", "2026-11-20", status="entered-in-error"),
     )
     assert found.labs["ferritin_ng_ml"].value == 30.0
+
+
+def test_a_file_without_our_labs_says_so():
+    found = read(observation("sodium", "2951-2", 140, "mmol/L"))
+    assert (found.labs, found.refusals) == ({}, [])
+    assert found.notes[-1] == (
+        "No ferritin, transferrin saturation, creatinine or weight Observation found "
+        "(by LOINC code)."
+    )
+
+
+def test_an_observation_without_an_id_is_named_by_its_full_url_or_place():
+    nameless = observation("x", "2276-4", 5, "mmol/L")
+    del nameless["id"]
+    found = read(nameless)
+    assert found.refusals[0].startswith(
+        "Observation urn:uuid:00000000-0000-4000-8000-000000000000: unit 'mmol/L'"
+    )
+    placed = bundle(nameless)
+    del placed["entry"][0]["fullUrl"]
+    assert (
+        read_labs(json.dumps(placed).encode())
+        .refusals[0]
+        .startswith("Observation in entry 1: unit 'mmol/L'")
+    )
+
+
+def test_a_value_too_large_to_be_a_lab_is_refused():
+    found = read(observation("ferritin-1", "2276-4", 1e12, "ng/mL"))
+    assert found.refusals == ["Observation/ferritin-1: its value is not a number we can use."]
+
+
+def test_dates_are_read_as_fhir_writes_them():
+    assert fhir_time("2026") == datetime(2026, 1, 1, tzinfo=UTC)
+    assert fhir_time("2026-11") == datetime(2026, 11, 1, tzinfo=UTC)
+    assert fhir_time("2026-11-20T08:00:00+01:00") == datetime(2026, 11, 20, 7, tzinfo=UTC)
+    assert fhir_time("2026-11-20T08:00:00") == datetime(2026, 11, 20, 8, tzinfo=UTC)
+    assert fhir_time("2026-02-30") is None
+    assert fhir_time("yesterday") is None
+
+
+def test_a_patient_without_an_mrn_is_said_and_the_labs_read():
+    nameless = {"resourceType": "Patient", "id": "p2"}
+    found = read(nameless, observation("ferritin-1", "2276-4", 42, "ng/mL"), mrn="MRN-1")
+    assert found.labs["ferritin_ng_ml"].value == 42.0
+    assert "no medical record number (MR) to compare with" in found.notes[0]
 
 
 def test_a_cds_hooks_prefetch_searchset_is_read():
