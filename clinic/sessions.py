@@ -11,3 +11,10 @@ PENDING_SIGN_IN_SECONDS = 5 * 60
 MUST_ENROL = "_must_enrol"
 # The recovery codes of a just-confirmed authenticator, shown once and then forgotten.
 RECOVERY_CODES = "_recovery_codes"
+
+
+def fhir_labs_prefill(patient_uuid: object) -> str:
+    """Labs read from a FHIR file and confirmed by a clinician, waiting to pre-fill the next
+    new-assessment form of this patient, once: {field: {"value", "given", "effective",
+    "resource"}}. Nothing is saved until the assessment itself is."""
+    return f"_fhir_labs:{patient_uuid}"

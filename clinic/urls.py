@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from clinic.views import accounts, assessments, followups, home, patients, rules
+from clinic.views import accounts, assessments, fhir, followups, home, patients, rules
 
 # The namespaces ("patients:", "guidance:") name the screens' subjects; every view lives
 # in clinic.views, by object.
@@ -20,6 +20,17 @@ patient_urls = [
         assessments.assessment_create_live,
         name="assessment_create_live",
     ),
+    path(
+        "<uuid:uuid>/assessments/new/fhir-labs/",
+        fhir.assessment_labs_upload,
+        name="fhir_labs_upload",
+    ),
+    path(
+        "<uuid:uuid>/assessments/new/fhir-labs/confirm/",
+        fhir.assessment_labs_confirm,
+        name="fhir_labs_confirm",
+    ),
+    path("<uuid:uuid>/fhir/", fhir.patient_fhir_export, name="fhir_export"),
     path("assessments/scores/", assessments.assessment_scores, name="assessment_scores"),
     path("assessments/<uuid:uuid>/", assessments.assessment_detail, name="assessment"),
     path("assessments/<uuid:uuid>/edit/", assessments.assessment_edit, name="assessment_edit"),

@@ -10,6 +10,7 @@ from django.http import HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
+from clinic import sessions
 from clinic.access import get_assessment_for_user, get_card_for_user, get_patient_for_user
 from clinic.conflicts import merge
 from clinic.forms.assessments import (
@@ -35,8 +36,15 @@ HISTORY_SHOWN = 20
 def assessment_create(request: AuthenticatedRequest, uuid: UUID) -> HttpResponse:
     patient = get_patient_for_user(request, uuid, perm="patients.add_assessment", change=True)
     data = request.POST if request.method == "POST" else None
+    # Labs confirmed from a FHIR file (clinic.views.fhir) fill the form once, when it opens.
+    prefilled = (
+        request.session.pop(sessions.fhir_labs_prefill(patient.uuid), {}) if not data else {}
+    )
     form = AssessmentForm(
-        data, patient=patient, instance=Assessment(patient=patient, assessed_by=request.user)
+        data,
+        patient=patient,
+        instance=Assessment(patient=patient, assessed_by=request.user),
+        initial={name: lab["value"] for name, lab in prefilled.items()},
     )
     if data and "preview" not in data and form.is_valid():
         assessment = form.save(commit=False)
@@ -46,7 +54,12 @@ def assessment_create(request: AuthenticatedRequest, uuid: UUID) -> HttpResponse
     return render(
         request,
         "patients/assessment_form.html",
-        {"form": form, "patient": patient, "panel": panel_for(form.instance, data)},
+        {
+            "form": form,
+            "patient": patient,
+            "panel": panel_for(form.instance, data),
+            "prefilled": [{"label": form[name].label, **lab} for name, lab in prefilled.items()],
+        },
     )
 
 

@@ -38,6 +38,10 @@ MATRIX = [
     ("patients:assessment_create", "post", True, CLINICIAN),
     ("patients:assessment_create_live", "post", True, CLINICIAN),
     ("patients:assessment_scores", "post", False, CLINICAL),  # staff re-score at follow-ups
+    ("patients:fhir_labs_upload", "get", True, CLINICIAN),
+    ("patients:fhir_labs_upload", "post", True, CLINICIAN),
+    ("patients:fhir_labs_confirm", "post", True, CLINICIAN),
+    ("patients:fhir_export", "get", True, CLINICIAN),
     ("patients:assessment", "get", "assessment", CLINICAL),
     ("patients:assessment_edit", "get", "assessment", CLINICIAN),
     ("patients:assessment_edit", "post", "assessment", CLINICIAN),
