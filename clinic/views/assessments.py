@@ -40,12 +40,14 @@ def assessment_create(request: AuthenticatedRequest, uuid: UUID) -> HttpResponse
     prefilled = (
         request.session.pop(sessions.fhir_labs_prefill(patient.uuid), {}) if not data else {}
     )
-    form = AssessmentForm(
-        data,
+    # On the new record, not only as the form's initial values: the live panel (creatinine
+    # clearance) reads them too.
+    assessment = Assessment(
         patient=patient,
-        instance=Assessment(patient=patient, assessed_by=request.user),
-        initial={name: lab["value"] for name, lab in prefilled.items()},
+        assessed_by=request.user,
+        **{name: lab["value"] for name, lab in prefilled.items()},
     )
+    form = AssessmentForm(data, patient=patient, instance=assessment)
     if data and "preview" not in data and form.is_valid():
         assessment = form.save(commit=False)
         save_assessment(assessment=assessment)

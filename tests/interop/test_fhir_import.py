@@ -378,6 +378,10 @@ def test_confirmed_labs_open_the_new_assessment_pre_filled_once(as_user, clinici
     assert form["serum_creatinine_mg_dl"].value() == 0.9
     assert form["tsat_percent"].value() is None  # refused: its unit is not ours
     assert "Labs pre-filled from a FHIR file" in form_page.content.decode()
+    # The live panel reads the pre-filled labs too (creatinine clearance needs the weight,
+    # which this file does not give).
+    crcl = next(fact for fact in form_page.context["panel"].facts if fact.name == "crcl_ml_min")
+    assert crcl.value == "needs weight"
     # Used once: opening the form again starts empty.
     again = client.get(response["Location"]).context["form"]
     assert again["ferritin_ng_ml"].value() is None
