@@ -10,6 +10,7 @@ from clinic.forms.rules import RuleForm
 from guidance.default_rules import DEFAULT_RULES
 from guidance.models import Rule
 from tests.base import resubmit
+from tests.robustness.test_hostile_replay import POST_CLASSES, value_for
 
 pytestmark = pytest.mark.django_db
 
@@ -490,3 +491,24 @@ def test_bad_qualified_options_are_refused(as_user, guidance_admin, respiratory,
     response = client.post(edit_url(respiratory), shown(page_form(client, respiratory)) | changes)
     assert message in response.content.decode().replace("&#x27;", "'")
     assert saved_versions(respiratory) == 1
+
+
+@pytest.mark.parametrize("value_class", list(POST_CLASSES))
+def test_hostile_values_in_every_row_are_refused_not_a_server_error(
+    as_user, guidance_admin, cbt, value_class
+):
+    """The hostile replay's value classes (tests/robustness), in every field of every row."""
+    client = as_user(guidance_admin)
+    data = shown(page_form(client, cbt))
+    kinds = {"name": "text", "fact": "choice", "value": "text", "fires": "choice"}
+    for key in list(data):
+        kind = kinds.get(key.rsplit("-", 1)[-1])
+        if key.startswith("cases-") and kind:
+            data[key] = value_for(POST_CLASSES[value_class], kind)
+    response = client.post(edit_url(cbt), data)
+    if value_class == "empty":  # every row left blank: no test cases, a draft that cannot go live
+        assert response.status_code == 302
+        assert Rule.objects.get(code="CBT-ANXIETY", version=2).test_cases == []
+    else:
+        assert response.status_code == 200
+        assert saved_versions(cbt) == 1
