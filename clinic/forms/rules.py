@@ -257,7 +257,7 @@ class BaseFactFormSet(forms.BaseFormSet[FactValueForm]):
         check_row_counts(self)
         seen: set[str] = set()
         for form in self.forms:
-            name = form.cleaned_data.get("fact") if hasattr(form, "cleaned_data") else None
+            name = form.cleaned_data.get("fact")
             if name and name in seen:
                 form.add_error("fact", f"{name} is given twice in this case.")
             seen.add(name or "")
