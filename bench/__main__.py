@@ -19,10 +19,14 @@ def progress(message: str) -> None:
 
 def table(result: dict[str, Any]) -> str:
     engine = result["engine_us_per_assessment"]
+    preview = result["rule_preview"]
     lines = [
         f"{result['patients']:,} patients on {result['database']}, "
         f"{result['requests_per_page']} requests per page",
         f"engine: {engine['median']} µs per assessment (median), {engine['p95']} µs (p95)",
+        f"rule preview: one draft of {preview['rule']} against the active version over every "
+        f"assessment ({preview['assessments']:,}) in {preview['seconds']} s, "
+        f"{preview['us_per_assessment']} µs per assessment (median of 3)",
         "",
         f"{'page':<20}{'p50 ms':>10}{'p95 ms':>10}{'queries':>10}",
     ]

@@ -19,6 +19,7 @@ from django.utils import timezone
 from bench.seed import FAMILY_HEADS, GIVEN
 from guidance import engine
 from guidance.models import Rule
+from guidance.preview import preview_counts
 from patients.models import Assessment, Patient
 
 
@@ -42,6 +43,31 @@ def measure_engine(samples: int = 2000) -> dict[str, float]:
     return {
         "median": round(statistics.median(timings), 1),
         "p95": round(percentile(timings, 0.95), 1),
+    }
+
+
+# The draft the preview benchmark runs: the longest default condition with one threshold
+# changed, against its active version, so that both are evaluated on every assessment.
+PREVIEW_RULE = "SAFE-GABA-RESPIRATORY"
+
+
+def measure_rule_preview(runs: int = 3) -> dict[str, Any]:
+    """The rule preview (guidance.preview) over every assessment: one draft against the
+    active version, as a guidance admin asks for it on a rule's page; the median of `runs`."""
+    active = Rule.objects.active().get(code=PREVIEW_RULE)
+    draft = Rule(code=active.code, condition=active.condition.replace(">= 65", ">= 60"))
+    timings = []
+    for _ in range(runs):
+        gc.collect()
+        started = time.perf_counter()
+        preview = preview_counts(draft, active)
+        timings.append(time.perf_counter() - started)
+    seconds = statistics.median(timings)
+    return {
+        "rule": PREVIEW_RULE,
+        "assessments": preview.assessments,
+        "seconds": round(seconds, 2),
+        "us_per_assessment": round(seconds * 1e6 / max(preview.assessments, 1), 1),
     }
 
 
@@ -130,4 +156,5 @@ def report(patients: int, requests: int, progress: Callable[[str], None] = print
         ),
         "engine_us_per_assessment": measure_engine(),
         "pages": measure_pages(requests, rng),
+        "rule_preview": measure_rule_preview(),
     }

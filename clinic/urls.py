@@ -51,6 +51,7 @@ guidance_urls = [
     path("review/", assessments.awaiting_review, name="review"),
     path("rules/", rules.rule_list, name="rules"),
     path("rules/new/", rules.rule_create, name="rule_create"),
+    path("rules/<str:code>/compare/", rules.rule_compare, name="rule_compare"),
     path("rules/<str:code>/v<int:version>/", rules.rule_detail, name="rule"),
     path("rules/<str:code>/v<int:version>/edit/", rules.rule_edit, name="rule_edit"),
     path("rules/<str:code>/v<int:version>/activate/", rules.rule_activate, name="rule_activate"),

@@ -3,17 +3,19 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.db import IntegrityError
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from clinic.forms.rules import RuleForm
-from clinic.pages import rule_codes, rule_versions
+from clinic.forms.rules import FACT_HINTS, VALUE_WORDS, CompareForm, RuleForm
+from clinic.pages import compare_rules, default_counterpart, rule_codes, rule_versions
 from clinic.requests import AuthenticatedRequest
 from guidance.engine import ConditionError
 from guidance.models import Rule, RuleNotReady, RuleStatus
 from guidance.preview import preview_counts
-from patients.facts import FACTS
+
+# The submit button that adds blank test-case rows instead of saving (no JavaScript needed).
+MORE_ROWS_BUTTON = "more_rows"
 
 
 @permission_required("guidance.view_rule", raise_exception=True)
@@ -33,10 +35,8 @@ def rule_detail(request: AuthenticatedRequest, code: str, version: int) -> HttpR
     except ConditionError as error:  # a rule saved before a fact changed, say
         cases = []
         messages.error(request, f"This version's condition no longer compiles: {error}")
-    preview = None
-    if request.GET.get("preview"):
-        active = next((v for v in versions if v.is_active), None)
-        preview = preview_counts(rule, active)
+    active = next((v for v in versions if v.is_active), None)
+    preview = preview_counts(rule, active) if request.GET.get("preview") else None
     return render(
         request,
         "guidance/rule_detail.html",
@@ -46,6 +46,7 @@ def rule_detail(request: AuthenticatedRequest, code: str, version: int) -> HttpR
             "cases": cases,
             "cases_pass": bool(cases) and all(case.passed for case in cases),
             "preview": preview,
+            "active": active,
         },
     )
 
@@ -54,7 +55,9 @@ def rule_detail(request: AuthenticatedRequest, code: str, version: int) -> HttpR
 @require_http_methods(["GET", "POST"])
 def rule_create(request: AuthenticatedRequest) -> HttpResponse:
     form = RuleForm(request.POST if request.method == "POST" else None)
-    if request.method == "POST" and form.is_valid():
+    if MORE_ROWS_BUTTON in request.POST:
+        form = form.with_more_rows()
+    elif request.method == "POST" and form.is_valid():
         rule = form.save(commit=False)
         try:
             rule.save_as_new_version(by=request.user)
@@ -65,7 +68,7 @@ def rule_create(request: AuthenticatedRequest) -> HttpResponse:
                 request, f"{rule} saved as a draft. Run its test cases, then activate it."
             )
             return redirect(rule)
-    return render(request, "guidance/rule_form.html", {"form": form, "facts": FACTS})
+    return form_page(request, form)
 
 
 @permission_required("guidance.change_rule", raise_exception=True)
@@ -80,7 +83,9 @@ def rule_edit(request: AuthenticatedRequest, code: str, version: int) -> HttpRes
         instance=Rule(code=base.code),
         code_fixed=True,
     )
-    if request.method == "POST" and form.is_valid():
+    if MORE_ROWS_BUTTON in request.POST:
+        form = form.with_more_rows()
+    elif request.method == "POST" and form.is_valid():
         rule = form.save(commit=False)
         try:
             rule.save_as_new_version(by=request.user)
@@ -89,7 +94,52 @@ def rule_edit(request: AuthenticatedRequest, code: str, version: int) -> HttpRes
         else:
             messages.success(request, f"Saved as {rule}, a draft. {base} is unchanged.")
             return redirect(rule)
-    return render(request, "guidance/rule_form.html", {"form": form, "base": base, "facts": FACTS})
+    return form_page(request, form, base)
+
+
+@permission_required("guidance.view_rule", raise_exception=True)
+def rule_compare(request: AuthenticatedRequest, code: str) -> HttpResponse:
+    """Two versions of a rule side by side, any two: by default the one asked for (else the
+    newest) against the active version, or else the one before it."""
+    versions = list(Rule.objects.of(code).select_related("created_by", "activated_by"))
+    if not versions:
+        raise Http404("No such rule.")
+    form = CompareForm(request.GET or None, versions=versions)
+    right = form.chosen("version") or versions[0]
+    left = form.chosen("against") or default_counterpart(right, versions)
+    if not form.errors:  # show the versions compared, defaults included, as chosen
+        initial = {"version": right.version, "against": left.version if left else None}
+        form = CompareForm(versions=versions, initial=initial)
+    fields = compare_rules(left, right) if left else []
+    return render(
+        request,
+        "guidance/rule_compare.html",
+        {
+            "code": versions[0].code,
+            "form": form,
+            "left": left,
+            "right": right,
+            "versions": [left, right],
+            "fields": fields,
+            "changes": [field.label for field in fields if field.changed],
+        },
+    )
+
+
+def form_page(
+    request: AuthenticatedRequest, form: RuleForm, base: Rule | None = None
+) -> HttpResponse:
+    return render(
+        request,
+        "guidance/rule_form.html",
+        {
+            "form": form,
+            "base": base,
+            "facts": FACT_HINTS,
+            "hints": {fact.name: hint for fact, hint in FACT_HINTS},
+            "value_words": VALUE_WORDS,
+        },
+    )
 
 
 @permission_required("guidance.change_rule", raise_exception=True)

@@ -61,6 +61,7 @@ MATRIX = [
     ("guidance:rule_create", "get", False, GUIDANCE),
     ("guidance:rule_create", "post", False, GUIDANCE),
     ("guidance:rule", "get", "rule", GUIDANCE),
+    ("guidance:rule_compare", "get", "rule code", GUIDANCE),
     ("guidance:rule_edit", "get", "rule", GUIDANCE),
     ("guidance:rule_edit", "post", "rule", GUIDANCE),
     ("guidance:rule_activate", "post", "rule", GUIDANCE),
@@ -92,6 +93,8 @@ def url_for(name, takes):
         return reverse(name, args=[followup.uuid])
     if takes == "account":
         return reverse(name, args=[author.pk, "deactivate"])
+    if takes == "rule code":
+        return reverse(name, args=["IRON-STUDIES"])
     if takes == "rule":
         rule = Rule.objects.get(code="IRON-STUDIES", version=1)
         return reverse(name, args=[rule.code, rule.version])

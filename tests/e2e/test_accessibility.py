@@ -52,7 +52,14 @@ PAGES = {
         "{summary}",
     ],
     "staff": ["/", "/patients/", "{patient}", "{assessment}", "/patients/worklist/", "{followup}"],
-    "guidance_admin": ["/", "/guidance/rules/", "/guidance/rules/MED-GABAPENTINOID/v1/"],
+    "guidance_admin": [
+        "/",
+        "/guidance/rules/",
+        "/guidance/rules/MED-GABAPENTINOID/v1/",
+        "/guidance/rules/MED-GABAPENTINOID/v1/?preview=1",
+        "/guidance/rules/SAFE-GABA-RESPIRATORY/v1/edit/",
+        "/guidance/rules/SAFE-GABA-RESPIRATORY/compare/?version=1&against=1",
+    ],
 }
 
 

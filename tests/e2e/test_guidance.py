@@ -77,7 +77,9 @@ def test_a_guidance_admin_changes_a_threshold_is_refused_a_misspelling_and_activ
         {"name": "GAD-7 12", "facts": {"gad7_total": 12}, "fires": True},
         {"name": "GAD-7 11", "facts": {"gad7_total": 11}, "fires": False},
     ]
-    page.get_by_label("Test cases").fill(json.dumps(cases))
+    page.get_by_text("Test cases as JSON (advanced)").click()  # the advanced view
+    page.get_by_label("Test cases as JSON").fill(json.dumps(cases))
+    expect(page.get_by_label("the JSON (advanced)")).to_be_checked()  # typing there chose it
     page.get_by_role("button", name="Save as a new draft").click()
     expect(page.get_by_role("heading", name="CBT-ANXIETY version 2")).to_be_visible()
     expect(page.locator("[data-status]")).to_have_text("Draft")
@@ -86,3 +88,43 @@ def test_a_guidance_admin_changes_a_threshold_is_refused_a_misspelling_and_activ
     expect(page.locator("[data-status]")).to_have_text("Active")
     assert Rule.objects.get(code="CBT-ANXIETY", version=1).status == "retired"
     assert Rule.objects.get(code="CBT-ANXIETY", version=2).condition.endswith(">= 12")
+
+
+def test_a_guidance_admin_edits_test_cases_as_rows_and_sees_them_saved(
+    page, sign_in, guidance_admin
+):
+    sign_in(guidance_admin, PASSWORD)
+    page.goto("/guidance/rules/CBT-ANXIETY/v1/edit/")
+    page.get_by_label("Condition").fill("gad7_total != null and gad7_total >= 12")
+    first = page.locator("tr[data-case='1']")
+    expect(first.get_by_label("Case 1: name")).to_have_value("GAD-7 10")
+    expect(first.get_by_label("Case 1, fact 1", exact=True)).to_have_value("gad7_total")
+    first.get_by_label("Case 1: name").fill("GAD-7 12")
+    first.get_by_label("Case 1, fact 1, value").fill("12")
+
+    # More rows without saving; what was typed stays.
+    page.get_by_role("button", name="More rows (nothing is saved)").click()
+    expect(page.get_by_label("Case 1: name")).to_have_value("GAD-7 12")
+    new = page.locator("tr[data-case='3']")
+    new.get_by_label("Case 3: name").fill("GAD-7 11")
+    new.get_by_label("Case 3, fact 1", exact=True).select_option("gad7_total")
+    expect(new.get_by_label("Case 3, fact 1, value")).to_have_attribute(
+        "placeholder", "a whole number, 0 to 21, or null"
+    )
+    new.get_by_label("Case 3, fact 1, value").fill("41")  # GAD-7 goes to 21
+    new.get_by_label("does not fire").check()
+    page.get_by_label("What changed, and why").fill("Raise the threshold to 12")
+    page.get_by_role("button", name="Save as a new draft").click()
+    new = page.locator("tr[data-case='3']")
+    expect(new).to_contain_text("41 is out of range; allowed: 0 to 21")
+    assert Rule.objects.filter(code="CBT-ANXIETY").count() == 1
+
+    new.get_by_label("Case 3, fact 1, value").fill("11")
+    page.get_by_role("button", name="Save as a new draft").click()
+    expect(page.get_by_role("heading", name="CBT-ANXIETY version 2")).to_be_visible()
+    expect(page.get_by_role("heading", name="Test cases")).to_contain_text("all pass")
+    assert Rule.objects.get(code="CBT-ANXIETY", version=2).test_cases == [
+        {"name": "GAD-7 12", "facts": {"gad7_total": 12}, "fires": True},
+        {"name": "GAD-7 9", "facts": {"gad7_total": 9}, "fires": False},
+        {"name": "GAD-7 11", "facts": {"gad7_total": 11}, "fires": False},
+    ]
