@@ -2,8 +2,9 @@
 words. One arrangement for every place that shows cards (the assessment page, the cards
 an EHR gets through CDS Hooks), so that they never disagree."""
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from guidance.default_rules import DEFAULT_RULES
 from guidance.engine import INDICATOR_ORDER
@@ -17,13 +18,16 @@ OPTION_CATEGORIES = ["medication", "iron", "withdrawal", "behavioural", "lifesty
 
 
 def because_words(card: Recommendation) -> list[str]:
-    """The facts that made the card fire, in words ("IRLS 24 (severe)", "on an SSRI/SNRI"),
-    in the order its condition names them (PostgreSQL's jsonb keeps no key order)."""
+    """The facts that made the card fire, in words ("IRLS 24 (severe)", "on an SSRI/SNRI")."""
+    return describe_because(card.because, card.rule.condition)
+
+
+def describe_because(because: Mapping[str, Any], condition: str) -> list[str]:
+    """A "because" (guidance.engine.because) in words, in the order the condition names its
+    facts (PostgreSQL's jsonb keeps no key order)."""
     return [
         describe(name, value)
-        for name, value in sorted(
-            card.because.items(), key=lambda item: card.rule.condition.find(item[0])
-        )
+        for name, value in sorted(because.items(), key=lambda item: condition.find(item[0]))
     ]
 
 
