@@ -6,12 +6,13 @@ from typing import Any
 from django.http import JsonResponse
 
 
-def compact(value: Any) -> Any:
+def compact(value: Any, keep: tuple[str, ...] = ()) -> Any:
     """The value without null, empty strings, empty lists or empty objects, at any depth
-    (an object or list left empty by that goes too). False and 0 are values and stay."""
+    (an object or list left empty by that goes too). False and 0 are values and stay.
+    The keys in `keep` stay even when empty: a required list (cards: [] is "no advice")."""
     if isinstance(value, dict):
         items = ((key, compact(item)) for key, item in value.items())
-        return {key: item for key, item in items if not _empty(item)}
+        return {key: item for key, item in items if key in keep or not _empty(item)}
     if isinstance(value, list | tuple):
         return [item for item in map(compact, value) if not _empty(item)]
     return value
@@ -22,7 +23,7 @@ def _empty(value: Any) -> bool:
 
 
 def cds_json(body: dict[str, Any], status: int = 200) -> JsonResponse:
-    return JsonResponse(compact(body), status=status)
+    return JsonResponse(compact(body, keep=("cards",)), status=status)
 
 
 class CdsError(Exception):

@@ -162,3 +162,29 @@ def searchset(*resources: dict[str, Any]) -> dict[str, Any]:
         "total": len(resources),
         "entry": [{"resource": resource} for resource in resources],
     }
+
+
+# FHIR's issue types (http://hl7.org/fhir/issue-type): the R4B model does not check the code.
+ISSUE_TYPES = {
+    "invalid", "structure", "required", "value", "invariant", "security", "login", "unknown",
+    "expired", "forbidden", "suppressed", "processing", "not-supported", "duplicate",
+    "multiple-matches", "not-found", "deleted", "too-long", "code-invalid", "extension",
+    "too-costly", "business-rule", "conflict", "transient", "lock-error", "no-store",
+    "exception", "timeout", "incomplete", "throttled", "informational",
+}  # fmt: skip
+
+
+def assert_outcome(response: Any, status: int, says: str = "") -> dict[str, Any]:
+    """The response is `status` with a FHIR R4 OperationOutcome (validated by the R4B
+    model) of one error whose diagnostics contain `says`."""
+    from fhir.resources.R4B.operationoutcome import OperationOutcome
+
+    assert response.status_code == status, response.content
+    assert response["Content-Type"].startswith("application/json")
+    body = json.loads(response.content)
+    OperationOutcome.model_validate(body)
+    (issue,) = body["issue"]
+    assert issue["severity"] == "error"
+    assert issue["code"] in ISSUE_TYPES
+    assert says in issue["diagnostics"], issue["diagnostics"]
+    return body
