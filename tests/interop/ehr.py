@@ -5,7 +5,7 @@ them (typ JWT, kid, jku; aud the exact URL called; exp = iat + 300; a fresh jti)
 import json
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -62,7 +62,6 @@ def spec_example(name: str) -> dict[str, Any]:
 class Ehr:
     client: CdsClient
     iss: str = ISS
-    used: list[str] = field(default_factory=list)
 
     def token(
         self,

@@ -54,9 +54,7 @@ class Command(BaseCommand):
                 try:
                     data = json.loads(Path(options["jwks_file"]).read_text())
                 except (OSError, ValueError) as error:
-                    raise CommandError(
-                        f"--jwks-file: cannot read a JSON key set: {error}"
-                    ) from None
+                    raise CommandError(f"--jwks-file: not a readable JSON file: {error}") from None
                 jwks = check_key_set(data)
             else:
                 jwks_url = check_key_set_url(options["jwks_url"].strip())
