@@ -208,3 +208,17 @@ def test_a_public_address_with_a_path_or_another_scheme_stops_the_start(value):
     result = run_manage("check", **(PRODUCTION | {"DJANGO_PUBLIC_BASE_URL": value}))
     assert result.returncode != 0
     assert "DJANGO_PUBLIC_BASE_URL must be a scheme and host" in result.stderr
+
+
+def test_the_admin_shows_a_clients_key_ids_never_its_keys(client, superuser, tmp_path):
+    add(tmp_path, key_set())
+    ehr = CdsClient.objects.get()
+    client.force_login(superuser)
+    listing = client.get("/admin/interop/cdsclient/")
+    page = client.get(f"/admin/interop/cdsclient/{ehr.pk}/change/")
+    assert listing.status_code == page.status_code == 200
+    for response in (listing, page):
+        assert "ec-1 (ES384), rsa-1 (RS384)" in response.content.decode()
+        for key in key_set()["keys"]:
+            assert (key.get("x") or key["n"]) not in response.content.decode()
+    assert client.post(f"/admin/interop/cdsclient/{ehr.pk}/change/", {}).status_code == 403
