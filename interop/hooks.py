@@ -13,7 +13,7 @@ created during a hook call: it records the call and the cards it sent, for feedb
 
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -178,43 +178,55 @@ def patient_view(request: HookRequest) -> list[dict[str, Any]]:
     """The undecided cards of the matched patient's latest assessment, in the order of the
     assessment page (an option with the cautions that qualify it after it)."""
     patient, assessment = match(request)
-    sent: list[tuple[HookCard, dict[str, Any]]] = []
-    if assessment is not None:
-        every_card = Recommendation.objects.filter(assessment=assessment).select_related("rule")
-        link = settings.PUBLIC_BASE_URL + assessment.get_absolute_url()
-        done: set[int] = set()
-        for section in arrange(every_card):
-            for placed in section.entries:
-                for card in [placed.card, *placed.cautions]:
-                    if card.pk in done or card.status != CardStatus.PENDING:
-                        continue
-                    done.add(card.pk)
-                    is_option = card.rule.kind == Kind.OPTION
-                    hook_card = HookCard(
-                        rule=card.rule,
-                        recommendation=card,
-                        card_version=card.version,
-                        suggestion_uuid=uuid.uuid4() if is_option else None,
-                    )
-                    weighed = [
-                        caution.rule.title
-                        for caution in placed.cautions
-                        if is_option
-                        and caution.rule.indicator == Indicator.CRITICAL
-                        and caution.status != CardStatus.ACKNOWLEDGED
-                    ]
-                    body = cards.card(
-                        uuid=hook_card.uuid,
-                        rule=card.rule,
-                        because=because_words(card),
-                        link=link,
-                        base_url=settings.PUBLIC_BASE_URL,
-                        suggestion=hook_card.suggestion_uuid,
-                        acknowledges=weighed,
-                    )
-                    sent.append((hook_card, body))
+    sent = list(undecided_cards(assessment)) if assessment is not None else []
     record(request, patient, assessment, [hook_card for hook_card, _ in sent])
     return [body for _, body in sent]
+
+
+def undecided_cards(assessment: Assessment) -> Iterator[tuple[HookCard, dict[str, Any]]]:
+    """Each undecided card once, as the page orders every card (decided ones too, so that
+    a caution inside a decided option keeps its place)."""
+    every_card = Recommendation.objects.filter(assessment=assessment).select_related("rule")
+    link = settings.PUBLIC_BASE_URL + assessment.get_absolute_url()
+    done: set[int] = set()
+    for section in arrange(every_card):
+        for placed in section.entries:
+            for card in [placed.card, *placed.cautions]:
+                if card.pk in done or card.status != CardStatus.PENDING:
+                    continue
+                done.add(card.pk)
+                carried = placed.cautions if card is placed.card else []
+                yield patient_view_card(card, carried, link)
+
+
+def patient_view_card(
+    card: Recommendation, carried: list[Recommendation], link: str
+) -> tuple[HookCard, dict[str, Any]]:
+    """An undecided card, and the record of it kept for feedback. An option gets one
+    suggestion, and names the critical cautions that accepting it acknowledges."""
+    is_option = card.rule.kind == Kind.OPTION
+    hook_card = HookCard(
+        rule=card.rule,
+        recommendation=card,
+        card_version=card.version,
+        suggestion_uuid=uuid.uuid4() if is_option else None,
+    )
+    weighed = [
+        caution.rule.title
+        for caution in carried
+        if caution.rule.indicator == Indicator.CRITICAL
+        and caution.status != CardStatus.ACKNOWLEDGED
+    ]
+    body = cards.card(
+        uuid=hook_card.uuid,
+        rule=card.rule,
+        because=because_words(card),
+        link=link,
+        base_url=settings.PUBLIC_BASE_URL,
+        suggestion=hook_card.suggestion_uuid,
+        acknowledges=weighed if is_option else [],
+    )
+    return hook_card, body
 
 
 def order_select(request: HookRequest) -> list[dict[str, Any]]:
