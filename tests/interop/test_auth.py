@@ -68,6 +68,12 @@ def test_no_token_is_a_401_that_names_the_bearer_scheme(client, ehr):
     assert response["WWW-Authenticate"] == 'Bearer realm="cds-services"'
 
 
+def test_a_signed_in_session_is_no_way_in(client, ehr, superuser):
+    client.force_login(superuser)
+    assert_outcome(client.get(DISCOVERY), 401, "Authorization: Bearer")
+    assert_outcome(client.post(PATIENT_VIEW, {}, content_type="application/json"), 401)
+
+
 @pytest.mark.parametrize("header", ["Basic dXNlcjpwYXNz", "Bearer", "Bearer not.a.jwt", "x" * 20])
 def test_a_malformed_authorization_is_a_401(client, ehr, header):
     response = client.get(DISCOVERY, HTTP_AUTHORIZATION=header)
