@@ -34,6 +34,10 @@ def table(result: dict[str, Any]) -> str:
         lines.append(
             f"{page:<20}{figures['p50_ms']:>10}{figures['p95_ms']:>10}{figures['queries']:>10}"
         )
+    cds = result["cds_patient_view"]
+    lines.append(
+        f"{'cds_patient_view':<20}{cds['p50_ms']:>10}{cds['p95_ms']:>10}{cds['queries']:>10}"
+    )
     return "\n".join(lines)
 
 

@@ -157,4 +157,11 @@ def report(patients: int, requests: int, progress: Callable[[str], None] = print
         "engine_us_per_assessment": measure_engine(),
         "pages": measure_pages(requests, rng),
         "rule_preview": measure_rule_preview(),
+        "cds_patient_view": measure_cds(requests, rng),
     }
+
+
+def measure_cds(requests: int, rng: random.Random) -> dict[str, Any]:
+    from bench import cds  # it uses this module's helpers
+
+    return cds.measure_patient_view(requests, rng)

@@ -24,8 +24,7 @@ from clinic.forms.assessments import (
 )
 from clinic.forms.patients import PatientForm
 from clinic.forms.rules import RuleForm
-from guidance.default_rules import DEFAULT_RULES
-from guidance.engine import INDICATOR_ORDER
+from guidance.cards import Placed, arrange, because_words
 from guidance.models import (
     CardStatus,
     Category,
@@ -393,18 +392,20 @@ class CardSection:
     cards: list[CardView]
 
 
-# product.md section 5: the options' categories, in the order the page shows them, and
-# within a category the order of its rule table.
-DEFAULT_ORDER = {spec["code"]: number for number, spec in enumerate(DEFAULT_RULES)}
-OPTION_CATEGORIES = ["medication", "iron", "withdrawal", "behavioural", "lifestyle", "monitoring"]
+# The section titles of the assessment page, by guidance.cards.arrange's section keys.
+SECTION_TITLES = {
+    "critical": "Critical cautions",
+    "lifestyle": "Lifestyle: each decided on its own",
+    "cautions": "Other cautions",
+}
 
 
 def card_page(
     assessment: Assessment, failed_decision: tuple[int, DecisionForm] | None = None
 ) -> dict[str, Any]:
-    """The assessment's cards in the order of product.md section 5: stand-alone critical
-    cautions; then the options by category, each carrying the cautions that qualify it;
-    then the other stand-alone cautions, critical before warning before info.
+    """The assessment's cards in the order of product.md section 5 (guidance.cards.arrange):
+    stand-alone critical cautions; then the options by category, each carrying the cautions
+    that qualify it; then the other stand-alone cautions.
 
     `failed_decision` is a card's id and its bound form with errors, shown in place.
     """
@@ -412,67 +413,28 @@ def card_page(
         Recommendation.objects.filter(assessment=assessment)
         .select_related("rule")
         .prefetch_related(Prefetch("decisions", queryset=Decision.objects.select_related("by")))
-        .order_by("rule_code")
     )
     failed_id, failed_form = failed_decision or (None, None)
 
-    def view(card: Recommendation) -> CardView:
+    def view(placed: Placed) -> CardView:
         return CardView(
-            card=card,
-            # In the order the condition names them: PostgreSQL's jsonb keeps no key order.
-            because=[
-                describe(name, value)
-                for name, value in sorted(
-                    card.because.items(), key=lambda item: card.rule.condition.find(item[0])
-                )
-            ],
-            form=failed_form if card.pk == failed_id else None,
+            card=placed.card,
+            because=because_words(placed.card),
+            form=failed_form if placed.card.pk == failed_id else None,
+            cautions=[view(Placed(caution)) for caution in placed.cautions],
         )
-
-    def rank(item: CardView) -> tuple[int, str]:
-        return INDICATOR_ORDER.get(item.card.rule.indicator, 9), item.card.rule_code
-
-    def table_order(item: CardView) -> tuple[int, str]:
-        """Options in product.md's table order (the first-line gabapentinoid first)."""
-        return DEFAULT_ORDER.get(item.card.rule_code, len(DEFAULT_ORDER)), item.card.rule_code
-
-    options = {c.rule_code: view(c) for c in cards if c.rule.kind == Kind.OPTION}
-    standalone = []
-    for card in cards:
-        if card.rule.kind != Kind.CAUTION:
-            continue
-        carriers = [options[code] for code in card.rule.qualifies if code in options]
-        for option in carriers:
-            option.cautions.append(view(card))
-        if not carriers:
-            standalone.append(view(card))
-    for option in options.values():
-        option.cautions.sort(key=rank)
-    standalone.sort(key=rank)
 
     sections = [
         CardSection(
-            "critical",
-            "Critical cautions",
-            [c for c in standalone if c.card.rule.indicator == Indicator.CRITICAL],
+            section.key,
+            SECTION_TITLES.get(section.key) or Category(section.key).label,
+            [view(placed) for placed in section.entries],
         )
+        for section in arrange(cards)
     ]
-    for category in OPTION_CATEGORIES:
-        in_category = sorted(
-            (o for o in options.values() if o.card.rule.category == category), key=table_order
-        )
-        title = "Lifestyle: each decided on its own" if category == "lifestyle" else None
-        sections.append(CardSection(category, title or Category(category).label, in_category))
-    sections.append(
-        CardSection(
-            "cautions",
-            "Other cautions",
-            [c for c in standalone if c.card.rule.indicator != Indicator.CRITICAL],
-        )
-    )
     evaluation = getattr(assessment, "evaluation", None)
     return {
-        "sections": [section for section in sections if section.cards],
+        "sections": sections,
         "count": len(cards),
         "pending": sum(not card.is_decided for card in cards),
         "not_evaluated": evaluation.not_evaluated if evaluation else [],

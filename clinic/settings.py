@@ -9,6 +9,7 @@ import contextlib
 import os
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import dj_database_url
@@ -87,6 +88,21 @@ def env_time_zone(name: str, *, debug: bool) -> str:
     if not is_time_zone(value):
         raise ImproperlyConfigured(
             f"{name} must be a time zone name such as America/New_York, not {value!r}"
+        )
+    return value
+
+
+def public_base_url(value: str) -> str:
+    """The scheme and host (and port) the app is reached at, without a path: a CDS Hooks
+    token's audience is this followed by the path called."""
+    value = value.strip().rstrip("/")
+    if not value:
+        return ""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.path or parts.query:
+        raise ImproperlyConfigured(
+            "DJANGO_PUBLIC_BASE_URL must be a scheme and host such as https://rls.example.org "
+            f"(no path), not {value!r}"
         )
     return value
 
@@ -324,12 +340,18 @@ LOGGING = {
 # The EHR side (interop/). The public address the app is reached at, e.g.
 # https://rls.example.org: a calling EHR's JWT must name the exact URL it called as its
 # audience, built from this and never from the request's Host header. Empty: the CDS Hooks
-# endpoints refuse every call.
-PUBLIC_BASE_URL = os.environ.get("DJANGO_PUBLIC_BASE_URL", "").strip().rstrip("/")
+# endpoints refuse every call. Under `make run`, the development server's address.
+PUBLIC_BASE_URL = public_base_url(
+    os.environ.get("DJANGO_PUBLIC_BASE_URL", "http://127.0.0.1:8000" if DEBUG else "")
+)
+# The public CDS Hooks sandbox (an EHR simulator in the browser): trusted in development
+# only, by default; `check --deploy` warns if production names it (interop.checks).
+CDS_SANDBOX_ORIGIN = "https://sandbox.cds-hooks.org"
+CDS_SANDBOX_JWKS_URL = "https://sandbox.cds-hooks.org/.well-known/jwks.json"
 # Browser-based EHRs (the CDS Hooks sandbox) call from these origins and send preflights.
 CORS_URLS_REGEX = r"^/cds-services(/.*)?$"
-CORS_ALLOWED_ORIGINS = env_list("DJANGO_CDS_CORS_ORIGINS")
+CORS_ALLOWED_ORIGINS = env_list("DJANGO_CDS_CORS_ORIGINS", CDS_SANDBOX_ORIGIN if DEBUG else "")
 CORS_ALLOW_HEADERS = ["authorization", "content-type"]
 CORS_ALLOW_METHODS = ["GET", "POST", "OPTIONS"]
 # Key-set URLs (jku) a registered EHR client may name; anything else is never fetched.
-CDS_JWKS_URL_ALLOWLIST = env_list("DJANGO_CDS_JWKS_URLS")
+CDS_JWKS_URL_ALLOWLIST = env_list("DJANGO_CDS_JWKS_URLS", CDS_SANDBOX_JWKS_URL if DEBUG else "")

@@ -7,3 +7,6 @@ class InteropConfig(AppConfig):
 
     name = "interop"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from interop import checks  # noqa: F401  (registers the deploy checks)

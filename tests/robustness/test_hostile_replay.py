@@ -247,6 +247,9 @@ def addresses(route: Route, world: World) -> list[tuple[str, str]]:
         elif (converter, name) == ("int", "pk"):  # an account
             real[name] = [str(world.users["staff"].pk)]
             hostile[name] = [HUGE, DIGITS, "0"]
+        elif (converter, name) == ("str", "service_id"):  # a CDS Hooks service
+            real[name] = ["rls-patient-view", "rls-order-select"]
+            hostile[name] = [quote(NUL), quote(UNICODE), "X" * 10_000]
         elif (converter, name) == ("slug", "action"):  # what to do to an account
             real[name] = list(ACCOUNT_ACTIONS)
             hostile[name] = ["delete", "X" * 10_000]

@@ -1,0 +1,66 @@
+"""`manage.py check --deploy`: production must not trust the public CDS Hooks sandbox.
+
+The sandbox is an EHR simulator anyone can drive, with a published key set: a client
+registered with its issuer or key set lets anyone at all call the service and send
+feedback that becomes a recorded decision.
+"""
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.checks import CheckMessage, Warning, register
+from django.db import DatabaseError
+
+SANDBOX_HOST = "sandbox.cds-hooks.org"
+
+
+def names_sandbox(url: str) -> bool:
+    return urlsplit(url.strip()).hostname == SANDBOX_HOST
+
+
+@register("cds", deploy=True)
+def sandbox_not_trusted(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    from interop.models import CdsClient  # the app registry is ready when checks run
+
+    warnings: list[CheckMessage] = []
+    try:
+        sandbox_clients = [
+            client.name
+            for client in CdsClient.objects.filter(active=True)
+            if names_sandbox(client.iss) or names_sandbox(client.jwks_url)
+        ]
+    except DatabaseError:  # no database yet (not migrated): no clients to check
+        sandbox_clients = []
+    if sandbox_clients:
+        warnings.append(
+            Warning(
+                "Active CDS Hooks clients trust the public sandbox: " + ", ".join(sandbox_clients),
+                hint="Remove them: python manage.py cds_client remove --iss ISS",
+                id="interop.W001",
+            )
+        )
+    if any(names_sandbox(url) for url in settings.CDS_JWKS_URL_ALLOWLIST):
+        warnings.append(
+            Warning(
+                "DJANGO_CDS_JWKS_URLS allows the public CDS Hooks sandbox's key set.",
+                hint="Allow only your EHRs' key-set URLs.",
+                id="interop.W002",
+            )
+        )
+    if any(names_sandbox(origin) for origin in settings.CORS_ALLOWED_ORIGINS):
+        warnings.append(
+            Warning(
+                "DJANGO_CDS_CORS_ORIGINS allows the public CDS Hooks sandbox.",
+                hint="Allow only your EHRs' origins.",
+                id="interop.W003",
+            )
+        )
+    if settings.PUBLIC_BASE_URL.startswith("http://"):
+        warnings.append(
+            Warning(
+                "DJANGO_PUBLIC_BASE_URL is not https: EHRs would send tokens in clear.",
+                id="interop.W004",
+            )
+        )
+    return warnings

@@ -1,0 +1,224 @@
+"""`manage.py cds_client`: EHRs are trusted only once added, with public ES384/RS384 keys
+or an allow-listed https key-set URL; removing one refuses its calls and keeps its record.
+And `check --deploy` warns when production would trust the public CDS Hooks sandbox."""
+
+import json
+from io import StringIO
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from django.core.management import call_command
+from django.core.management.base import CommandError, SystemCheckError
+
+from interop.models import CdsClient
+from tests.clinic.test_settings import PRODUCTION, run_manage
+from tests.interop.ehr import Ehr, assert_outcome, ec_key, key_set, public_jwk
+
+SANDBOX_JWKS = "https://sandbox.cds-hooks.org/.well-known/jwks.json"
+pytestmark = pytest.mark.django_db
+
+
+def run(*args) -> str:
+    out = StringIO()
+    call_command("cds_client", *args, stdout=out)
+    return out.getvalue()
+
+
+def jwks_file(tmp_path, data) -> str:
+    path = tmp_path / "jwks.json"
+    path.write_text(data if isinstance(data, str) else json.dumps(data))
+    return str(path)
+
+
+def add(tmp_path, data, *extra) -> str:
+    return run(
+        "add", "--iss", "https://ehr.example.org", "--name", "Epic test",
+        "--jwks-file", jwks_file(tmp_path, data), *extra,
+    )  # fmt: skip
+
+
+def test_an_ehr_is_added_listed_and_removed_with_its_record_kept(tmp_path, client):
+    assert run("list") == "No EHR is registered.\n"
+    added = add(tmp_path, key_set(), "--mrn-system", "urn:oid:1.2.3")
+    assert "Registered Epic test (https://ehr.example.org)" in added
+    ehr = CdsClient.objects.get()
+    assert (ehr.active, ehr.mrn_system, ehr.jwks) == (True, "urn:oid:1.2.3", key_set())
+    assert not ehr.user.is_active and not ehr.user.has_usable_password()
+    assert not ehr.user.groups.exists() and not ehr.user.is_staff
+    listed = run("list")
+    assert "ec-1 (ES384), rsa-1 (RS384)" in listed and "active" in listed
+    assert public_jwk(ec_key(), "ec-1", "ES384")["x"] not in listed  # never key material
+    assert Ehr(ehr).get(client, "/cds-services").status_code == 200
+
+    assert "its calls are refused" in run("remove", "--iss", "https://ehr.example.org")
+    ehr.refresh_from_db()
+    assert not ehr.active and ehr.deactivated_at is not None
+    assert "removed" in run("list")
+    assert_outcome(Ehr(ehr).get(client, "/cds-services"), 401, "issuer")
+
+    add(tmp_path, key_set())  # added again: the same record and account, active
+    renewed = CdsClient.objects.get()
+    assert (renewed.pk, renewed.user, renewed.active) == (ehr.pk, ehr.user, True)
+
+
+def test_a_key_set_with_a_private_key_is_refused(tmp_path):
+    leaked = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(ec_key()))
+    with pytest.raises(CommandError, match="private key material"):
+        add(tmp_path, {"keys": [{**leaked, "kid": "ec-1"}]})
+    assert not CdsClient.objects.exists()
+
+
+def rsa_jwk(bits: int) -> dict:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=bits).public_key()
+    return {**json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key)), "kid": "r"}
+
+
+def p256_jwk() -> dict:
+    key = ec.generate_private_key(ec.SECP256R1()).public_key()
+    return {**json.loads(jwt.algorithms.ECAlgorithm.to_jwk(key)), "kid": "p"}
+
+
+@pytest.mark.parametrize(
+    ("data", "says"),
+    [
+        ("not json", "not a readable JSON file"),
+        ({"keys": []}, "non-empty"),
+        ([public_jwk(ec_key(), "ec-1", "ES384")], "non-empty"),
+        ({"keys": [{"kty": "oct", "k": "c2VjcmV0", "kid": "h"}]}, "private key material"),
+        ({"keys": [{**public_jwk(ec_key(), "ec-1", "ES384"), "kid": ""}]}, "no key id"),
+        (
+            {"keys": [public_jwk(ec_key(), "a", "ES384"), public_jwk(ec_key(), "a", "ES384")]},
+            "twice",
+        ),
+        (
+            {"keys": [{**public_jwk(ec_key(), "ec-1", "ES384"), "alg": "ES256"}]},
+            "must be for ES384",
+        ),
+        ({"keys": [{**public_jwk(ec_key(), "ec-1", "ES384"), "use": "enc"}]}, "not a signing key"),
+        ({"keys": [p256_jwk()]}, "P-384"),
+        ({"keys": [rsa_jwk(1024)]}, "2048 bits"),
+        ({"keys": [{"kty": "OKP", "crv": "Ed25519", "x": "AAAA", "kid": "o"}]}, "not EC"),
+        (
+            {"keys": [{"kty": "EC", "crv": "P-384", "x": "AAAA", "y": "AAAA", "kid": "bad"}]},
+            "usable",
+        ),
+    ],
+)
+def test_a_key_set_that_is_not_public_es384_or_rs384_keys_is_refused(tmp_path, data, says):
+    with pytest.raises(CommandError, match=says):
+        add(tmp_path, data)
+    assert not CdsClient.objects.exists()
+
+
+def test_a_key_set_url_must_be_https_and_allow_listed(settings):
+    settings.CDS_JWKS_URL_ALLOWLIST = ["https://keys.example.org/jwks.json", "http://plain.example"]
+    base = ["add", "--iss", "https://ehr.example.org", "--name", "Epic test", "--jwks-url"]
+    with pytest.raises(CommandError, match="not on DJANGO_CDS_JWKS_URLS"):
+        run(*base, "https://evil.example.org/jwks.json")
+    with pytest.raises(CommandError, match="https"):
+        run(*base, "http://plain.example")
+    assert not CdsClient.objects.exists()
+    run(*base, "https://keys.example.org/jwks.json")
+    assert CdsClient.objects.get().jwks_url == "https://keys.example.org/jwks.json"
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--iss", "has space", "--name", "X"], "no spaces"),
+        (["--iss", "https://a.example", "--name", " "], "--name"),
+    ],
+)
+def test_an_issuer_and_a_name_are_required(tmp_path, args, says):
+    with pytest.raises(CommandError, match=says):
+        run("add", *args, "--jwks-file", jwks_file(tmp_path, key_set()))
+
+
+def test_removing_an_unknown_ehr_says_so():
+    with pytest.raises(CommandError, match="No active EHR"):
+        run("remove", "--iss", "https://nobody.example.org")
+
+
+# Production never trusts the sandbox
+
+
+def deploy_check() -> None:
+    call_command("check", deploy=True, tags=["cds"], fail_level="WARNING", stdout=StringIO())
+
+
+def test_check_deploy_warns_about_an_active_sandbox_client(settings):
+    settings.PUBLIC_BASE_URL = "https://rls.example.org"
+    deploy_check()  # nothing to say
+    CdsClient.register(iss="https://sandbox.cds-hooks.org", name="Sandbox", jwks_url=SANDBOX_JWKS)
+    with pytest.raises(SystemCheckError, match="interop.W001"):
+        deploy_check()
+    CdsClient.objects.get().deactivate()
+    deploy_check()
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "warning"),
+    [
+        ("CDS_JWKS_URL_ALLOWLIST", [SANDBOX_JWKS], "interop.W002"),
+        ("CORS_ALLOWED_ORIGINS", ["https://sandbox.cds-hooks.org"], "interop.W003"),
+        ("PUBLIC_BASE_URL", "http://rls.example.org", "interop.W004"),
+    ],
+)
+def test_check_deploy_warns_about_sandbox_settings_and_plain_http(
+    settings, setting, value, warning
+):
+    settings.PUBLIC_BASE_URL = "https://rls.example.org"
+    setattr(settings, setting, value)
+    with pytest.raises(SystemCheckError, match=warning):
+        deploy_check()
+
+
+def test_production_settings_trust_no_sandbox_and_check_deploy_stays_clean():
+    production = PRODUCTION | {"DJANGO_PUBLIC_BASE_URL": "https://rls.example.org"}
+    result = run_manage("check", "--deploy", "--fail-level", "WARNING", **production)
+    assert result.returncode == 0, result.stderr
+    shown = run_manage(
+        "shell", "--no-imports", "-c",
+        "from django.conf import settings as s; "
+        "print(s.PUBLIC_BASE_URL, s.CDS_JWKS_URL_ALLOWLIST, s.CORS_ALLOWED_ORIGINS)",
+        **PRODUCTION,
+    )  # fmt: skip
+    assert shown.stdout.strip() == "[] []", shown.stderr
+    sandbox = PRODUCTION | {"DJANGO_CDS_JWKS_URLS": SANDBOX_JWKS}
+    result = run_manage("check", "--deploy", "--fail-level", "WARNING", **sandbox)
+    assert result.returncode != 0 and "interop.W002" in result.stderr
+
+
+def test_make_run_trusts_the_sandbox_for_development():
+    shown = run_manage(
+        "shell", "--no-imports", "-c",
+        "from django.conf import settings as s; "
+        "print(s.PUBLIC_BASE_URL, s.CDS_JWKS_URL_ALLOWLIST, s.CORS_ALLOWED_ORIGINS)",
+        DJANGO_DEBUG="1",
+    )  # fmt: skip
+    assert shown.stdout.strip() == (
+        "http://127.0.0.1:8000 ['https://sandbox.cds-hooks.org/.well-known/jwks.json'] "
+        "['https://sandbox.cds-hooks.org']"
+    ), shown.stderr
+
+
+@pytest.mark.parametrize("value", ["rls.example.org", "ftp://rls.example.org", "https://x.org/app"])
+def test_a_public_address_with_a_path_or_another_scheme_stops_the_start(value):
+    result = run_manage("check", **(PRODUCTION | {"DJANGO_PUBLIC_BASE_URL": value}))
+    assert result.returncode != 0
+    assert "DJANGO_PUBLIC_BASE_URL must be a scheme and host" in result.stderr
+
+
+def test_the_admin_shows_a_clients_key_ids_never_its_keys(client, superuser, tmp_path):
+    add(tmp_path, key_set())
+    ehr = CdsClient.objects.get()
+    client.force_login(superuser)
+    listing = client.get("/admin/interop/cdsclient/")
+    page = client.get(f"/admin/interop/cdsclient/{ehr.pk}/change/")
+    assert listing.status_code == page.status_code == 200
+    for response in (listing, page):
+        assert "ec-1 (ES384), rsa-1 (RS384)" in response.content.decode()
+        for key in key_set()["keys"]:
+            assert (key.get("x") or key["n"]) not in response.content.decode()
+    assert client.post(f"/admin/interop/cdsclient/{ehr.pk}/change/", {}).status_code == 403

@@ -1,0 +1,208 @@
+"""order-select: a draft order of a gabapentinoid or a dopamine agonist gets the cautions
+that qualify that option (product.md 5.1), evaluated on the facts we hold with the
+prefetch's newer or missing labs. Anything else gets no cards."""
+
+from datetime import UTC, date, datetime
+
+import pytest
+
+from guidance.services import evaluate_assessment
+from interop import drugs
+from interop.hooks import facts_with_labs
+from interop.models import HookCall, HookCard
+from interop.prefetch import labs
+from tests.base import COMPLETE_IRLS, CRITERIA_MET, make_assessment, make_patient
+from tests.interop.ehr import hook_body, observation, patient_resource, searchset
+
+ORDER_SELECT = "/cds-services/rls-order-select"
+RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
+
+
+def medication_request(concept: dict, request_id: str = "draft-1") -> dict:
+    return {
+        "resourceType": "MedicationRequest",
+        "id": request_id,
+        "status": "draft",
+        "intent": "order",
+        "subject": {"reference": "Patient/p1"},
+        "medicationCodeableConcept": concept,
+    }
+
+
+def order(client, ehr, mrn: str, *requests: dict, selections=None, **prefetch):
+    body = hook_body(
+        "order-select",
+        patient=patient_resource(mrn),
+        prefetch=prefetch,
+        draftOrders={
+            "resourceType": "Bundle",
+            "type": "collection",
+            "entry": [{"resource": request} for request in requests],
+        },  # fmt: skip
+        selections=[f"MedicationRequest/{r['id']}" for r in requests]
+        if selections is None
+        else selections,
+    )
+    response = ehr.post(client, ORDER_SELECT, body)
+    assert response.status_code == 200, response.content
+    return response.json()["cards"]
+
+
+def rules_of(sent: list[dict]) -> list[str]:
+    """The rule codes of the cards, from their source labels."""
+    return [card["source"]["label"].split(" · ")[1].split(" v")[0] for card in sent]
+
+
+GABAPENTIN_300 = {"coding": [{"system": RXNORM, "code": "310431"}]}  # no display at all
+
+
+@pytest.fixture
+def older(clinician):
+    """76 years old at the assessment, RLS criteria met, IRLS 24, last dose time unknown;
+    no creatinine or weight recorded."""
+    patient = make_patient(mrn="OLD-1", date_of_birth=date(1950, 3, 1), sex="female")
+    assessment = make_assessment(
+        patient,
+        clinician,
+        assessed_at=datetime(2026, 11, 20, 10, tzinfo=UTC),
+        **CRITERIA_MET,
+        **COMPLETE_IRLS,
+    )
+    evaluate_assessment(assessment=assessment)
+    return assessment
+
+
+def test_a_gabapentin_clinical_drug_code_brings_the_gabapentinoid_cautions(client, ehr, older):
+    sent = order(
+        client,
+        ehr,
+        "OLD-1",
+        medication_request(GABAPENTIN_300),
+        creatinine=searchset(observation("2160-0", 1.6, "mg/dL", "2026-11-25")),
+        weight=searchset(observation("29463-7", 60, "kg", "2026-11-25")),
+    )
+    # Creatinine clearance from the EHR's labs: (140 - 76) x 60 / (72 x 1.6) x 0.85 = 28.
+    assert rules_of(sent) == ["SAFE-GABA-RESPIRATORY", "SAFE-GABA-MISUSE", "SAFE-GABA-RENAL"]
+    breathing, _, renal = sent
+    assert breathing["indicator"] == "critical"
+    assert "age 76" in breathing["detail"]
+    assert "ordered: gabapentin" in breathing["detail"]
+    assert "creatinine clearance: 28 mL/min" in renal["detail"]
+    for card in sent:
+        assert "suggestions" not in card and "selectionBehavior" not in card
+        assert [r["code"] for r in card["overrideReasons"]][0] == "mitigate-risk-negative-outcome"
+
+
+def test_without_the_labs_the_unknown_clearance_caution_comes_instead(client, ehr, older):
+    sent = order(client, ehr, "OLD-1", medication_request(GABAPENTIN_300))
+    assert "SAFE-GABA-RENAL-UNKNOWN" in rules_of(sent)
+    assert "SAFE-GABA-RENAL" not in rules_of(sent)
+
+
+def test_an_order_select_card_links_our_undecided_card_for_feedback(client, ehr, older):
+    sent = order(client, ehr, "OLD-1", medication_request(GABAPENTIN_300))
+    hook_cards = {str(h.uuid): h for h in HookCard.objects.select_related("recommendation")}
+    breathing = hook_cards[sent[0]["uuid"]]
+    assert breathing.recommendation.rule_code == "SAFE-GABA-RESPIRATORY"
+    assert breathing.card_version == 1
+    assert HookCall.objects.get().service == "rls-order-select"
+
+
+def test_a_dopamine_agonist_named_only_in_the_display_is_recognised(client, ehr, clinician):
+    patient = make_patient(mrn="PREG-1", sex="female")
+    assessment = make_assessment(patient, clinician, pregnant=True, **CRITERIA_MET)
+    evaluate_assessment(assessment=assessment)
+    concept = {"coding": [{"system": RXNORM, "display": "Pramipexole 0.125 MG Oral Tablet"}]}
+    sent = order(client, ehr, "PREG-1", medication_request(concept))
+    assert rules_of(sent) == ["SAFE-PREGNANCY"]
+    assert "ordered: pramipexole" in sent[0]["detail"]
+
+
+def test_an_unrelated_drug_gets_no_cards(client, ehr, older):
+    concept = {"coding": [{"system": RXNORM, "code": "000000", "display": "lisinopril 10 MG"}]}
+    assert order(client, ehr, "OLD-1", medication_request(concept)) == []
+    assert HookCall.objects.get().service == "rls-order-select"
+
+
+def test_only_the_selected_draft_orders_count(client, ehr, older):
+    unrelated = medication_request({"text": "lisinopril 10 MG Oral Tablet"}, "draft-2")
+    requests = (medication_request(GABAPENTIN_300), unrelated)
+    assert order(client, ehr, "OLD-1", *requests, selections=["MedicationRequest/draft-2"]) == []
+    assert order(client, ehr, "OLD-1", *requests, selections=[])  # none selected: every draft
+
+
+def test_a_medication_referenced_from_the_order_is_recognised(client, ehr, older):
+    request = medication_request({})
+    del request["medicationCodeableConcept"]
+    request["medicationReference"] = {"reference": "#med"}
+    request["contained"] = [
+        {"resourceType": "Medication", "id": "med", "code": {"text": "Lyrica 75 mg capsules"}}
+    ]
+    assert "SAFE-GABA-MISUSE" in rules_of(order(client, ehr, "OLD-1", request))
+
+
+def test_an_unknown_patient_gets_no_cards(client, ehr, older):
+    assert order(client, ehr, "NOBODY-1", medication_request(GABAPENTIN_300)) == []
+
+
+# Recognising drugs
+
+
+@pytest.mark.parametrize(
+    ("concept", "name"),
+    [
+        (GABAPENTIN_300, "gabapentin"),
+        ({"coding": [{"system": RXNORM, "code": "25480"}]}, "gabapentin"),
+        ({"coding": [{"system": RXNORM, "code": "1101338"}]}, "gabapentin enacarbil"),
+        ({"coding": [{"system": RXNORM, "code": "483450"}]}, "pregabalin"),
+        (
+            {"text": "Gabapentin Enacarbil 600 MG Extended Release Oral Tablet"},
+            "gabapentin enacarbil",
+        ),
+        ({"text": "HORIZANT 600 mg"}, "gabapentin enacarbil"),
+        ({"coding": [{"display": "gabapentin 300 MG Oral Capsule [Neurontin]"}]}, "gabapentin"),
+        ({"coding": [{"display": "ropinirole 0.25 MG Oral Tablet"}]}, "ropinirole"),
+        ({"text": "Neupro 1 mg/24 hr patch"}, "rotigotine"),
+        ({"text": "rotigotine transdermal"}, "rotigotine"),
+        ({"coding": [{"system": "http://other.example", "code": "310431"}]}, None),
+        ({"text": "pregabalinoid"}, None),  # a word, not a part of one
+        ({"text": "levodopa 100 MG"}, None),
+        ({"coding": "gabapentin"}, None),
+        ("gabapentin", None),
+    ],
+)
+def test_drugs_are_recognised_by_rxnorm_code_or_name(concept, name):
+    found = drugs.recognise(concept)
+    assert (found.name if found else None) == name
+
+
+def test_every_drug_maps_to_an_option_of_the_rules():
+    assert set(drugs.OPTION_OF.values()) == {"MED-GABAPENTINOID", "MED-DOPAMINE-AGONIST"}
+    assert set(drugs.RXNORM_CODES.values()) <= set(drugs.OPTION_OF)
+
+
+# Labs from the prefetch
+
+
+def test_prefetched_labs_replace_missing_or_older_ones_in_our_units(seeded):
+    seeded.serum_creatinine_mg_dl = 0.9
+    seeded.weight_kg = 70
+    found = labs(
+        {
+            "creatinine": searchset(observation("2160-0", 132.6, "umol/L", "2026-11-25")),
+            "weight": observation("29463-7", 80, "kg", "2026-11-01"),  # older than ours
+            "ferritin": searchset(observation("2276-4", 30, "ug/L", "2026-11-25")),
+            "other": searchset(observation("2276-4", 30, "mmol/L", "2026-11-26")),  # unknown unit
+            "patient": None,
+        }
+    )
+    assert {fact: lab.value for fact, lab in found.items()} == {
+        "serum_creatinine_mg_dl": 1.5,
+        "weight_kg": 80.0,
+        "ferritin_ng_ml": 30.0,
+    }
+    facts = facts_with_labs(seeded, found)
+    assert facts["serum_creatinine_mg_dl"] == 1.5  # newer than the assessment
+    assert facts["weight_kg"] == 70  # the assessment's is newer
+    assert facts["ferritin_ng_ml"] == 30.0
+    assert facts["crcl_ml_min"] is not None

@@ -1,0 +1,258 @@
+"""patient-view: the EHR's patient is ours by MRN, and gets the undecided cards of their
+latest assessment, in the assessment page's order, as CDS Hooks cards; nothing is decided
+by the call, and its query count does not grow with the cards."""
+
+from datetime import UTC, datetime
+
+import pytest
+
+from guidance.cards import because_words, in_page_order
+from guidance.models import CardStatus, Decision, Kind, Recommendation
+from guidance.services import evaluate_assessment
+from interop import cards
+from interop.models import HookCall, HookCard
+from tests.base import COMPLETE_COWS, COMPLETE_IRLS, CRITERIA_MET, make_assessment, make_patient
+from tests.interop.ehr import Ehr, hook_body, patient_resource, register
+
+PATIENT_VIEW = "/cds-services/rls-patient-view"
+V2_0203 = "http://terminology.hl7.org/CodeSystem/v2-0203"
+
+
+def view(client, ehr, patient):
+    response = ehr.post(client, PATIENT_VIEW, hook_body(patient=patient))
+    assert response.status_code == 200, response.content
+    return response.json()["cards"]
+
+
+def test_the_undecided_cards_of_the_latest_assessment_come_in_the_pages_order(
+    client, ehr, seeded, clinician
+):
+    pending = Recommendation.objects.filter(assessment=seeded, status=CardStatus.PENDING)
+    decided = pending.select_related("rule").filter(rule__kind=Kind.OPTION).last()
+    decided.decide(status="deferred", by=clinician, expected_version=1)
+    every_card = Recommendation.objects.filter(assessment=seeded).select_related("rule")
+    expected = [card for card in in_page_order(every_card) if card.status == CardStatus.PENDING]
+
+    sent = view(client, ehr, patient_resource(seeded.patient.mrn))
+
+    assert [card["summary"] for card in sent] == [cards.summary(c.rule.title) for c in expected]
+    assert decided.rule.title not in [card["summary"] for card in sent]
+    hook_cards = {str(h.uuid): h for h in HookCard.objects.select_related("recommendation")}
+    assert [hook_cards[card["uuid"]].recommendation for card in sent] == expected
+    assert all(hook_cards[c["uuid"]].card_version == 1 for c in sent)
+
+
+def test_a_card_says_its_rule_why_it_fired_and_where_to_decide(client, ehr, seeded):
+    sent = {card["summary"]: card for card in view(client, ehr, patient_resource("RLS-0042"))}
+    iron = Recommendation.objects.select_related("rule").get(
+        assessment=seeded, rule_code="IRON-SUPPLEMENT"
+    )
+    card = sent[cards.summary(iron.rule.title)]
+    assert card["indicator"] == iron.rule.indicator == "warning"
+    assert card["source"] == {
+        "label": f"Kratom RLS guidance · IRON-SUPPLEMENT v{iron.rule.version}",
+        "url": "http://testserver",
+    }
+    assert card["links"] == [
+        {
+            "label": "Open the assessment",
+            "url": f"http://testserver/patients/assessments/{seeded.uuid}/",
+            "type": "absolute",
+        }
+    ]
+    assert "**Because:** " + " · ".join(because_words(iron)) in card["detail"]
+    assert "ferritin: 42 ng/mL" in card["detail"]
+    assert card["detail"].startswith(iron.rule.detail[:60])
+
+
+def test_only_options_carry_a_suggestion_with_no_actions(client, ehr, seeded):
+    sent = view(client, ehr, patient_resource("RLS-0042"))
+    kinds = {
+        str(h.uuid): (h.rule.kind, h.suggestion_uuid)
+        for h in HookCard.objects.select_related("rule")
+    }
+    assert {kind for kind, _ in kinds.values()} == {"option", "caution"}
+    for card in sent:
+        kind, suggestion = kinds[card["uuid"]]
+        assert "systemActions" not in card
+        if kind == Kind.OPTION:
+            (only,) = card["suggestions"]
+            assert only == {
+                "uuid": str(suggestion),
+                "label": f"Accept: {card['summary']}",
+                "isRecommended": False,
+            }
+            assert card["selectionBehavior"] == "at-most-one"
+        else:
+            assert "suggestions" not in card and "selectionBehavior" not in card
+            assert suggestion is None
+
+
+def test_an_option_says_which_critical_cautions_accepting_it_records_as_weighed(
+    client, ehr, seeded
+):
+    sent = {card["summary"]: card for card in view(client, ehr, patient_resource("RLS-0042"))}
+    gabapentinoid = next(s for s in sent if s.startswith("Consider an alpha-2-delta"))
+    breathing = Recommendation.objects.select_related("rule").get(
+        assessment=seeded, rule_code="SAFE-GABA-RESPIRATORY"
+    )
+    assert (
+        f"**Accepting this also records as weighed:** {breathing.rule.title}"
+        in sent[gabapentinoid]["detail"]
+    )
+
+
+def test_override_reasons_are_coded_with_their_displays(client, ehr, seeded):
+    sent = view(client, ehr, patient_resource("RLS-0042"))
+    kinds = {str(h.uuid): h.rule.kind for h in HookCard.objects.select_related("rule")}
+    system = "http://terminology.hl7.org/CodeSystem/non-adherence-reason-codes"
+    for card in sent:
+        codes = [reason["code"] for reason in card["overrideReasons"]]
+        if kinds[card["uuid"]] == Kind.OPTION:
+            assert codes == [
+                "patient-refuses",
+                "patient-contraindication",
+                "indication-order-exists",
+                "risk-benefit-ratio",
+            ]
+        else:
+            assert codes == [
+                "mitigate-risk-negative-outcome",
+                "risk-benefit-ratio",
+                "action-not-priority",
+            ]
+        for reason in card["overrideReasons"]:
+            assert reason["system"] == system
+            assert reason["display"] == cards.override_displays()[reason["code"]]
+    assert cards.override_displays()["patient-refuses"] == (
+        "Patient refuses/declines (no context given)*"
+    )
+
+
+def test_the_hook_call_decides_nothing(client, ehr, seeded):
+    before = list(Recommendation.objects.values_list("pk", "status", "version"))
+    view(client, ehr, patient_resource("RLS-0042"))
+    assert list(Recommendation.objects.values_list("pk", "status", "version")) == before
+    assert not Decision.objects.exists()
+    call = HookCall.objects.get()
+    assert (call.patient, call.assessment, call.service) == (
+        seeded.patient,
+        seeded,
+        "rls-patient-view",
+    )
+
+
+def test_only_the_latest_assessment_counts(client, ehr, seeded, clinician):
+    later = make_assessment(
+        seeded.patient, clinician, assessed_at=datetime(2026, 11, 25, 10, tzinfo=UTC)
+    )  # criteria not met, no scales: nothing fires but its own cards
+    evaluate_assessment(assessment=later)
+    sent = view(client, ehr, patient_resource("RLS-0042"))
+    latest = set(
+        Recommendation.objects.filter(assessment=later).values_list("rule_code", flat=True)
+    )
+    hook_cards = HookCard.objects.select_related("recommendation")
+    assert {h.recommendation.rule_code for h in hook_cards} == latest
+    assert len(sent) == len(latest)
+
+
+# Matching the EHR's patient to ours: by MRN only
+
+
+@pytest.mark.parametrize(
+    ("identifier", "matches"),
+    [
+        ({"value": "RLS-0042", "type": {"coding": [{"system": V2_0203, "code": "MR"}]}}, True),
+        ({"value": " rls-0042 ", "type": {"coding": [{"system": V2_0203, "code": "MR"}]}}, True),
+        ({"value": "RLS-0042"}, False),  # no type, and no MRN system configured
+        ({"value": "RLS-0042", "type": {"coding": [{"code": "MR"}]}}, False),  # MR of what?
+        ({"value": "RLS-0043", "type": {"coding": [{"system": V2_0203, "code": "MR"}]}}, False),
+        ({"value": "RLS-0042", "type": {"coding": [{"system": V2_0203, "code": "SS"}]}}, False),
+        ({"value": 42, "type": {"coding": [{"system": V2_0203, "code": "MR"}]}}, False),
+    ],
+)
+def test_the_patient_is_matched_by_an_mr_identifier(client, ehr, seeded, identifier, matches):
+    patient = {"resourceType": "Patient", "id": "p1", "identifier": [identifier]}
+    assert bool(view(client, ehr, patient)) is matches
+
+
+def test_an_ehr_with_an_mrn_system_is_matched_under_that_system_only(client, seeded):
+    ehr = Ehr(register(iss="https://mrn.example.org", mrn_system="urn:oid:1.2.3.4"))
+    ehr.iss = "https://mrn.example.org"
+    assert view(client, ehr, patient_resource("RLS-0042", system="urn:oid:1.2.3.4", typed=False))
+    # An MR number under another organisation's system is not ours.
+    assert not view(client, ehr, patient_resource("RLS-0042", system="urn:oid:9.9.9"))
+    assert view(client, ehr, patient_resource("RLS-0042"))  # MR with no system: ours
+
+
+def test_an_unknown_or_archived_patient_gets_no_cards(client, ehr, seeded, staff):
+    assert view(client, ehr, patient_resource("NOBODY-1")) == []
+    assert view(client, ehr, {"resourceType": "Observation", "identifier": []}) == []
+    seeded.patient.archive(by=staff, reason="Moved away")
+    assert view(client, ehr, patient_resource("RLS-0042")) == []
+    assert HookCall.objects.filter(patient=None).count() == 3
+
+
+def test_a_patient_without_an_assessment_gets_no_cards(client, ehr):
+    patient = make_patient(mrn="NEW-1")
+    assert view(client, ehr, patient_resource("NEW-1")) == []
+    assert HookCall.objects.get().patient == patient
+
+
+# Summaries
+
+
+def test_a_long_title_is_cut_at_a_word_under_140_characters():
+    title = "Word " * 40
+    short = cards.summary(title)
+    assert len(short) < 140
+    assert short.endswith("Word…")
+    assert cards.summary("Short title") == "Short title"
+    assert len(cards.summary("x" * 300)) < 140
+
+
+def test_markup_in_rule_text_is_shown_not_rendered():
+    assert cards._text("<script>alert(1)</script> & co") == (
+        "&lt;script&gt;alert(1)&lt;/script&gt; &amp; co"
+    )
+
+
+# The query count
+
+
+def assessed_patient(clinician, mrn: str, **facts):
+    patient = make_patient(mrn=mrn)
+    assessment = make_assessment(patient, clinician, **facts)
+    evaluate_assessment(assessment=assessment)
+    return assessment
+
+
+def test_the_query_count_does_not_grow_with_the_cards(
+    client, ehr, clinician, django_assert_num_queries
+):
+    few = assessed_patient(clinician, "FEW-1", sleep_hours_per_night=5)
+    many = assessed_patient(
+        clinician,
+        "MANY-1",
+        **CRITERIA_MET,
+        **COMPLETE_IRLS,
+        **COMPLETE_COWS,
+        ferritin_ng_ml=20,
+        on_serotonergic_antidepressant=True,
+        nicotine_use=True,
+    )
+    counts = [Recommendation.objects.filter(assessment=a).count() for a in (few, many)]
+    assert counts[0] <= 2 < 15 <= counts[1]
+    ehr.get(client, "/cds-services")  # the first call of a process loads the key set classes
+    for mrn, expected in (("FEW-1", counts[0]), ("MANY-1", counts[1])):
+        body = hook_body(patient=patient_resource(mrn))
+        headers = ehr.auth(PATIENT_VIEW)
+        with django_assert_num_queries(QUERIES):
+            response = client.post(PATIENT_VIEW, body, content_type="application/json", **headers)
+        assert len(response.json()["cards"]) == expected
+
+
+# The client (1), the purge of expired tokens (1), the token recorded (3: in a savepoint),
+# the patient (1), the latest assessment (1), its cards (1), and the call and its cards
+# recorded (4: in a savepoint). In a test the transaction is the test's: savepoints.
+QUERIES = 12
