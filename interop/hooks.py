@@ -52,8 +52,7 @@ PREFETCH = {
     "weight": observation_query("29463-7"),
 }
 # Without the Patient there is nobody to match; the labs are optional (the sandbox sends
-# the Patient and the ferritin only). The service never queries the EHR's FHIR server
-# itself, even when given access: a missing Patient is a 412 either way.
+# the Patient and the ferritin only).
 REQUIRED_PREFETCH = ("patient",)
 
 
@@ -133,14 +132,8 @@ def read_request(body: bytes, service: Service, client: CdsClient) -> HookReques
         prefetch = {}
     if not isinstance(prefetch, dict):
         raise bad_request("prefetch must be an object.")
+    prefetch = with_patient(prefetch, context["patientId"], fhir_access="fhirAuthorization" in data)
     for key in REQUIRED_PREFETCH:
-        if key not in prefetch:
-            raise CdsError(
-                412,
-                "required",
-                f"The prefetch {key!r} is missing, and this service does not query the "
-                "EHR's FHIR server: send it (null when there is no data).",
-            )
         if prefetch[key] is not None and not isinstance(prefetch[key], dict):
             raise bad_request(f"prefetch.{key} must be a FHIR resource (an object) or null.")
     return HookRequest(
@@ -151,6 +144,36 @@ def read_request(body: bytes, service: Service, client: CdsClient) -> HookReques
         patient_id=context["patientId"],
         context=context,
         prefetch=prefetch,
+    )
+
+
+def with_patient(prefetch: dict[str, Any], patient_id: str, *, fhir_access: bool) -> dict[str, Any]:
+    """The prefetch with the context's Patient under `patient`, where the EHR sent it.
+
+    A client may name its prefetch keys its own way (the specification's example sends the
+    Patient as `patientToGreet`): a Patient resource with the context's id, under any key,
+    is the one. Missing altogether, it is a 412 when the request gave no FHIR access (the
+    EHR must send it); with access given, the EHR has done its part, and as this service
+    never queries an EHR's FHIR server (an address and a token from the request would make
+    it fetch wherever a caller says), the call is answered as for "no data": no match, no
+    cards.
+    """
+    if "patient" in prefetch:
+        return prefetch
+    for value in prefetch.values():
+        if (
+            isinstance(value, dict)
+            and value.get("resourceType") == "Patient"
+            and value.get("id") == patient_id
+        ):
+            return {**prefetch, "patient": value}
+    if fhir_access:
+        return {**prefetch, "patient": None}
+    raise CdsError(
+        412,
+        "required",
+        "The prefetch 'patient' is missing, and the request gives no FHIR access: send "
+        "it (null when there is no data).",
     )
 
 

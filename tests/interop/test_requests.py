@@ -121,9 +121,22 @@ def test_a_missing_patient_prefetch_is_a_412(client, ehr):
     assert not HookCall.objects.exists()
 
 
-def test_a_missing_prefetch_is_a_412_even_with_fhir_access_the_service_never_queries(client, ehr):
+def test_a_missing_prefetch_with_fhir_access_is_answered_as_no_data_and_nothing_is_fetched(
+    client, ehr, seeded, monkeypatch
+):
+    """FHIR access given: not a 412. The service never fetches from the request's
+    fhirServer (no outgoing connection is opened), so the patient is unknown: no cards."""
+    import socket
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("the service opened a connection")
+
+    monkeypatch.setattr(socket, "create_connection", no_network)
     body = changed(without(VALID, "prefetch.patient"), "fhirAuthorization", {"access_token": "t"})
-    assert_outcome(ehr.post(client, PATIENT_VIEW, body), 412, "does not query")
+    response = ehr.post(client, PATIENT_VIEW, body)
+    assert response.status_code == 200
+    assert response.json() == {"cards": []}
+    assert HookCall.objects.get().patient is None
 
 
 def test_a_null_patient_prefetch_means_no_data_no_cards(client, ehr, seeded):
@@ -139,17 +152,28 @@ def test_a_null_patient_prefetch_means_no_data_no_cards(client, ehr, seeded):
 
 
 def test_the_specifications_example_request_is_read_and_answered(client, ehr):
-    """Binary-CDSHooksRequestPV.json is well-formed (no 400). It prefetches the Patient
-    under the key patientToGreet: ours is patient, so as it stands it is a 412, and with
-    the key renamed it is answered (its patient has no MRN: no cards)."""
+    """Binary-CDSHooksRequestPV.json, as published, is answered: it prefetches the Patient
+    under its own key, patientToGreet, and that Patient has the context's id. Its patient
+    has no MRN: no cards."""
     from tests.interop.ehr import spec_example
 
     example = spec_example("Binary-CDSHooksRequestPV")
-    assert_outcome(ehr.post(client, PATIENT_VIEW, example), 412, "'patient'")
-    example["prefetch"]["patient"] = example["prefetch"].pop("patientToGreet")
-    example["hookInstance"] = str(uuid.uuid4())
     response = ehr.post(client, PATIENT_VIEW, example)
     assert response.status_code == 200
     assert response.json() == {"cards": []}
     call = HookCall.objects.get()
     assert (call.ehr_user, call.ehr_patient) == ("Practitioner/example", "1288992")
+
+
+def test_a_patient_under_another_key_is_matched_only_with_the_contexts_id(client, ehr, seeded):
+    with_mrn = hook_body()
+    del with_mrn["prefetch"]["patient"]
+    with_mrn["prefetch"]["subject"] = patient_resource("RLS-0042")
+    response = ehr.post(client, PATIENT_VIEW, with_mrn)
+    assert response.status_code == 200
+    assert response.json()["cards"]  # matched by its MRN, under the key "subject"
+
+    someone_else = hook_body()
+    del someone_else["prefetch"]["patient"]
+    someone_else["prefetch"]["subject"] = {**patient_resource("RLS-0042"), "id": "another"}
+    assert_outcome(ehr.post(client, PATIENT_VIEW, someone_else), 412, "'patient' is missing")
