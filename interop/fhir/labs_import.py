@@ -87,6 +87,19 @@ def read_labs(raw: bytes, *, mrn: str | None = None) -> LabsFound:
     found = LabsFound()
     resources = [entry_resource(entry) for entry in bundle.get("entry") or []]
     check_patient(resources, mrn, found)
+    labs_in(resources, found)
+    if not found.labs and not found.refusals:
+        found.notes.append(
+            "No ferritin, transferrin saturation, creatinine or weight Observation found "
+            "(by LOINC code)."
+        )
+    return found
+
+
+def labs_in(resources: list[tuple[str, Json]], found: LabsFound) -> None:
+    """The latest usable value of each lab among `resources` ((fullUrl, resource) pairs),
+    added to `found` with its refusals and notes. Also reads a CDS Hooks prefetch
+    (interop.prefetch), so that a file and an EHR's call are read alike."""
     by_lab: dict[str, list[_Candidate]] = {}
     for position, (full_url, resource) in enumerate(resources):
         if resource.get("resourceType") != "Observation":
@@ -110,12 +123,6 @@ def read_labs(raw: bytes, *, mrn: str | None = None) -> LabsFound:
         except _Refused as refusal:
             older = " No older one is used in its place." if len(candidates) > 1 else ""
             found.refusals.append(f"{latest.name}: {refusal}{older}")
-    if not found.labs and not found.refusals:
-        found.notes.append(
-            "No ferritin, transferrin saturation, creatinine or weight Observation found "
-            "(by LOINC code)."
-        )
-    return found
 
 
 # The file

@@ -192,7 +192,7 @@ def test_prefetched_labs_replace_missing_or_older_ones_in_our_units(seeded):
             "creatinine": searchset(observation("2160-0", 132.6, "umol/L", "2026-11-25")),
             "weight": observation("29463-7", 80, "kg", "2026-11-01"),  # older than ours
             "ferritin": searchset(observation("2276-4", 30, "ug/L", "2026-11-25")),
-            "other": searchset(observation("2276-4", 30, "mmol/L", "2026-11-26")),  # unknown unit
+            "tsat": searchset(observation("2502-3", 12, "%", "2026-11-25")),
             "patient": None,
         }
     )
@@ -200,9 +200,27 @@ def test_prefetched_labs_replace_missing_or_older_ones_in_our_units(seeded):
         "serum_creatinine_mg_dl": 1.5,
         "weight_kg": 80.0,
         "ferritin_ng_ml": 30.0,
+        "tsat_percent": 12.0,
     }
     facts = facts_with_labs(seeded, found)
     assert facts["serum_creatinine_mg_dl"] == 1.5  # newer than the assessment
     assert facts["weight_kg"] == 70  # the assessment's is newer
     assert facts["ferritin_ng_ml"] == 30.0
     assert facts["crcl_ml_min"] is not None
+
+
+def test_a_latest_lab_in_a_unit_not_converted_is_left_out_and_no_older_one_stands_in(seeded):
+    """Read as a FHIR file's labs are (interop.fhir.labs_import): the newest ferritin is in
+    mmol/L, not a ferritin unit, so the prefetch gives no ferritin; the older ug/L one is
+    not taken for the current value, and the assessment's own stays."""
+    found = labs(
+        {
+            "ferritin": searchset(
+                observation("2276-4", 30, "ug/L", "2026-11-25"),
+                observation("2276-4", 30, "mmol/L", "2026-11-26"),
+            ),
+            "patient": None,
+        }
+    )
+    assert found == {}
+    assert facts_with_labs(seeded, found)["ferritin_ng_ml"] == seeded.ferritin_ng_ml
