@@ -209,6 +209,13 @@ class Preview:
     def assessments_text(self) -> str:
         return f"{self.assessments:,}"
 
+    @property
+    def time_text(self) -> str:
+        """How long it took, readable at any size: "4 ms", "1.8 s"."""
+        if self.seconds < 1:
+            return f"{max(1, round(self.seconds * 1000))} ms"
+        return f"{self.seconds:.1f} s"
+
 
 def preview_counts(draft: Rule, active: Rule | None) -> Preview:
     """Run the draft (and the active version, when it is another) on every assessment."""

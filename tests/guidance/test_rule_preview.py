@@ -2,6 +2,7 @@
 counts only, as fast as it must be and with the same result as the real evaluation."""
 
 import random
+import re
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -80,12 +81,25 @@ def test_the_preview_counts_who_would_gain_and_who_would_lose_the_card(cbt, draf
     assert preview.seconds > 0
 
 
+@pytest.mark.parametrize(
+    ("seconds", "shown"), [(0.0001, "1 ms"), (0.0042, "4 ms"), (0.9994, "999 ms"), (1.84, "1.8 s")]
+)
+def test_the_time_taken_reads_well_at_any_size(seconds, shown):
+    from guidance.preview import Preview
+
+    assert Preview(1, seconds, "0", None, None, None, "0", None).time_text == shown
+
+
 def test_the_preview_page_shows_the_counts_and_how_long_it_took(
     as_user, guidance_admin, cbt, draft, mixed
 ):
     response = as_user(guidance_admin).get(draft.get_absolute_url(), {"preview": 1})
     page = response.content.decode()
-    assert "Checked 23 assessments (every one recorded) in <span data-preview-seconds>" in page
+    assert re.search(
+        r"Checked 23 assessments \(every one recorded\) in <span data-preview-seconds>"
+        r"\d+ ms</span>\.",
+        page,
+    )
     assert "This version fires for\n    <strong>15</strong>" in page
     assert "the active version fires for <strong>13</strong>" in page
     assert '<strong data-count="gain">7</strong>' in page
