@@ -5,8 +5,8 @@ A token is accepted only when all of this holds: its algorithm is ES384 or RS384
 none or HMAC) and its key has the matching type; its key id (kid) is in the key set of an
 active registered client whose issuer (iss) it names, the key set being static or fetched
 from the client's registered, allow-listed URL (jku); its audience (aud) is the exact
-address called, built from PUBLIC_BASE_URL and never from the Host header; exp, iat and
-jti are present, it has not expired, was not issued in the future and lives no longer than
+address called (one string, not a list), built from PUBLIC_BASE_URL and never from the
+Host header; exp, iat (numbers) and jti are present, it has not expired, was not issued in the future and lives no longer than
 five minutes (with 30 s of leeway for clocks); and its jti has not been seen before. The
 seen jtis are kept in the database until the token expires, so that a token replayed to
 another worker or host is refused too.
@@ -64,7 +64,8 @@ def authenticate(request: HttpRequest) -> CdsClient:
     issuer = unverified.get("iss")
     client = (
         CdsClient.objects.select_related("user").filter(iss=issuer, active=True).first()
-        if isinstance(issuer, str) and issuer
+        # PostgreSQL cannot compare text holding NUL: no registered issuer has one.
+        if isinstance(issuer, str) and issuer and "\x00" not in issuer
         else None
     )
     if client is None:
@@ -115,8 +116,11 @@ def _signing_key(client: CdsClient, header: dict[str, Any], kid: str, algorithm:
 def _jwk_client(url: str) -> jwt.PyJWKClient:
     with _jwk_clients_lock:
         if url not in _jwk_clients:
+            # The key set is cached for JWKS_CACHE_SECONDS, the keys not separately:
+            # PyJWT's per-key cache never expires, so a key the EHR withdrew (a leaked
+            # one) would stay trusted for as long as the process runs.
             _jwk_clients[url] = jwt.PyJWKClient(
-                url, cache_keys=True, lifespan=JWKS_CACHE_SECONDS, timeout=JWKS_TIMEOUT_SECONDS
+                url, cache_keys=False, lifespan=JWKS_CACHE_SECONDS, timeout=JWKS_TIMEOUT_SECONDS
             )
         return _jwk_clients[url]
 
@@ -140,7 +144,9 @@ def _verified_claims(
             audience=audience,
             issuer=client.iss,
             leeway=LEEWAY_SECONDS,
-            options={"require": REQUIRED_CLAIMS},
+            # One audience, the address called: a token made out to several services could
+            # be replayed to us by any of them.
+            options={"require": REQUIRED_CLAIMS, "strict_aud": True},
         )
     except jwt.ExpiredSignatureError:
         raise unauthorized("The token has expired (exp).") from None
@@ -158,12 +164,19 @@ def _verified_claims(
         raise unauthorized("The token's signature does not verify with the client's key.") from None
     except jwt.PyJWTError:
         raise unauthorized("The token could not be verified.") from None
+    # PyJWT takes "1700000000" (a string) for a time too; the arithmetic below does not.
+    if not all(_is_number(claims[name]) for name in ("exp", "iat")):
+        raise unauthorized("The token's exp and iat must be numbers (seconds since 1970).")
     if claims["exp"] - claims["iat"] > MAX_LIFETIME_SECONDS + LEEWAY_SECONDS:
         raise unauthorized("The token lives too long: exp may be at most 5 minutes after iat.")
     jti = claims["jti"]
-    if not isinstance(jti, str) or not jti or len(jti) > 200:
+    if not isinstance(jti, str) or not jti or len(jti) > 200 or "\x00" in jti:
         raise unauthorized("The token's id (jti) must be a string of 1 to 200 characters.")
     return claims
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _remember(client: CdsClient, claims: dict[str, Any]) -> None:
