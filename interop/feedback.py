@@ -30,6 +30,8 @@ from patients.models import EditConflict
 
 MAX_ITEMS = 100
 MAX_COMMENT = 2000
+# What HookFeedback keeps of the override reason's Coding (PostgreSQL refuses longer values).
+REASON_LIMITS = {"code": 100, "system": 300, "display": 300}
 
 
 @dataclass(frozen=True)
@@ -88,7 +90,7 @@ def _item(entry: Any, where: str, client: CdsClient, service_id: str) -> Item:
     if not isinstance(reason, dict):
         raise bad_request(f"{where}.overrideReason.reason must be a Coding (an object).")
     code, system, display = (
-        _text(reason, key, where, 300) for key in ("code", "system", "display")
+        _text(reason, key, where, REASON_LIMITS[key]) for key in ("code", "system", "display")
     )
     comment = _text(override, "userComment", where, MAX_COMMENT)
     return Item(hook_card, outcome, at, code, system, display, comment)
@@ -114,7 +116,9 @@ def _card(value: Any, where: str, client: CdsClient, service_id: str) -> HookCar
 def _timestamp(value: Any, where: str) -> datetime:
     try:
         at = parse_datetime(value) if isinstance(value, str) else None
-    except ValueError:
+        # In UTC, as it is stored: 0001-01-01T00:00+05:00 has no UTC time (OverflowError).
+        at = at.astimezone(UTC) if at and at.tzinfo else at
+    except (ValueError, OverflowError):
         at = None
     if at is None:
         raise bad_request(f"{where}.outcomeTimestamp is required: an ISO 8601 date and time.")

@@ -191,7 +191,27 @@ def read_json(body: bytes) -> dict[str, Any]:
         raise bad_request("The body is not JSON.", "structure") from None
     if not isinstance(data, dict):
         raise bad_request("The body must be a JSON object.", "structure")
+    if _holds_nul(data):
+        # No FHIR or CDS Hooks value has one, and PostgreSQL cannot store or compare text
+        # holding one (an EHR user id, an MRN, a comment).
+        raise bad_request("The body holds a NUL character (\\u0000).", "structure")
     return data
+
+
+def _holds_nul(data: Any) -> bool:
+    """Whether a NUL character is in any string of the JSON value, keys included."""
+    pending = [data]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                return True
+        elif isinstance(value, dict):
+            pending.extend(value.keys())
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+    return False
 
 
 # Answering

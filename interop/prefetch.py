@@ -15,16 +15,19 @@ from interop.fhir.labs_import import LabsFound, fhir_time, labs_in
 from patients.models import normalise_mrn
 
 MAX_MRN_LENGTH = 20  # patients.Patient.mrn
+# A Patient carries a handful of identifiers. One with more record numbers than this that
+# may be ours is no patient to guess from (and each would be a parameter of one query).
+MAX_CANDIDATES = 50
 
 
 def mrn_candidates(patient: Any, mrn_system: str = "") -> list[str]:
     """The MRNs the prefetched Patient carries that may be ours: identifiers typed MR (HL7
     v2-0203), and those under the client's MRN system when it has one. With a system
     configured, an MR-typed identifier under another system is another organisation's
-    record number and is not taken for ours."""
+    record number and is not taken for ours. None past MAX_CANDIDATES."""
     if not isinstance(patient, dict) or patient.get("resourceType") != "Patient":
         return []
-    found = []
+    found: dict[str, None] = {}  # in order, each once
     for identifier in _dicts(patient.get("identifier")):
         value, system = identifier.get("value"), identifier.get("system")
         if not isinstance(value, str) or not value.strip():
@@ -37,9 +40,11 @@ def mrn_candidates(patient: Any, mrn_system: str = "") -> list[str]:
         # With a system configured: that system, or MR with no system; otherwise MR.
         ours = (system == mrn_system or (typed_mr and not system)) if mrn_system else typed_mr
         mrn = normalise_mrn(value)
-        if ours and 0 < len(mrn) <= MAX_MRN_LENGTH and mrn not in found:
-            found.append(mrn)
-    return found
+        if ours and 0 < len(mrn) <= MAX_MRN_LENGTH:
+            found[mrn] = None
+            if len(found) > MAX_CANDIDATES:
+                return []
+    return list(found)
 
 
 @dataclass(frozen=True)

@@ -252,13 +252,18 @@ def check_patient(resources: list[tuple[str, Json]], mrn: str | None, found: Lab
 
 
 def _candidate(resource: Json, full_url: str, position: int) -> _Candidate | None:
-    """The Observation as a lab we read, or None when it is not one of ours."""
-    for coding in (resource.get("code") or {}).get("coding") or []:
-        if coding.get("system") == codes.LOINC and coding.get("code") in codes.LAB_BY_LOINC:
+    """The Observation as a lab we read, or None when it is not one of ours. A CDS Hooks
+    prefetch comes unvalidated (interop.prefetch): a value of the wrong shape is passed
+    over, as a coding of another lab is."""
+    for coding in _dicts(_dict(resource.get("code")).get("coding")):
+        loinc = coding.get("code")
+        if coding.get("system") == codes.LOINC and isinstance(loinc, str) and (
+            loinc in codes.LAB_BY_LOINC
+        ):
             effective, at = _effective(resource)
             return _Candidate(
-                lab=codes.LAB_BY_LOINC[coding["code"]],
-                loinc=coding["code"],
+                lab=codes.LAB_BY_LOINC[loinc],
+                loinc=loinc,
                 name=_name(resource, full_url, position),
                 resource=resource,
                 at=at,
@@ -269,7 +274,7 @@ def _candidate(resource: Json, full_url: str, position: int) -> _Candidate | Non
 
 
 def _effective(resource: Json) -> tuple[str, datetime | None]:
-    period = resource.get("effectivePeriod") or {}
+    period = _dict(resource.get("effectivePeriod"))
     for given in (
         resource.get("effectiveDateTime"),
         resource.get("effectiveInstant"),
@@ -280,6 +285,14 @@ def _effective(resource: Json) -> tuple[str, datetime | None]:
         if isinstance(given, str):
             return given, fhir_time(given)
     return "", None
+
+
+def _dict(value: Any) -> Json:
+    return value if isinstance(value, dict) else {}
+
+
+def _dicts(value: Any) -> list[Json]:
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
 
 
 def fhir_time(value: str) -> datetime | None:

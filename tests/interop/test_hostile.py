@@ -10,16 +10,21 @@ import time
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
+from django.db import transaction
 
+from guidance.models import CardStatus, DeclineReason
 from interop import auth
-from interop.models import HookCall, SeenToken
+from interop.models import HookCall, HookFeedback, SeenToken
 from tests.interop.ehr import (
     Ehr,
     assert_outcome,
     hook_body,
+    UCUM,
     key_set,
+    patient_resource,
     public_jwk,
     register,
+    searchset,
 )
 
 DISCOVERY = "/cds-services"
@@ -131,3 +136,243 @@ def test_nothing_of_a_refused_token_is_recorded(client, ehr):
     response = ehr.post(client, PATIENT_VIEW, body, claims={"aud": "https://elsewhere"})
     assert_outcome(response, 401)
     assert not HookCall.objects.exists()
+
+
+# Hook and feedback bodies: every value of a valid body replaced, in turn, by hostile ones
+
+ORDER_SELECT = "/cds-services/rls-order-select"
+FEEDBACK = PATIENT_VIEW + "/feedback"
+LOINC = "http://loinc.org"
+HOSTILE_VALUES = {
+    "null": None,
+    "true": True,
+    "negative": -1,
+    "huge float": 1e308,
+    "huge integer": 10**40,
+    "empty string": "",
+    "NUL": "a\x00b",
+    "long string": "x" * 5000,
+    "list": [],
+    "object": {},
+    "nested": json.loads("[" * 60 + "]" * 60),
+    "far dates": "9999-12-31T23:59:59-05:00",
+    "early dates": "0001-01-01T00:00:00+05:00",
+}
+
+
+def paths(value, prefix=()):
+    """Every path into a JSON value (keys and list positions), the value itself first."""
+    yield prefix
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from paths(item, (*prefix, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from paths(item, (*prefix, index))
+
+
+def replaced(body, path, value):
+    body = json.loads(json.dumps(body))
+    target = body
+    for step in path[:-1]:
+        target = target[step]
+    target[path[-1]] = value
+    return body
+
+
+class Rollback(Exception):
+    """Undoes a request's writes, so that every request meets the same records."""
+
+
+def hostile_answers(client, ehr, path, body) -> list[str]:
+    """Each value of `body` replaced by each hostile value: what answered 5xx or raised."""
+    problems = []
+    for where in list(paths(body))[1:]:
+        for name, value in HOSTILE_VALUES.items():
+            label = f"{'.'.join(map(str, where))} = {name}"
+            try:
+                with transaction.atomic():
+                    response = ehr.post(client, path, replaced(body, where, value))
+                    raise Rollback
+            except Rollback:
+                pass
+            except Exception as error:  # the test client re-raises what a view lets out
+                problems.append(f"{label}: {error!r}"[:300])
+                continue
+            if response.status_code >= 500:
+                problems.append(f"{label}: {response.status_code}")
+            elif response.status_code >= 400:
+                assert response.json()["resourceType"] == "OperationOutcome", label
+    return problems
+
+
+def ferritin(value=30, unit="ng/mL"):
+    return {
+        "resourceType": "Observation",
+        "status": "final",
+        "code": {"coding": [{"system": LOINC, "code": "2276-4"}]},
+        "effectivePeriod": {"start": "2026-11-01", "end": "2026-11-02T08:00:00Z"},
+        "valueQuantity": {"value": value, "unit": unit, "system": UCUM, "code": unit},
+    }
+
+
+def test_no_hostile_value_in_a_patient_view_request_is_a_server_error(client, ehr, seeded):
+    body = hook_body(
+        patient=patient_resource("RLS-0042"),
+        prefetch={"ferritin": searchset(ferritin())},
+        fhirAuthorization={"access_token": "t", "token_type": "Bearer"},
+    )
+    assert ehr.post(client, PATIENT_VIEW, body).status_code == 200
+    problems = hostile_answers(client, ehr, PATIENT_VIEW, body)
+    assert not problems, "\n".join(problems)
+
+
+def test_no_hostile_value_in_an_order_select_request_is_a_server_error(client, ehr, seeded):
+    request = {
+        "resourceType": "MedicationRequest",
+        "id": "draft-1",
+        "status": "draft",
+        "intent": "order",
+        "contained": [
+            {"resourceType": "Medication", "id": "med", "code": {"text": "gabapentin 300 mg"}}
+        ],
+        "medicationReference": {"reference": "#med"},
+    }
+    body = hook_body(
+        "order-select",
+        patient=patient_resource("RLS-0042"),
+        prefetch={"ferritin": searchset(ferritin()), "tsat": None},
+        draftOrders={
+            "resourceType": "Bundle",
+            "type": "collection",
+            "entry": [{"resource": request}],
+        },  # fmt: skip
+        selections=["MedicationRequest/draft-1"],
+    )
+    response = ehr.post(client, ORDER_SELECT, body)
+    assert response.status_code == 200 and response.json()["cards"]
+    problems = hostile_answers(client, ehr, ORDER_SELECT, body)
+    assert not problems, "\n".join(problems)
+
+
+def test_no_hostile_value_in_feedback_is_a_server_error(client, ehr, seeded):
+    sent = ehr.post(client, PATIENT_VIEW, hook_body(patient=patient_resource("RLS-0042")))
+    option = next(card for card in sent.json()["cards"] if "suggestions" in card)
+    caution = next(card for card in sent.json()["cards"] if "suggestions" not in card)
+    body = {
+        "feedback": [
+            {
+                "card": option["uuid"],
+                "outcome": "accepted",
+                "acceptedSuggestions": [{"id": option["suggestions"][0]["uuid"]}],
+                "outcomeTimestamp": "2026-11-29T00:10:19Z",
+            },
+            {
+                "card": caution["uuid"],
+                "outcome": "overridden",
+                "overrideReason": {
+                    "reason": {"code": "risk-benefit-ratio", "system": "urn:x", "display": "d"},
+                    "userComment": "weighed",
+                },
+                "outcomeTimestamp": "2026-11-29T00:10:19.620+01:00",
+            },
+        ]
+    }
+    problems = hostile_answers(client, ehr, FEEDBACK, body)
+    assert not problems, "\n".join(problems)
+
+
+def test_a_nul_character_anywhere_in_a_body_is_a_400_and_records_nothing(client, ehr, seeded):
+    """PostgreSQL cannot store or compare text holding NUL: it was a server error there."""
+    bodies = [
+        hook_body(patient=patient_resource("RLS-0042"), userId="Practitioner/a\x00b"),
+        hook_body(patient=patient_resource("RLS\x00-0042")),
+        hook_body(patient=patient_resource("RLS-0042"), prefetch={"a\x00b": None}),
+    ]
+    for body in bodies:
+        assert_outcome(ehr.post(client, PATIENT_VIEW, body), 400, "NUL")
+    assert not HookCall.objects.exists()
+
+
+def test_an_override_code_longer_than_a_code_is_kept_cut_and_declines_as_other(client, ehr, seeded):
+    sent = ehr.post(client, PATIENT_VIEW, hook_body(patient=patient_resource("RLS-0042")))
+    option = next(card for card in sent.json()["cards"] if "suggestions" in card)
+    item = {
+        "card": option["uuid"],
+        "outcome": "overridden",
+        "overrideReason": {"reason": {"code": "c" * 250, "display": "d" * 400}},
+        "outcomeTimestamp": "2026-11-29T00:10:19Z",
+    }
+    assert ehr.post(client, FEEDBACK, {"feedback": [item]}).status_code == 200
+    (feedback,) = HookFeedback.objects.all()
+    assert (len(feedback.override_code), len(feedback.override_display)) == (100, 300)
+    assert feedback.decision is not None
+    assert feedback.decision.status == CardStatus.DECLINED
+    assert feedback.decision.decline_reason == DeclineReason.OTHER
+
+
+@pytest.mark.parametrize("when", ["0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59-05:00"])
+def test_an_outcome_time_with_no_utc_equivalent_is_a_400(client, ehr, seeded, when):
+    sent = ehr.post(client, PATIENT_VIEW, hook_body(patient=patient_resource("RLS-0042")))
+    caution = next(card for card in sent.json()["cards"] if "suggestions" not in card)
+    item = {"card": caution["uuid"], "outcome": "overridden", "outcomeTimestamp": when}
+    response = ehr.post(client, FEEDBACK, {"feedback": [item]})
+    assert_outcome(response, 400, "outcomeTimestamp")
+    assert not HookFeedback.objects.exists()
+
+
+def gabapentin_order(prefetch: dict) -> dict:
+    request = {
+        "resourceType": "MedicationRequest",
+        "id": "draft-1",
+        "status": "draft",
+        "intent": "order",
+        "medicationCodeableConcept": {"text": "gabapentin 300 mg capsule"},
+    }
+    return hook_body(
+        "order-select",
+        patient=patient_resource("RLS-0042"),
+        prefetch=prefetch,
+        draftOrders={"resourceType": "Bundle", "entry": [{"resource": request}]},
+        selections=["MedicationRequest/draft-1"],
+    )
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"code": "2276-4"},
+        {"code": {"coding": ["http://loinc.org|2276-4"]}},
+        {"code": {"coding": [{"system": LOINC, "code": ["2276-4"]}]}},
+        {"effectivePeriod": "2026-11-02"},
+    ],
+)
+def test_prefetched_observations_of_the_wrong_shape_are_passed_over(client, ehr, seeded, change):
+    """The prefetch is an EHR's JSON, unvalidated: an Observation that is not what FHIR
+    says is not read (an AttributeError or TypeError before: a server error)."""
+    with_labs = ehr.post(client, ORDER_SELECT, gabapentin_order({"ferritin": ferritin()}))
+    response = ehr.post(client, ORDER_SELECT, gabapentin_order({"ferritin": ferritin() | change}))
+    assert response.status_code == 200
+    assert len(response.json()["cards"]) == len(with_labs.json()["cards"]) > 0
+
+
+def test_a_patient_with_tens_of_thousands_of_identifiers_is_no_match_and_answered_quickly(
+    client, seeded
+):
+    """Each identifier was compared with every other (13 s for 32,000 on this machine) and
+    every one would have been a parameter of the patient query."""
+    ehr = Ehr(register(mrn_system="s"))
+    patient = {
+        "resourceType": "Patient",
+        "id": "p1",
+        "identifier": [{"system": "s", "value": "RLS-0042"}]
+        + [{"system": "s", "value": str(n)} for n in range(30_000)],
+    }
+    body = json.dumps(hook_body(patient=patient), separators=(",", ":"))
+    started = time.monotonic()
+    response = client.post(
+        PATIENT_VIEW, body, content_type="application/json", **ehr.auth(PATIENT_VIEW)
+    )
+    assert time.monotonic() - started < 5
+    assert response.json() == {"cards": []}
+    assert HookCall.objects.get().patient is None
