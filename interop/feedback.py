@@ -8,9 +8,10 @@
 
 Each decision is made by the client's account, with the calling EHR and the EHR user of
 the hook call in its comment, and only on the version of the card that was sent: when the
-card was decided (or changed) in the app meanwhile, the app's decision stands and the
-feedback is kept as stale. The same feedback twice (same card, outcome and time) is
-recorded once, so it makes one decision.
+card was decided (or changed) in the app meanwhile, or by earlier feedback, that decision
+stands and the feedback is kept as stale; so is feedback on an archived patient's card.
+The same feedback twice (same card, outcome and time) is recorded once, so it makes one
+decision.
 """
 
 import uuid
@@ -102,7 +103,9 @@ def _card(value: Any, where: str, client: CdsClient, service_id: str) -> HookCar
     except ValueError:
         card_uuid = None
     hook_card = (
-        HookCard.objects.select_related("call", "rule", "recommendation__rule")
+        HookCard.objects.select_related(
+            "call", "rule", "recommendation__rule", "recommendation__assessment__patient"
+        )
         .filter(uuid=card_uuid, call__client=client, call__service=service_id)
         .first()
         if card_uuid
@@ -163,7 +166,9 @@ def _decide(feedback: HookFeedback, item: Item, client: CdsClient) -> None:
         feedback.stale = hook_card.card_version is not None
         feedback.save(update_fields=["stale"])
         return
-    if card.rule_id != hook_card.rule_id:  # corrected in the app: not what the EHR showed
+    if card.rule_id != hook_card.rule_id or card.assessment.patient.is_archived:
+        # Corrected in the app (not what the EHR showed), or the record archived since:
+        # an archived record takes no decisions (clinic.access), from the EHR neither.
         feedback.stale = True
         feedback.save(update_fields=["stale"])
         return

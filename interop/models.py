@@ -174,7 +174,8 @@ class Outcome(models.TextChoices):
 
 class HookFeedback(models.Model):
     """What the EHR user did with a card, as the EHR reported it, and the decision it made
-    here (none when it was stale: the card had been decided in the app meanwhile)."""
+    here (none when it was stale: the card had been decided, in the app or by earlier
+    feedback, or corrected, or the patient's record archived, since it was sent)."""
 
     hook_card = models.ForeignKey(HookCard, on_delete=models.PROTECT, related_name="feedback")
     outcome = models.CharField(max_length=10, choices=Outcome)

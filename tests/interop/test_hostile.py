@@ -12,9 +12,9 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from django.db import transaction
 
-from guidance.models import CardStatus, DeclineReason
+from guidance.models import CardStatus, Decision, DeclineReason, Recommendation
 from interop import auth
-from interop.models import HookCall, HookFeedback, SeenToken
+from interop.models import HookCall, HookCard, HookFeedback, SeenToken
 from tests.interop.ehr import (
     Ehr,
     assert_outcome,
@@ -143,6 +143,7 @@ def test_nothing_of_a_refused_token_is_recorded(client, ehr):
 ORDER_SELECT = "/cds-services/rls-order-select"
 FEEDBACK = PATIENT_VIEW + "/feedback"
 LOINC = "http://loinc.org"
+WHEN = "2026-11-29T00:10:19.620Z"
 HOSTILE_VALUES = {
     "null": None,
     "true": True,
@@ -376,3 +377,83 @@ def test_a_patient_with_tens_of_thousands_of_identifiers_is_no_match_and_answere
     assert time.monotonic() - started < 5
     assert response.json() == {"cards": []}
     assert HookCall.objects.get().patient is None
+
+
+# Feedback (an EHR that means harm or is buggy)
+
+
+def cards_sent(client, ehr) -> dict[str, dict]:
+    """The seeded patient's cards as one patient-view call sent them: option and caution."""
+    sent = ehr.post(client, PATIENT_VIEW, hook_body(patient=patient_resource("RLS-0042")))
+    cards = sent.json()["cards"]
+    return {
+        "option": next(card for card in cards if "suggestions" in card),
+        "caution": next(card for card in cards if "suggestions" not in card),
+    }
+
+
+def accepting(card: dict, when: str) -> dict:
+    suggestion = {"id": card["suggestions"][0]["uuid"]}
+    return {
+        "card": card["uuid"],
+        "outcome": "accepted",
+        "acceptedSuggestions": [suggestion],
+        "outcomeTimestamp": when,
+    }
+
+
+def overriding(card: dict, when: str, code: str = "patient-refuses") -> dict:
+    return {
+        "card": card["uuid"],
+        "outcome": "overridden",
+        "overrideReason": {"reason": {"code": code, "system": "urn:x"}},
+        "outcomeTimestamp": when,
+    }
+
+
+def card_record(card: dict) -> Recommendation:
+    hook_card = HookCard.objects.select_related("recommendation").get(uuid=card["uuid"])
+    assert hook_card.recommendation is not None
+    hook_card.recommendation.refresh_from_db()
+    return hook_card.recommendation
+
+
+def test_later_feedback_cannot_flip_a_card_that_earlier_feedback_decided(client, ehr, seeded):
+    """Design: the first decision stands, whoever made it; the EHR's later words on the
+    card (another outcome, another time, from a second call) are kept as stale, for the
+    record, and change nothing: a clinician changes a decision in the app."""
+    first = cards_sent(client, ehr)["option"]
+    second = cards_sent(client, ehr)["option"]  # the same card, sent again by another call
+    assert ehr.post(client, FEEDBACK, {"feedback": [accepting(first, WHEN)]}).status_code == 200
+    card = card_record(first)
+    decided = (card.status, card.version, card.decisions.count())
+    assert card.status == CardStatus.ACCEPTED
+    flips = [
+        overriding(first, "2026-11-29T00:11:00Z"),
+        overriding(first, "2026-11-29T00:12:00Z", "patient-contraindication"),
+        accepting(first, "2026-11-29T00:13:00Z"),
+        overriding(second, "2026-11-29T00:14:00Z"),
+        accepting(second, "2026-11-29T00:15:00Z"),
+    ]
+    assert ehr.post(client, FEEDBACK, {"feedback": flips}).status_code == 200
+    card = card_record(first)
+    assert (card.status, card.version, card.decisions.count()) == decided
+    later = HookFeedback.objects.exclude(outcome_timestamp=WHEN)
+    assert [(f.stale, f.decision) for f in later] == [(True, None)] * len(flips)
+
+
+def test_feedback_on_an_archived_patients_card_decides_nothing(client, ehr, seeded, clinician):
+    sent = cards_sent(client, ehr)
+    seeded.patient.archive(by=clinician, reason="Moved away")
+    items = [accepting(sent["option"], WHEN), overriding(sent["caution"], WHEN)]
+    assert ehr.post(client, FEEDBACK, {"feedback": items}).status_code == 200
+    assert not Decision.objects.exists()
+    assert [card_record(card).status for card in sent.values()] == [CardStatus.PENDING] * 2
+    assert [(f.stale, f.decision) for f in HookFeedback.objects.all()] == [(True, None)] * 2
+
+
+def test_more_feedback_items_than_allowed_are_refused_whole(client, ehr, seeded):
+    caution = cards_sent(client, ehr)["caution"]
+    items = [overriding(caution, f"2026-11-29T00:{n // 60:02d}:{n % 60:02d}Z") for n in range(101)]
+    assert_outcome(ehr.post(client, FEEDBACK, {"feedback": items}), 400, "At most 100")
+    assert not HookFeedback.objects.exists()
