@@ -124,10 +124,15 @@ def card(
     return body
 
 
-_MARKUP = re.compile(r"[<>&]")
+_ENTITIES = {"<": "&lt;", ">": "&gt;", "&": "&amp;"}
+# Markdown's link and image brackets, emphasis, code, headings, tables and strike-through:
+# backslash-escaped, so that they show as the characters they are (CommonMark 2.4).
+_MARKUP = re.compile(r"[<>&\\`*_\[\]#|~]")
 
 
 def _text(text: str) -> str:
-    """Rule text (written by guidance admins) for a Markdown detail: HTML that an EHR's
-    renderer might let through is shown as text, never rendered."""
-    return _MARKUP.sub(lambda match: {"<": "&lt;", ">": "&gt;", "&": "&amp;"}[match[0]], text)
+    """Rule text (written by guidance admins) for a Markdown detail, shown as written and
+    never rendered: no HTML that an EHR's renderer might let through, and no Markdown
+    (a link to follow or an image fetched whenever a chart opens: `[Sign in](https://…)`,
+    `![](https://…)`; nor emphasis that would pass for the card's own headings)."""
+    return _MARKUP.sub(lambda match: _ENTITIES.get(match[0], "\\" + match[0]), text)

@@ -11,8 +11,18 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from django.db import transaction
+from django.db.models import F, Value
+from django.db.models.functions import Concat
+from markdown_it import MarkdownIt
 
-from guidance.models import CardStatus, Decision, DeclineReason, Recommendation
+from guidance.models import (
+    CardStatus,
+    Decision,
+    DeclineReason,
+    Recommendation,
+    Rule,
+    RuleStatus,
+)
 from interop import auth
 from interop.models import HookCall, HookCard, HookFeedback, SeenToken
 from tests.interop.ehr import (
@@ -457,3 +467,28 @@ def test_more_feedback_items_than_allowed_are_refused_whole(client, ehr, seeded)
     items = [overriding(caution, f"2026-11-29T00:{n // 60:02d}:{n % 60:02d}Z") for n in range(101)]
     assert_outcome(ehr.post(client, FEEDBACK, {"feedback": items}), 400, "At most 100")
     assert not HookFeedback.objects.exists()
+
+
+# What the cards say (a guidance admin's rule text, rendered by the EHR as Markdown)
+
+PHISHING = " [Sign in again](https://evil.example/login) ![x](https://evil.example/p.png)"
+
+
+def test_rule_text_cannot_put_a_link_or_an_image_into_the_ehr(client, ehr, seeded):
+    """CDS Hooks clients render a card's detail as (GitHub-flavoured) Markdown. A guidance
+    admin writes rule text and never sees patients: their words must reach the EHR as
+    words, not as a link to follow or an image fetched each time a chart opens."""
+    Rule.objects.filter(status=RuleStatus.ACTIVE).update(
+        title=Concat(Value("[Urgent](https://evil.example) "), F("title")),
+        detail=Concat(F("detail"), Value(PHISHING + " <https://evil.example> **bold**")),
+        source=Concat(F("source"), Value(PHISHING)),
+    )
+    sent = ehr.post(client, PATIENT_VIEW, hook_body(patient=patient_resource("RLS-0042")))
+    cards = sent.json()["cards"]
+    assert any("Accepting this also records as weighed" in card["detail"] for card in cards)
+    for card in cards:
+        html = MarkdownIt("commonmark").render(card["detail"])
+        assert "evil.example" in html
+        assert "<a " not in html and "<img" not in html, html
+        assert "[Sign in again](https://evil.example/login)" in html  # shown as written
+        assert "**bold**" in html
