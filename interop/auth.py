@@ -6,8 +6,9 @@ none or HMAC) and its key has the matching type; its key id (kid) is in the key 
 active registered client whose issuer (iss) it names, the key set being static or fetched
 from the client's registered, allow-listed URL (jku); its audience (aud) is the exact
 address called (one string, not a list), built from PUBLIC_BASE_URL and never from the
-Host header; exp, iat (numbers) and jti are present, it has not expired, was not issued in the future and lives no longer than
-five minutes (with 30 s of leeway for clocks); and its jti has not been seen before. The
+Host header; exp, iat (numbers) and jti are present, it has not expired, was not issued
+in the future and lives no longer than five minutes (with 30 s of leeway for clocks); and
+its jti has not been seen before. The
 seen jtis are kept in the database until the token expires, so that a token replayed to
 another worker or host is refused too.
 """

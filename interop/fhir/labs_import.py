@@ -28,6 +28,10 @@ from patients.models import normalise_mrn
 Json = dict[str, Any]
 
 MAX_BYTES = 2 * 1024 * 1024  # a lab export is a few kilobytes; a whole record, far less
+# What the models validate takes time by the item, not the byte: 2 MB of empty entries
+# took 20 s, of refused links 43 s. A lab file has far fewer of either.
+MAX_ENTRIES = 5_000
+MAX_VALUES = 100_000  # every JSON value, containers included
 USABLE_STATUSES = ("final", "amended", "corrected")
 NOT_RESULTS = ("entered-in-error", "cancelled")  # never results: left out without a word
 FHIR_DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
@@ -148,6 +152,15 @@ def parse_bundle(raw: bytes) -> Json:
         kind = data.get("resourceType") if isinstance(data, dict) else None
         said = f"a {kind}" if isinstance(kind, str) and kind.isalnum() else "something else"
         raise FhirFileError(f"The file is not a FHIR Bundle: it holds {said[:60]}.")
+    entries = data.get("entry")
+    if isinstance(entries, list) and len(entries) > MAX_ENTRIES:
+        raise FhirFileError(
+            f"The Bundle has more than {MAX_ENTRIES:,} entries: export the patient's labs only."
+        )
+    if _more_values_than(data, MAX_VALUES):
+        raise FhirFileError(
+            f"The file holds more than {MAX_VALUES:,} values: export the patient's labs only."
+        )
     try:
         Bundle.model_validate(data)
     except pydantic.ValidationError as error:
@@ -160,6 +173,21 @@ def parse_bundle(raw: bytes) -> Json:
             "(an unknown resourceType, or a value of the wrong kind)."
         ) from None
     return data
+
+
+def _more_values_than(data: Json, limit: int) -> bool:
+    pending: list[Any] = [data]
+    count = 0
+    while pending:
+        value = pending.pop()
+        count += 1
+        if count > limit:
+            return True
+        if isinstance(value, dict):
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+    return False
 
 
 def _failing_entry(data: Json) -> str:
@@ -236,15 +264,18 @@ def check_patient(resources: list[tuple[str, Json]], mrn: str | None, found: Lab
         return
     if mrn is None:
         return
-    mrns = [number for patient in patients for number in mrns_of(patient)]
-    if not mrns:
+    ours = normalise_mrn(mrn)
+    numbered = [mrns for mrns in map(mrns_of, patients) if mrns]
+    if not numbered:
         found.notes.append(
             "The file's patient has no medical record number (MR) to compare with: make "
             "sure these results are this patient's."
         )
-    elif normalise_mrn(mrn) not in mrns:
+    # Every Patient with a record number must be ours: the labs of a file that holds
+    # another patient too may be theirs.
+    elif any(ours not in mrns for mrns in numbered):
         raise FhirFileError(
-            "The file is another patient's: its Patient has a different MRN. Nothing was read."
+            "The file is another patient's: a Patient in it has a different MRN. Nothing was read."
         )
 
 
@@ -257,8 +288,10 @@ def _candidate(resource: Json, full_url: str, position: int) -> _Candidate | Non
     over, as a coding of another lab is."""
     for coding in _dicts(_dict(resource.get("code")).get("coding")):
         loinc = coding.get("code")
-        if coding.get("system") == codes.LOINC and isinstance(loinc, str) and (
-            loinc in codes.LAB_BY_LOINC
+        if (
+            coding.get("system") == codes.LOINC
+            and isinstance(loinc, str)
+            and (loinc in codes.LAB_BY_LOINC)
         ):
             effective, at = _effective(resource)
             return _Candidate(
@@ -379,6 +412,7 @@ def _number(value: object) -> Decimal:
         number = Decimal(str(value))
     except InvalidOperation:
         raise _Refused("its value is not a number.") from None
-    if not number.is_finite() or abs(number) > 10**9:
+    # copy_abs, not abs: abs rounds to the context, and 1e999999999 overflows it.
+    if not number.is_finite() or number.copy_abs() > 10**9:
         raise _Refused("its value is not a number we can use.")
     return number

@@ -10,9 +10,11 @@ import time
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from django.db.models import F, Value
 from django.db.models.functions import Concat
+from django.urls import reverse
 from markdown_it import MarkdownIt
 
 from guidance.models import (
@@ -24,12 +26,14 @@ from guidance.models import (
     RuleStatus,
 )
 from interop import auth
+from interop.fhir.labs_import import FhirFileError, read_labs
 from interop.models import HookCall, HookCard, HookFeedback, SeenToken
+from tests.base import make_patient
 from tests.interop.ehr import (
+    UCUM,
     Ehr,
     assert_outcome,
     hook_body,
-    UCUM,
     key_set,
     patient_resource,
     public_jwk,
@@ -492,3 +496,87 @@ def test_rule_text_cannot_put_a_link_or_an_image_into_the_ehr(client, ehr, seede
         assert "<a " not in html and "<img" not in html, html
         assert "[Sign in again](https://evil.example/login)" in html  # shown as written
         assert "**bold**" in html
+
+
+# A crafted FHIR file (a clinician's upload)
+
+MR = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "MR"}]}
+
+
+def fhir_file(*resources: dict) -> bytes:
+    entries = [{"resource": resource} for resource in resources]
+    return json.dumps({"resourceType": "Bundle", "type": "collection", "entry": entries}).encode()
+
+
+def mr_patient(mrn: str) -> dict:
+    return {"resourceType": "Patient", "identifier": [{"type": MR, "value": mrn}]}
+
+
+def uploaded(as_user, clinician, patient, content: bytes):
+    return as_user(clinician).post(
+        reverse("patients:fhir_labs_upload", args=[patient.uuid]),
+        {"file": SimpleUploadedFile("labs.json", content, content_type="application/json")},
+    )
+
+
+@pytest.fixture
+def patient(db):
+    return make_patient(mrn="MRN-77")
+
+
+def test_a_lab_value_too_large_for_a_decimal_is_refused_not_a_server_error(
+    as_user, clinician, patient
+):
+    content = fhir_file(ferritin(0)).replace(b'"value": 0', b'"value": 1e999999999')
+    response = uploaded(as_user, clinician, patient, content)
+    assert response.status_code == 200
+    assert "not a number we can use" in response.content.decode()
+    assert response.context["found"].labs == {}
+
+
+def test_a_file_with_another_patient_besides_ours_is_refused_whole(as_user, clinician, patient):
+    """The labs of a file holding two patients may be either's: none is read."""
+    content = fhir_file(mr_patient("MRN-77"), mr_patient("OTHER-1"), ferritin())
+    response = uploaded(as_user, clinician, patient, content)
+    assert "The file is another patient&#x27;s" in response.content.decode()
+    assert response.context["form"].errors["file"]
+    # A Patient carrying another organisation's number as well as ours is still ours.
+    ours = mr_patient("MRN-77")
+    ours["identifier"].append({"type": MR, "system": "urn:oid:9.9", "value": "H-123"})
+    assert uploaded(as_user, clinician, patient, fhir_file(ours, ferritin())).context["found"].labs
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        # 100,000 entries (300 kB): 5 s to validate, and 20 s for 600,000
+        b'{"resourceType":"Bundle","type":"collection","entry":['
+        + b",".join([b"{}"] * 100_000)
+        + b"]}",
+        # 600,000 links, each refused by the models: 43 s to say so
+        b'{"resourceType":"Bundle","type":"collection","link":['
+        + b",".join([b"{}"] * 600_000)
+        + b"]}",
+    ],
+    ids=["100,000 entries", "600,000 values"],
+)
+def test_a_file_far_larger_in_items_than_a_lab_file_is_refused_at_once(content):
+    started = time.monotonic()
+    with pytest.raises(FhirFileError, match="more than"):
+        read_labs(content)
+    assert time.monotonic() - started < 3
+
+
+def test_markup_in_a_file_is_shown_as_text(as_user, clinician, patient):
+    named = ferritin(42, "<img src=x onerror=alert(1)>")
+    content = json.dumps(
+        {
+            "resourceType": "Bundle",
+            "type": "collection",
+            "entry": [{"fullUrl": "urn:<script>alert(1)</script>", "resource": named}],
+        }
+    ).encode()
+    page = uploaded(as_user, clinician, patient, content).content.decode()
+    assert "&lt;img src=x onerror=alert(1)&gt;" in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "<img src=x" not in page and "<script>alert" not in page
