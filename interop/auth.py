@@ -8,9 +8,8 @@ from the client's registered, allow-listed URL (jku); its audience (aud) is the 
 address called (one string, not a list), built from PUBLIC_BASE_URL and never from the
 Host header; exp, iat (numbers) and jti are present, it has not expired, was not issued
 in the future and lives no longer than five minutes (with 30 s of leeway for clocks); and
-its jti has not been seen before. The
-seen jtis are kept in the database until the token expires, so that a token replayed to
-another worker or host is refused too.
+its jti has not been seen before. The seen jtis are kept in the database until the token
+expires, so that a token replayed to another worker or host is refused too.
 """
 
 import threading
