@@ -5,6 +5,7 @@ decision the app did not get to weigh, never markup that an EHR would render."""
 
 import base64
 import json
+import logging
 import time
 
 import jwt
@@ -14,7 +15,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from django.db.models import F, Value
 from django.db.models.functions import Concat
-from django.urls import reverse
+from django.urls import URLResolver, get_resolver, reverse
 from markdown_it import MarkdownIt
 
 from guidance.models import (
@@ -40,6 +41,7 @@ from tests.interop.ehr import (
     register,
     searchset,
 )
+from tests.interop.fhir import make_record
 
 DISCOVERY = "/cds-services"
 PATIENT_VIEW = "/cds-services/rls-patient-view"
@@ -119,6 +121,30 @@ def test_the_same_jti_from_two_clients_is_one_use_each(client, ehr):
         assert caller.get(client, DISCOVERY, claims={"jti": "shared"}).status_code == 200
     for caller in (ehr, other):
         assert_outcome(caller.get(client, DISCOVERY, claims={"jti": "shared"}), 401, "used")
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        {"kid": "k" * 6000},
+        {"kid": ["ec-1"]},
+        {"kid": {"kid": "ec-1"}},
+        {"alg": ["ES384"]},
+        {"typ": {"x": 1}, "cty": "JWT"},
+        {"jku": {"url": "https://evil.example"}},
+        {"crit": ["exp"]},
+        {"jwk": {"kty": "oct", "k": "c2VjcmV0"}},  # a key in the token itself: never used
+    ],
+)
+def test_odd_token_headers_are_a_401(client, ehr, header):
+    token = unsigned({"alg": "ES384", "kid": "ec-1", **header}, {"iss": ehr.iss})
+    response = client.get(DISCOVERY, HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert_outcome(response, 401)
+
+
+def test_a_payload_that_is_not_an_object_is_a_401(client, ehr):
+    token = ".".join([b64(b'{"alg":"ES384","kid":"ec-1"}'), b64(b"[1, 2]"), b64(b"x")])
+    assert_outcome(client.get(DISCOVERY, HTTP_AUTHORIZATION=f"Bearer {token}"), 401)
 
 
 KEYS_URL = "https://keys.example.org/jwks.json"
@@ -580,3 +606,69 @@ def test_markup_in_a_file_is_shown_as_text(as_user, clinician, patient):
     assert "&lt;img src=x onerror=alert(1)&gt;" in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "<img src=x" not in page and "<script>alert" not in page
+
+
+# What held, pinned: the export, CSRF, CORS, logs
+
+
+def test_a_download_holds_nothing_of_another_patient(as_user, clinician):
+    """Two records side by side, both with assessments, cards and decisions."""
+    exported = make_record(clinician, mrn="ONE-1", given_name="Ada", family_name="Quill")
+    other = make_record(clinician, mrn="TWO-2", given_name="Bert", family_name="Zephyr")
+    Decision.objects.filter(recommendation__assessment__patient=other).update(
+        comment="Zephyr-only remark"
+    )
+    response = as_user(clinician).get(reverse("patients:fhir_export", args=[exported.uuid]))
+    text = response.content.decode()
+    assert "ONE-1" in text and "Quill" in text
+    secrets = [other.mrn, other.family_name, other.given_name, "Zephyr-only remark"]
+    secrets += [str(a.uuid) for a in other.assessments.all()]
+    secrets += [str(c.uuid) for c in Recommendation.objects.filter(assessment__patient=other)]
+    assert [secret for secret in secrets if secret in text] == []
+
+
+def test_only_the_three_cds_hooks_endpoints_are_exempt_from_csrf():
+    exempt = set()
+
+    def walk(patterns, prefix=""):
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                walk(pattern.url_patterns, prefix + str(pattern.pattern))
+            elif getattr(pattern.callback, "csrf_exempt", False):
+                exempt.add(prefix + str(pattern.pattern))
+
+    walk(get_resolver().url_patterns)
+    assert exempt == {
+        "cds-services",
+        "cds-services/<str:service_id>",
+        "cds-services/<str:service_id>/feedback",
+    }
+
+
+def test_cors_never_allows_credentials_or_every_origin(client, ehr, settings):
+    settings.CORS_ALLOWED_ORIGINS = ["https://sandbox.cds-hooks.org"]
+    for origin in ("https://sandbox.cds-hooks.org", "https://evil.example", "null"):
+        response = client.get(DISCOVERY, HTTP_ORIGIN=origin, **ehr.auth(DISCOVERY))
+        assert "Access-Control-Allow-Credentials" not in response
+        assert response.get("Access-Control-Allow-Origin") in (None, origin)
+        assert response.get("Access-Control-Allow-Origin") != "*"
+        allowed = response.get("Access-Control-Allow-Origin") == origin
+        assert allowed == (origin == "https://sandbox.cds-hooks.org")
+
+
+def test_the_logs_hold_no_token_and_no_patient_data(client, ehr, seeded, caplog):
+    caplog.set_level(logging.DEBUG)
+    token = ehr.token(PATIENT_VIEW)
+    body = hook_body(patient=patient_resource("RLS-0042"), userId="Practitioner/dr-who")
+    for path, data in ((PATIENT_VIEW, body), (FEEDBACK, {"feedback": "x"})):
+        for auth_header in (f"Bearer {token}", f"Bearer {token}"):  # the second a replay
+            client.post(
+                path, json.dumps(data), content_type="application/json",
+                HTTP_AUTHORIZATION=auth_header,
+            )  # fmt: skip
+    bad = body | {"hook": "order-select"}
+    ehr.post(client, PATIENT_VIEW, bad)
+    assert caplog.records  # the refusals are logged...
+    logged = caplog.text
+    for secret in (token, token.split(".")[2], "RLS-0042", "dr-who", seeded.patient.family_name):
+        assert secret not in logged  # ...without what they carried
