@@ -3,7 +3,6 @@ with a 404, a wrong method with a 405, a missing prefetch with a 412; a refused 
 records nothing. A prefetch given as null means "no data": an answer with no cards."""
 
 import json
-import uuid
 
 import pytest
 
