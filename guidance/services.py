@@ -47,8 +47,8 @@ def evaluate_assessment(*, assessment: Assessment) -> Evaluation:
     longer fires. Decided cards stay, marked when their rule no longer fires.
 
     The cards are written together, each with its history row, so that a save runs the
-    same queries however many rules there are or fire (only a card that goes is deleted
-    on its own).
+    same queries however many rules there are or fire; only the cards a correction
+    withdraws add a query each (their history rows), after the one delete of them all.
     """
     # No savepoint of its own: inside save_assessment, a failure here undoes the save.
     with transaction.atomic(savepoint=False):
@@ -62,7 +62,7 @@ def evaluate_assessment(*, assessment: Assessment) -> Evaluation:
             for card in Recommendation.objects.select_for_update().filter(assessment=assessment)
         }
 
-        changed = []
+        changed, gone = [], []
         for code, card in cards.items():
             if code in failed:
                 continue  # no verdict this time: leave the card as it was
@@ -81,7 +81,10 @@ def evaluate_assessment(*, assessment: Assessment) -> Evaluation:
                     card.still_fires = False
                     changed.append(card)
             else:
-                card.delete()  # never decided; its history keeps the record
+                gone.append(card.pk)  # never decided; its history keeps the record
+        if gone:
+            # One delete; django-simple-history still writes each card's history row.
+            Recommendation.objects.filter(pk__in=gone).delete()
         if changed:
             bulk_update_with_history(
                 changed,

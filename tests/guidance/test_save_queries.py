@@ -162,3 +162,29 @@ def test_a_moved_card_takes_its_new_versions_place_in_the_review_queue(as_user, 
     critical = [row.rule_code for row in rows if row.rule.indicator == "critical"]
     assert "LIFE-SLEEP" in critical
     assert [row.rule.indicator for row in rows[: len(critical)]] == ["critical"] * len(critical)
+
+
+def test_cards_a_correction_withdraws_go_each_with_its_history_row(as_user, clinician):
+    """Undecided cards whose rule no longer fires are deleted together; each keeps a
+    deletion row in its history, by the clinician who corrected."""
+    client = signed_in(as_user, clinician)
+    record(client, make_patient())
+    assessment = Assessment.objects.get()
+    withdrawn = {"LIFE-CAFFEINE", "CBT-INSOMNIA", "IRON-SUPPLEMENT"}
+    before = {card.rule_code: card.pk for card in assessment.recommendations.all()}
+    assert withdrawn <= set(before)
+
+    response = correct(
+        client,
+        assessment,
+        sleep_hours_per_night="8",
+        caffeine_mg_per_day="0",
+        ferritin_ng_ml="150",
+        tsat_percent="30",
+    )
+    assert response.status_code == 302
+    assert not assessment.recommendations.filter(rule_code__in=withdrawn).exists()
+    deleted = Recommendation.history.filter(history_type="-")
+    assert sorted(row.rule_code for row in deleted) == sorted(withdrawn)
+    assert {row.id for row in deleted} == {before[code] for code in withdrawn}
+    assert {row.history_user for row in deleted} == {clinician}
