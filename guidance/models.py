@@ -215,18 +215,15 @@ class CardStatus(models.TextChoices):
 class RecommendationQuerySet(models.QuerySet["Recommendation"]):
     def awaiting_review(self) -> "RecommendationQuerySet":
         """Cards nobody has decided yet, on records that are open (archived patients'
-        cards wait for the record's restoration): critical first, then the oldest."""
-        return self.filter(
-            status=CardStatus.PENDING, assessment__patient__archived_at__isnull=True
-        ).order_by(
-            models.Case(
-                *[
-                    models.When(rule__indicator=indicator, then=rank)
-                    for indicator, rank in INDICATOR_ORDER.items()
-                ]
-            ),
-            "created_at",
-            "pk",
+        cards wait for the record's restoration): critical first, then the oldest. Read
+        in the order of the card_awaiting_review index, a page at a time."""
+        # Archived patients' assessments as a subquery, not a join: with a join, SQLite
+        # starts from the patients and sorts every undecided card (0.8 s at 10,000 patients).
+        archived = Assessment.objects.filter(patient__archived_at__isnull=False)
+        return (
+            self.filter(status=CardStatus.PENDING)
+            .exclude(assessment__in=archived)
+            .order_by("indicator_rank", "created_at", "pk")
         )
 
 
