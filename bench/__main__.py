@@ -28,16 +28,19 @@ def table(result: dict[str, Any]) -> str:
         f"assessment ({preview['assessments']:,}) in {preview['seconds']} s, "
         f"{preview['us_per_assessment']} µs per assessment (median of 3)",
         "",
-        f"{'page':<20}{'p50 ms':>10}{'p95 ms':>10}{'queries':>10}",
+        f"{'page or request':<24}{'p50 ms':>10}{'p95 ms':>10}{'queries':>10}",
     ]
-    for page, figures in result["pages"].items():
+    requests = {
+        **result["pages"],
+        **{
+            name: result[name]
+            for name in ("cds_patient_view", "assessment_save", "assessment_correction")
+        },
+    }
+    for name, figures in requests.items():
         lines.append(
-            f"{page:<20}{figures['p50_ms']:>10}{figures['p95_ms']:>10}{figures['queries']:>10}"
+            f"{name:<24}{figures['p50_ms']:>10}{figures['p95_ms']:>10}{figures['queries']:>10}"
         )
-    cds = result["cds_patient_view"]
-    lines.append(
-        f"{'cds_patient_view':<20}{cds['p50_ms']:>10}{cds['p95_ms']:>10}{cds['queries']:>10}"
-    )
     return "\n".join(lines)
 
 

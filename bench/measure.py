@@ -12,13 +12,15 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import connection
+from django.db.models import Count
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
 from bench.seed import FAMILY_HEADS, GIVEN
+from clinic.paging import count_up_to
 from guidance import engine
-from guidance.models import Rule
+from guidance.models import Recommendation, Rule
 from guidance.preview import preview_counts
 from patients.models import Assessment, Patient
 
@@ -97,8 +99,15 @@ def measure_pages(requests: int, rng: random.Random) -> dict[str, dict[str, floa
     assessment_uuids = list(
         Assessment.objects.order_by("?").values_list("uuid", flat=True)[: min(requests, 1000)]
     )
+    # The card page at its heaviest: the assessments with the most cards.
+    carded_uuids = list(
+        Assessment.objects.filter(pk__in=most_carded(min(requests, 1000))).values_list(
+            "uuid", flat=True
+        )
+    )
     prefixes = [head.lower() for head in FAMILY_HEADS] + ["bn00", "bn01"] + GIVEN[:10]
     pages = max(1, min(10, Patient.objects.active().count() // 25))
+    review_pages = max(1, min(10, count_up_to(Recommendation.objects.awaiting_review()) // 50))
 
     def patient_list() -> str:
         return f"{reverse('patients:list')}?page={rng.randint(1, pages)}"
@@ -109,19 +118,25 @@ def measure_pages(requests: int, rng: random.Random) -> dict[str, dict[str, floa
         client.post(reverse("patients:list"), {"q": next(searches)})
         return reverse("patients:list")
 
+    def awaiting_review() -> str:
+        return f"{reverse('guidance:review')}?page={rng.randint(1, review_pages)}"
+
     patients = _cycle(patient_uuids)
     assessments = _cycle(assessment_uuids)
+    carded = _cycle(carded_uuids)
     plans: dict[str, Callable[[], str]] = {
         "patient_list": patient_list,
         "patient_search": patient_search,
         "patient_detail": lambda: reverse("patients:detail", args=[next(patients)]),
         "assessment_detail": lambda: reverse("patients:assessment", args=[next(assessments)]),
         "worklist": lambda: reverse("patients:worklist"),
+        "awaiting_review": awaiting_review,
+        "assessment_cards": lambda: reverse("patients:assessment", args=[next(carded)]),
     }
     results = {}
     for name, next_url in plans.items():
         client.post(reverse("patients:search_clear"))
-        for _ in range(10):  # warm up
+        for _ in range(min(10, requests)):  # warm up
             client.get(next_url())
         counter = QueryCounter()
         with connection.execute_wrapper(counter):
@@ -144,6 +159,15 @@ def measure_pages(requests: int, rng: random.Random) -> dict[str, dict[str, floa
     return results
 
 
+def most_carded(count: int) -> list[int]:
+    """The ids of the `count` assessments with the most cards."""
+    return list(
+        Recommendation.objects.values_list("assessment_id", flat=True)
+        .annotate(cards=Count("id"))
+        .order_by("-cards", "assessment_id")[:count]
+    )
+
+
 def report(patients: int, requests: int, progress: Callable[[str], None] = print) -> dict[str, Any]:
     rng = random.Random(11)
     return {
@@ -158,6 +182,7 @@ def report(patients: int, requests: int, progress: Callable[[str], None] = print
         "pages": measure_pages(requests, rng),
         "rule_preview": measure_rule_preview(),
         "cds_patient_view": measure_cds(requests, rng),
+        **measure_saves(requests, rng),
     }
 
 
@@ -165,3 +190,9 @@ def measure_cds(requests: int, rng: random.Random) -> dict[str, Any]:
     from bench import cds  # it uses this module's helpers
 
     return cds.measure_patient_view(requests, rng)
+
+
+def measure_saves(saves: int, rng: random.Random) -> dict[str, Any]:
+    from bench import saves as module  # it uses this module's helpers
+
+    return module.measure_assessment_save(saves, rng)

@@ -202,6 +202,7 @@ class Seeder:
                         assessment=assessment,
                         rule=rule,
                         rule_code=rule.code,
+                        indicator_rank=rule.rank,
                         status=status,
                         version=1 if status == CardStatus.PENDING else 2,
                     )

@@ -369,6 +369,7 @@ class CardView:
     because: list[str]
     form: DecisionForm | None = None  # only for a card whose decision just failed validation
     cautions: list["CardView"] = field(default_factory=list)
+    decisions: list[Decision] = field(default_factory=list)  # oldest first
 
     @property
     def is_option(self) -> bool:
@@ -422,6 +423,7 @@ def card_page(
             because=because_words(placed.card),
             form=failed_form if placed.card.pk == failed_id else None,
             cautions=[view(Placed(caution)) for caution in placed.cautions],
+            decisions=list(placed.card.decisions.all()),
         )
 
     sections = [

@@ -136,6 +136,11 @@ class Rule(models.Model):
     def is_active(self) -> bool:
         return self.status == RuleStatus.ACTIVE
 
+    @property
+    def rank(self) -> int:
+        """The indicator's place in the review queue: critical 0, warning 1, info 2."""
+        return INDICATOR_ORDER[self.indicator]
+
     def run_cases(self) -> list[CaseResult]:
         """This version's test cases, run. Raises ConditionError when the condition no
         longer compiles (a fact it names has changed, say)."""
@@ -210,18 +215,15 @@ class CardStatus(models.TextChoices):
 class RecommendationQuerySet(models.QuerySet["Recommendation"]):
     def awaiting_review(self) -> "RecommendationQuerySet":
         """Cards nobody has decided yet, on records that are open (archived patients'
-        cards wait for the record's restoration): critical first, then the oldest."""
-        return self.filter(
-            status=CardStatus.PENDING, assessment__patient__archived_at__isnull=True
-        ).order_by(
-            models.Case(
-                *[
-                    models.When(rule__indicator=indicator, then=rank)
-                    for indicator, rank in INDICATOR_ORDER.items()
-                ]
-            ),
-            "created_at",
-            "pk",
+        cards wait for the record's restoration): critical first, then the oldest. Read
+        in the order of the card_awaiting_review index, a page at a time."""
+        # Archived patients' assessments as a subquery, not a join: with a join, SQLite
+        # starts from the patients and sorts every undecided card (0.8 s at 10,000 patients).
+        archived = Assessment.objects.filter(patient__archived_at__isnull=False)
+        return (
+            self.filter(status=CardStatus.PENDING)
+            .exclude(assessment__in=archived)
+            .order_by("indicator_rank", "created_at", "pk")
         )
 
 
@@ -252,8 +254,13 @@ class Recommendation(Versioned):
     # `version` (from Versioned) moves with every decision: a clinician deciding on a
     # card someone else has just decided is told, not silently overwritten.
     created_at = models.DateTimeField(default=timezone.now, editable=False)
+    # The rule's indicator as its place in the review queue (Rule.rank), kept with the card
+    # whenever its rule is set, so that the queue reads a page in order off an index
+    # instead of sorting every undecided card (1.2 million at 100,000 patients). A rule
+    # version's indicator never changes. Not part of the history: it is the rule's.
+    indicator_rank = models.PositiveSmallIntegerField(default=2, editable=False)
 
-    history = HistoricalRecords()
+    history = HistoricalRecords(excluded_fields=["indicator_rank"])
     objects = RecommendationQuerySet.as_manager()
 
     class Meta:
@@ -268,10 +275,21 @@ class Recommendation(Versioned):
         indexes = [
             # The worklist: patients with undecided critical cards.
             models.Index(fields=["status", "assessment"], name="card_status_assessment"),
+            # The review queue (awaiting_review): undecided cards, critical first, then the
+            # oldest, a page at a time.
+            models.Index(
+                fields=["status", "indicator_rank", "created_at", "id"],
+                name="card_awaiting_review",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.rule} on {self.assessment}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if Recommendation.rule.is_cached(self):  # set or loaded with the card
+            self.indicator_rank = self.rule.rank
+        super().save(*args, **kwargs)
 
     @property
     def is_decided(self) -> bool:

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 from guidance import engine
 from guidance.models import Adherence, Evaluation, Recommendation, Rule
@@ -44,8 +45,13 @@ def evaluate_assessment(*, assessment: Assessment) -> Evaluation:
     New fired rules get a card awaiting review. On a correction, undecided cards follow
     the new data: they move to the version that fires now, or go when their rule no
     longer fires. Decided cards stay, marked when their rule no longer fires.
+
+    The cards are written together, each with its history row, so that a save runs the
+    same queries however many rules there are or fire; only the cards a correction
+    withdraws add a query each (their history rows), after the one delete of them all.
     """
-    with transaction.atomic():
+    # No savepoint of its own: inside save_assessment, a failure here undoes the save.
+    with transaction.atomic(savepoint=False):
         rules = list(Rule.objects.active())
         facts = assessment.facts()
         result = engine.evaluate(facts, rules)
@@ -56,6 +62,7 @@ def evaluate_assessment(*, assessment: Assessment) -> Evaluation:
             for card in Recommendation.objects.select_for_update().filter(assessment=assessment)
         }
 
+        changed, gone = [], []
         for code, card in cards.items():
             if code in failed:
                 continue  # no verdict this time: leave the card as it was
@@ -64,43 +71,58 @@ def evaluate_assessment(*, assessment: Assessment) -> Evaluation:
                 if not card.is_decided:
                     # Undecided cards follow the data: the version and the reason of now.
                     card.rule = fired[code]
+                    card.indicator_rank = card.rule.rank
                     card.because = engine.because(card.rule.condition, facts)
                 card.still_fires = True
                 if (card.rule_id, card.because, card.still_fires) != before:
-                    card.save(update_fields=["rule", "because", "still_fires"])
+                    changed.append(card)
             elif card.is_decided:
                 if card.still_fires:
                     card.still_fires = False
-                    card.save(update_fields=["still_fires"])
+                    changed.append(card)
             else:
-                card.delete()  # never decided; its history keeps the record
+                gone.append(card.pk)  # never decided; its history keeps the record
+        if gone:
+            # One delete; django-simple-history still writes each card's history row.
+            Recommendation.objects.filter(pk__in=gone).delete()
+        if changed:
+            bulk_update_with_history(
+                changed,
+                Recommendation,
+                ["rule", "indicator_rank", "because", "still_fires"],
+            )
+        new_cards = [
+            Recommendation(
+                assessment=assessment,
+                rule=rule,
+                rule_code=code,
+                indicator_rank=rule.rank,
+                because=engine.because(rule.condition, facts),
+            )
+            for code, rule in fired.items()
+            if code not in cards
+        ]
+        if new_cards:
+            bulk_create_with_history(new_cards, Recommendation)
 
-        for code, rule in fired.items():
-            if code not in cards:  # one by one, so each card's history starts here
-                Recommendation.objects.create(
-                    assessment=assessment,
-                    rule=rule,
-                    rule_code=code,
-                    because=engine.because(rule.condition, facts),
-                )
-        evaluation, _ = Evaluation.objects.update_or_create(
-            assessment=assessment,
-            defaults={
-                "rules_evaluated": len(rules),
-                # Title and indicator too, so that the notice says which advice is missing
-                # (entries saved before they were stored have only code and version).
-                "not_evaluated": [
-                    {
-                        "rule": item.rule.code,
-                        "version": item.rule.version,
-                        "title": item.rule.title,
-                        "indicator": item.rule.indicator,
-                        "reason": item.reason,
-                    }
-                    for item in result.not_evaluated
-                ],
-            },
+        evaluation = Evaluation.objects.filter(assessment=assessment).first() or Evaluation(
+            assessment=assessment
         )
+        evaluation.evaluated_at = timezone.now()
+        evaluation.rules_evaluated = len(rules)
+        # Title and indicator too, so that the notice says which advice is missing
+        # (entries saved before they were stored have only code and version).
+        evaluation.not_evaluated = [
+            {
+                "rule": item.rule.code,
+                "version": item.rule.version,
+                "title": item.rule.title,
+                "indicator": item.rule.indicator,
+                "reason": item.reason,
+            }
+            for item in result.not_evaluated
+        ]
+        evaluation.save()
     return evaluation
 
 

@@ -162,6 +162,12 @@ class Patient(Versioned):
         indexes = [
             # The patient list: active patients in name order, a page at a time.
             models.Index(fields=["family_name", "given_name", "mrn"], name="patient_name_order"),
+            # The few archived patients, whose cards the review queue leaves out.
+            models.Index(
+                fields=["archived_at"],
+                condition=Q(archived_at__isnull=False),
+                name="patient_archived",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -260,7 +260,23 @@ REVIEW_PAGE_SIZE = 50
 @require_http_methods(["GET"])
 def awaiting_review(request: AuthenticatedRequest) -> HttpResponse:
     """Every undecided card across patients, critical first, then the oldest: nothing a
-    clinician must weigh waits unseen. A fixed number of queries: the count and the page."""
-    cards = Recommendation.objects.awaiting_review().select_related("rule", "assessment__patient")
+    clinician must weigh waits unseen. A fixed number of queries: the count and the page.
+    Only the columns the page shows: a whole assessment is some 80 of them."""
+    cards = (
+        Recommendation.objects.awaiting_review()
+        .select_related("rule", "assessment__patient")
+        .only(
+            "uuid",
+            "rule_code",
+            "created_at",
+            "rule__title",
+            "rule__indicator",
+            "rule__kind",
+            "assessment__uuid",
+            "assessment__patient__family_name",
+            "assessment__patient__given_name",
+            "assessment__patient__mrn",
+        )
+    )
     page = CappedPage(cards, request.GET.get("page"), REVIEW_PAGE_SIZE)
     return render(request, "guidance/awaiting_review.html", {"page": page})
