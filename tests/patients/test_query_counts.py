@@ -2,6 +2,8 @@
 
 from datetime import date
 
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -32,6 +34,19 @@ def test_the_patient_list_query_count_does_not_grow_with_patients(
     with django_assert_num_queries(PATIENT_LIST_QUERIES):
         response = client.get(reverse("patients:list"))
     assert len(response.context["page"].rows) == 25
+
+
+def test_the_patient_lists_count_asks_for_no_order(as_user, clinician):
+    """Which rows are counted does not change how many: the capped count leaves the list's
+    order out, so that the database sorts nothing for it."""
+    for _ in range(30):
+        make_patient()
+    with CaptureQueriesContext(connection) as queries:
+        response = as_user(clinician).get(reverse("patients:list"))
+    counts = [q["sql"] for q in queries.captured_queries if "COUNT(" in q["sql"].upper()]
+    assert len(counts) == 1
+    assert "ORDER BY" not in counts[0].upper()
+    assert response.context["page"].count == 30
 
 
 def test_the_patient_page_query_count_does_not_grow_with_history_or_assessments(
