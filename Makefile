@@ -21,7 +21,7 @@ TEMPLATE_FILES := find templates -name '*.html' -print0
 UPGRADE := xargs -0 $(VENV)/bin/django-upgrade --target-version $(DJANGO_TARGET)
 DJADE := xargs -0 $(VENV)/bin/djade --target-version $(DJANGO_TARGET)
 
-.PHONY: run test lint format migrate clean bench load
+.PHONY: run test lint format migrate clean bench load profile
 
 $(PY):
 	@python=$$(scripts/find-python) || exit 1; \
@@ -74,6 +74,11 @@ bench: $(VENV)/.runtime
 	@$(BENCH_ENV) $(PY) manage.py collectstatic --noinput -v0
 	@$(BENCH_ENV) $(PY) -m bench $(ARGS)
 
+## Where one patient-list request's time goes, part by part: make profile ARGS="--patients 1000"
+profile: $(VENV)/.runtime
+	@$(BENCH_ENV) $(PY) manage.py collectstatic --noinput -v0
+	@$(BENCH_ENV) $(PY) -m bench.profile $(ARGS)
+
 ## gunicorn (2 workers) on 127.0.0.1 under wrk: patient list, patient page, health probe.
 load: $(VENV)/.runtime
 	$(BENCH_ENV) scripts/load
@@ -82,4 +87,4 @@ migrate: $(VENV)/.runtime
 	$(DEV_ENV) $(PY) manage.py migrate
 
 clean:
-	rm -rf $(VENV) staticfiles bench.sqlite3 load.sqlite3 .coverage .coverage.*
+	rm -rf $(VENV) staticfiles bench-*.sqlite3 load.sqlite3 .coverage .coverage.*

@@ -1,7 +1,8 @@
 """`python -m bench` (`make bench`): seed a separate benchmark database and print timings.
 
-python -m bench                           # 10,000 patients, SQLite (bench.sqlite3)
+python -m bench                           # 10,000 patients, SQLite (bench-10000.sqlite3)
 DATABASE_URL=postgres://… python -m bench --patients 100000 --json
+python -m bench --patients 100000 --seed-only   # seed now, measure later
 """
 
 import argparse
@@ -54,6 +55,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--requests", type=int, default=200, help="timed requests per page")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--reseed", action="store_true", help="seed again even if the size fits")
+    parser.add_argument(
+        "--seed-only",
+        action="store_true",
+        help="seed (if needed) and stop: seeding several sizes at once is fine, measuring is not",
+    )
     options = parser.parse_args(argv)
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clinic.settings")
@@ -62,7 +68,7 @@ def main(argv: list[str] | None = None) -> None:
     from bench import measure, seed
     from patients.models import Patient
 
-    name = seed.use_benchmark_database()
+    name = seed.use_benchmark_database(options.patients)
     progress(f"benchmark database: {name}")
     if options.reseed or Patient.objects.count() != options.patients:
         progress(f"seeding {options.patients:,} fictional patients…")
@@ -71,6 +77,8 @@ def main(argv: list[str] | None = None) -> None:
         progress(
             f"reusing the {options.patients:,} patients already seeded (--reseed to start again)"
         )
+    if options.seed_only:
+        return
     progress(f"measuring ({options.requests} requests per page)…")
     result = measure.report(options.patients, options.requests)
     print(json.dumps(result, indent=2) if options.json else table(result))

@@ -254,15 +254,16 @@ class Seeder:
         FollowUp.objects.bulk_create(followups, batch_size=BATCH)
 
 
-def use_benchmark_database() -> str:
-    """Point the default connection at a separate benchmark database, created (and
-    migrated) if needed and kept between runs: bench.sqlite3 beside manage.py, or
-    <name>_bench on the PostgreSQL server of DATABASE_URL."""
+def use_benchmark_database(patients: int) -> str:
+    """Point the default connection at a separate benchmark database for this number of
+    patients, created (and migrated) if needed and kept between runs, so that each size is
+    seeded once: bench-<patients>.sqlite3 beside manage.py, or <name>_bench_<patients> on
+    the PostgreSQL server of DATABASE_URL."""
     settings_dict = connection.settings_dict
     if connection.vendor == "sqlite":
-        settings_dict["TEST"]["NAME"] = str(settings.BASE_DIR / "bench.sqlite3")
+        settings_dict["TEST"]["NAME"] = str(settings.BASE_DIR / f"bench-{patients}.sqlite3")
     else:
-        settings_dict["TEST"]["NAME"] = f"{settings_dict['NAME']}_bench"
+        settings_dict["TEST"]["NAME"] = f"{settings_dict['NAME']}_bench_{patients}"
     return connection.creation.create_test_db(
         verbosity=0, autoclobber=True, serialize=False, keepdb=True
     )

@@ -1,10 +1,13 @@
 """`make bench` measures every key on a handful of seeded patients, and leaves the seeded
-records as they were."""
+records as they were; `make profile` splits a patient-list request into parts that add up."""
 
 import random
 from numbers import Number
 
-from bench import measure
+import pytest
+from django.db.backends.utils import CursorWrapper
+
+from bench import measure, profile
 from bench.saves import measure_assessment_save
 from bench.seed import Seeder
 from guidance.models import Recommendation
@@ -61,3 +64,35 @@ def test_the_saves_measured_leave_no_assessment_card_or_history_behind(db):
         Recommendation.history.count(),
     ) == records
     assert dict(Patient.objects.values_list("pk", "latest_irls_total")) == latest
+
+
+def test_the_profiles_parts_add_up_to_the_request_and_the_timers_come_off(db):
+    seed(3)
+    execute = CursorWrapper.execute
+    timers = profile.Timers()
+    get = profile.requester("/patients/", profile.signed_in_cookie())
+    with profile.installed(timers):
+        figures = profile.measure(get, 20, timers, warm=2)
+    parts = figures["parts_ms"]
+    assert {
+        "session: read and decode",
+        "session: database",
+        "user: read with account, session hash checked",
+        "permission checks",
+        "page: capped count and 26 rows",
+        "page: database",
+        "rows shaped for the template",
+        "template: the 25 rows",
+        "template: everything but the rows",
+        "request handling: Django's handler and the middleware",
+    } <= set(parts)
+    assert all(spent > 0 for spent in parts.values())
+    # Each part is counted without the parts it calls: together they are the request.
+    assert sum(parts.values()) == pytest.approx(figures["mean_ms"], rel=0.1)
+    assert CursorWrapper.execute is execute
+
+
+def test_the_profile_stops_at_a_page_that_fails(db):
+    seed(1)
+    with pytest.raises(RuntimeError, match="/patients/ answered 302"):
+        profile.requester("/patients/", cookie="")()  # signed out: sent to sign in
