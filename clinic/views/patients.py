@@ -28,6 +28,15 @@ LIST_COLUMNS = ["uuid", "mrn", "given_name", "family_name", "date_of_birth", "se
 SEARCH_SESSION_KEY = "patient_search"
 HISTORY_SHOWN = 20
 TIMELINE_DECISIONS = 50
+DECISION_COLUMNS = [
+    "at",
+    "status",
+    "decline_reason",
+    *(f"by__{name}" for name in ["username", "first_name", "last_name"]),
+    "recommendation__uuid",
+    "recommendation__rule__title",
+    "recommendation__assessment__uuid",
+]
 
 
 @permission_required("patients.view_patient", raise_exception=True)
@@ -95,9 +104,13 @@ def patient_detail(request: AuthenticatedRequest, uuid: UUID) -> HttpResponse:
     followups = list(
         patient.followups.select_related("assigned_to", "recorded_by").order_by("-due_date", "-pk")
     )
+    # Only the columns the timeline and the "awaiting review" badges show: with every
+    # column of a decision's card, rule and assessment (122), building the query and the
+    # rows took longer than the database.
     decisions = list(
         Decision.objects.filter(recommendation__assessment__patient=patient)
         .select_related("by", "recommendation__rule", "recommendation__assessment")
+        .only(*DECISION_COLUMNS)
         .order_by("-at")[:TIMELINE_DECISIONS]
     )
     return render(
@@ -115,7 +128,8 @@ def patient_detail(request: AuthenticatedRequest, uuid: UUID) -> HttpResponse:
                 assessment__patient=patient,
                 rule__indicator__in=[Indicator.CRITICAL, Indicator.WARNING],
             )
-            .select_related("rule", "assessment"),
+            .select_related("rule", "assessment")
+            .only("uuid", "rule__indicator", "rule__title", "assessment__uuid"),
         },
     )
 

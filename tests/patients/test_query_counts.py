@@ -89,6 +89,42 @@ def test_the_patient_page_query_count_does_not_grow_with_history_or_assessments(
     assert kinds.count("decision") > 5
 
 
+def test_the_patient_pages_badges_and_decisions_read_no_column_one_row_at_a_time(
+    as_user, clinician, django_assert_num_queries
+):
+    """The header's waiting cards and the timeline's decisions are read with only the
+    columns they show: what they show must come with them, not in a query per row."""
+    patient = make_patient()
+    for _ in range(3):
+        assessment = make_assessment(patient, clinician, **COMPLETE_IRLS, **CRITERIA_MET)
+        evaluate_assessment(assessment=assessment)
+    options = Recommendation.objects.filter(assessment__patient=patient, rule__kind="option")
+    for card in options[:4]:
+        card.decide(
+            status="declined",
+            reason="patient_declined",
+            by=clinician,
+            expected_version=card.version,
+        )
+    waiting = Recommendation.objects.awaiting_review().filter(
+        assessment__patient=patient, rule__indicator__in=["critical", "warning"]
+    )
+    assert waiting.count() > 3
+
+    client = as_user(clinician)
+    with django_assert_num_queries(PATIENT_PAGE_QUERIES):
+        page = client.get(patient.get_absolute_url()).content.decode()
+    badges = page.split("data-waiting")[1].split("</div>")[0]
+    for card in waiting.select_related("rule", "assessment"):
+        assert f"{card.assessment.get_absolute_url()}#card-{card.uuid}" in badges
+        assert card.rule.get_indicator_display() in badges
+    declined = [line for line in page.split("<li") if 'data-event="decision"' in line]
+    assert len(declined) == 4
+    assert all("Patient declined" in line for line in declined)
+    name = clinician.get_full_name() or clinician.get_username()
+    assert all(name in line for line in declined)
+
+
 # + assessment with patient, author and evaluation, access-log insert, history with its
 # users, cards with their rules, decisions with their authors
 ASSESSMENT_PAGE_QUERIES = EVERY_PAGE + 5
