@@ -39,9 +39,10 @@ def table(result: dict[str, Any]) -> str:
         },
     }
     for name, figures in requests.items():
-        lines.append(
-            f"{name:<24}{figures['p50_ms']:>10}{figures['p95_ms']:>10}{figures['queries']:>10}"
-        )
+        queries = str(figures["queries"])
+        if figures.get("queries_fewest", figures["queries"]) != figures["queries"]:
+            queries = f"{figures['queries_fewest']}–{queries}"
+        lines.append(f"{name:<24}{figures['p50_ms']:>10}{figures['p95_ms']:>10}{queries:>10}")
     return "\n".join(lines)
 
 
