@@ -15,6 +15,7 @@ from uuid import UUID
 from django.db.models import Model, Prefetch
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.dates import MONTHS_3
 from django.utils.formats import date_format
 
 from clinic.forms.assessments import (
@@ -76,9 +77,16 @@ class PatientRow:
     url: str
     name: str
     mrn: str
-    date_of_birth: date
+    born: str  # the date of birth as the list shows it: 14 Mar 1988
     sex: str
     archived: bool
+
+
+def day_month_year(day: date) -> str:
+    """A date as the template's date:"j M Y" writes it (14 Mar 1988; English month names,
+    as USE_I18N is off), without the filter's cost: 27 µs a date, half the rendering of a
+    page of 25 rows (tests/patients/test_list_rows.py compares the two)."""
+    return f"{day.day} {MONTHS_3[day.month].title()} {day.year:04d}"
 
 
 def patient_rows(patients: Iterable[ListedPatient]) -> list[PatientRow]:
@@ -92,7 +100,7 @@ def patient_rows(patients: Iterable[ListedPatient]) -> list[PatientRow]:
             url=address.replace(str(example), str(patient.uuid)),
             name=f"{patient.family_name}, {patient.given_name}",
             mrn=patient.mrn,
-            date_of_birth=patient.date_of_birth,
+            born=day_month_year(patient.date_of_birth),
             sex=SEXES.get(patient.sex, patient.sex),
             archived=patient.archived_at is not None,
         )

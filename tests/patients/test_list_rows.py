@@ -6,8 +6,9 @@ import re
 from datetime import date
 
 from django.urls import clear_script_prefix, reverse, set_script_prefix
+from django.utils.dateformat import format as date_filter_format
 
-from clinic.pages import patient_rows
+from clinic.pages import day_month_year, patient_rows
 from tests.base import make_patient
 
 
@@ -67,3 +68,16 @@ def test_rows_link_under_the_prefix_the_app_is_served_at(db):
         clear_script_prefix()
     assert urls == expected
     assert all(url.startswith("/clinic/patients/") for url in urls)
+
+
+def test_the_date_of_birth_reads_as_the_date_filter_writes_it():
+    days = [
+        date(1900 + year, month, day)
+        for year in (5, 48, 99, 124)
+        for month in range(1, 13)
+        for day in (1, 9, 28)
+    ]
+    days += [date(1, 1, 1), date(999, 12, 31), date(2024, 2, 29)]
+    assert [day_month_year(day) for day in days] == [
+        date_filter_format(day, "j M Y") for day in days
+    ]
