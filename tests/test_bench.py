@@ -5,6 +5,8 @@ import random
 from numbers import Number
 
 import pytest
+from django.core import signals
+from django.db import close_old_connections
 from django.db.backends.utils import CursorWrapper
 
 from bench import measure, profile
@@ -66,7 +68,19 @@ def test_the_saves_measured_leave_no_assessment_card_or_history_behind(db):
     assert dict(Patient.objects.values_list("pk", "latest_irls_total")) == latest
 
 
-def test_the_profiles_parts_add_up_to_the_request_and_the_timers_come_off(db):
+@pytest.fixture
+def connection_kept():
+    """What Django's test client does around a request: without it, the handler closes the
+    database connection when a request ends (CONN_MAX_AGE is 0 in tests), and with it the
+    test's transaction (on PostgreSQL)."""
+    for signal in (signals.request_started, signals.request_finished):
+        signal.disconnect(close_old_connections)
+    yield
+    for signal in (signals.request_started, signals.request_finished):
+        signal.connect(close_old_connections)
+
+
+def test_the_profiles_parts_add_up_to_the_request_and_the_timers_come_off(db, connection_kept):
     seed(3)
     execute = CursorWrapper.execute
     timers = profile.Timers()
@@ -92,7 +106,7 @@ def test_the_profiles_parts_add_up_to_the_request_and_the_timers_come_off(db):
     assert CursorWrapper.execute is execute
 
 
-def test_the_profile_stops_at_a_page_that_fails(db):
+def test_the_profile_stops_at_a_page_that_fails(db, connection_kept):
     seed(1)
     with pytest.raises(RuntimeError, match="/patients/ answered 302"):
         profile.requester("/patients/", cookie="")()  # signed out: sent to sign in
