@@ -485,3 +485,31 @@ def test_activating_a_version_retires_the_old_one_with_a_history_row(db):
     old.refresh_from_db()
     assert (old.status, new.status) == ("retired", "active")
     assert old.history.first().status == "retired"
+
+
+def test_each_cards_form_posts_to_its_own_decide_address_with_every_decline_reason(
+    as_user, clinician, patient
+):
+    """The decide addresses come from one reverse a page, and the reasons' options are
+    written once a page (clinic.pages.card_page): each card still gets its own, and a card
+    whose decline failed keeps the reason chosen."""
+    client = as_user(clinician)
+    record(client, patient)
+    assessment = Assessment.objects.get()
+    page = client.get(assessment.get_absolute_url()).content.decode()
+    actions = re.findall(r'<form method="post" action="([^"]+)" hx-post="([^"]+)"', page)
+    expected = {reverse("guidance:decide", args=[card.uuid]) for card in cards(assessment).values()}
+    assert {action for action, _ in actions} == expected
+    assert all(action == hx_post for action, hx_post in actions)
+    reasons = ["", "not_appropriate", "patient_declined", "already_in_place", "contraindicated"]
+    for select in re.findall(r'<select name="reason".*?</select>', page, re.S):
+        values = re.findall(r'<option value="([^"]*)"', select)
+        assert values == [*reasons, "other"] and "selected" not in select
+
+    card = cards(assessment)["MED-DOPAMINE-AGONIST"]
+    failed = decide(client, card, "declined", reason="other").content.decode()  # no comment
+    select = re.search(rf'<select name="reason" id="reason-{card.uuid}".*?</select>', failed, re.S)
+    assert re.findall(r'<option value="([^"]*)"( selected)?', select.group(0))[-1] == (
+        "other",
+        " selected",
+    )
