@@ -36,6 +36,11 @@ def test_a_clinician_fills_an_assessment_sees_live_totals_and_saves(page, sign_i
 
     page.get_by_role("spinbutton", name="Weight").fill("70")
     page.get_by_role("spinbutton", name="Serum creatinine").fill("0.8")
+    page.get_by_role("spinbutton", name="Serum creatinine").press("Tab")
+    # Saved once the live panel has caught up, as a person would read it first.
+    expect(page.locator("#live-panel [data-fact=crcl_ml_min]")).not_to_contain_text(
+        "needs weight and serum creatinine"
+    )
     page.get_by_role("button", name="Save assessment").click()
 
     expect(page.get_by_text("Assessment saved.")).to_be_visible()
@@ -52,6 +57,7 @@ def test_a_partial_scale_is_refused_in_the_browser_and_nothing_is_lost(page, sig
     page.goto(f"/patients/{patient.uuid}/assessments/new/")
     page.get_by_label("Kratom per day").fill("15")
     answer(page, GAD7, [1, 1, 1])
+    expect(page.locator("#scores [data-scale=gad7]")).to_contain_text("3 of 7 answered")
     page.get_by_role("button", name="Save assessment").click()
     expect(page.get_by_text("Nothing has been saved")).to_be_visible()
     expect(page.get_by_text("answer every GAD-7 item").first).to_be_visible()
