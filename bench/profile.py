@@ -27,8 +27,8 @@ from unittest import mock
 
 import django
 
-# What is timed: (label, module, attribute path). A label ending in "*" is only counted
-# for its matching call (see Timers.wrap_for_rows).
+# What is timed: (label, module, attribute path). Besides these, every query (with the part
+# that ran it) and the rows' {% for %} loop (Timers.wrap_query, Timers.wrap_for_rows).
 PARTS = [
     ("session: read and decode", "django.contrib.sessions.backends.db", "SessionStore.load"),
     ("session: write (once a minute)", "django.contrib.sessions.backends.db", "SessionStore.save"),
@@ -39,7 +39,6 @@ PARTS = [
     ("template: everything but the rows", "django.template.backends.django", "Template.render"),
 ]
 ROWS_LABEL = "template: the 25 rows"
-DATABASE = "database"
 
 
 @dataclass
@@ -81,7 +80,7 @@ class Timers:
 
         def timed(*args: Any, **kwargs: Any) -> Any:
             owner = self.stack[-1].label if self.stack else "request handling"
-            with self.timing(f"{owner.split(':')[0]}: {DATABASE}"):
+            with self.timing(f"{owner.split(':')[0]}: database"):
                 return function(*args, **kwargs)
 
         return timed

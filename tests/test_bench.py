@@ -48,23 +48,22 @@ def test_every_key_is_measured_on_a_few_seeded_patients(db):
     assert result["engine_us_per_assessment"]["median"] > 0
 
 
-def test_the_saves_measured_leave_no_assessment_card_or_history_behind(db):
-    seed(4)
-    latest = dict(Patient.objects.values_list("pk", "latest_irls_total"))
-    records = (
+def record_counts() -> tuple[int, ...]:
+    return (
         Assessment.objects.count(),
         Assessment.history.count(),
         Recommendation.objects.count(),
         Recommendation.history.count(),
     )
+
+
+def test_the_saves_measured_leave_no_assessment_card_or_history_behind(db):
+    seed(4)
+    latest = dict(Patient.objects.values_list("pk", "latest_irls_total"))
+    records = record_counts()
     figures = measure_assessment_save(4, random.Random(1))
     assert figures["assessment_save"]["saves"] == 4
-    assert (
-        Assessment.objects.count(),
-        Assessment.history.count(),
-        Recommendation.objects.count(),
-        Recommendation.history.count(),
-    ) == records
+    assert record_counts() == records
     assert dict(Patient.objects.values_list("pk", "latest_irls_total")) == latest
 
 
