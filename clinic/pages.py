@@ -34,6 +34,7 @@ from guidance.models import (
     Category,
     Decision,
     DeclineReason,
+    Dismissal,
     Indicator,
     Kind,
     Recommendation,
@@ -439,6 +440,7 @@ class CardView:
     form: DecisionForm | None = None  # only for a card whose decision just failed validation
     cautions: list["CardView"] = field(default_factory=list)
     decisions: list[Decision] = field(default_factory=list)  # oldest first
+    dismissals: list[Dismissal] = field(default_factory=list)  # in an EHR, not decisions
 
     @property
     def is_option(self) -> bool:
@@ -485,7 +487,9 @@ def card_page(
     cards = list(
         Recommendation.objects.filter(assessment=assessment)
         .select_related("rule")
-        .prefetch_related(Prefetch("decisions", queryset=Decision.objects.select_related("by")))
+        .prefetch_related(
+            Prefetch("decisions", queryset=Decision.objects.select_related("by")), "dismissals"
+        )
     )
     failed_id, failed_form = failed_decision or (None, None)
     decide_url = addresses("guidance:decide")
@@ -498,6 +502,7 @@ def card_page(
             form=failed_form if placed.card.pk == failed_id else None,
             cautions=[view(Placed(caution)) for caution in placed.cautions],
             decisions=list(placed.card.decisions.all()),
+            dismissals=list(placed.card.dismissals.all()),
         )
 
     sections = [

@@ -359,3 +359,8 @@ CORS_ALLOW_HEADERS = ["authorization", "content-type"]
 CORS_ALLOW_METHODS = ["GET", "POST", "OPTIONS"]
 # Key-set URLs (jku) a registered EHR client may name; anything else is never fetched.
 CDS_JWKS_URL_ALLOWLIST = env_list("DJANGO_CDS_JWKS_URLS", CDS_SANDBOX_JWKS_URL if DEBUG else "")
+# Per registered EHR (interop.limits): hook calls a minute, and distinct patients (EHR
+# patient id and record number) an hour. An EHR sends patient-view for every chart its
+# users open, most of them not this clinic's patients: set these from its traffic.
+CDS_MAX_CALLS_PER_MINUTE = env_int("DJANGO_CDS_MAX_CALLS_PER_MINUTE", 300, minimum=1)
+CDS_MAX_PATIENTS_PER_HOUR = env_int("DJANGO_CDS_MAX_PATIENTS_PER_HOUR", 1000, minimum=1)

@@ -3,7 +3,7 @@ edited in the rule editor, where versioning and test cases are enforced."""
 
 from django.contrib import admin
 
-from guidance.models import Adherence, Decision, Evaluation, Recommendation, Rule
+from guidance.models import Adherence, Decision, Dismissal, Evaluation, Recommendation, Rule
 from patients.admin import ReadOnlyAdmin, ReadOnlyHistoryAdmin
 
 
@@ -34,6 +34,12 @@ class DecisionAdmin(ReadOnlyAdmin[Decision]):
     list_display = ["recommendation", "status", "decline_reason", "by", "at"]
     list_filter = ["status", "decline_reason"]
     list_select_related = ["recommendation__rule", "recommendation__assessment", "by"]
+
+
+@admin.register(Dismissal)
+class DismissalAdmin(ReadOnlyAdmin[Dismissal]):
+    list_display = ["recommendation", "where", "at"]
+    list_select_related = ["recommendation__rule", "recommendation__assessment"]
 
 
 @admin.register(Evaluation)

@@ -339,6 +339,11 @@ class Recommendation(Versioned):
                         caution.acknowledge_with(option=self, by=by)
         return decision
 
+    def dismiss(self, *, by: Any, where: str) -> "Dismissal":
+        """Record that the card was put aside without a decision (Dismissal); its status,
+        and so everyone else's view of it, is unchanged."""
+        return Dismissal.objects.create(recommendation=self, by=by, where=where[:400])
+
     def carried_cautions(self) -> list["Recommendation"]:
         """The cautions on this card's assessment that qualify this option (matched in
         Python: SQLite has no JSON containment)."""
@@ -406,6 +411,26 @@ class Decision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_status_display()} by {self.by} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class Dismissal(models.Model):
+    """A card put aside where an EHR showed it, with neither a reason nor a comment (CDS
+    Hooks feedback `overridden` with nothing else: the sandbox's plain "Dismiss"). Seeing a
+    card and closing it is not a decision: the card stays undecided, and the dismissal is
+    kept on its record and counted apart from decisions."""
+
+    recommendation = models.ForeignKey(
+        Recommendation, on_delete=models.PROTECT, related_name="dismissals"
+    )
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(default=timezone.now)
+    where = models.CharField(max_length=400, help_text="The EHR and its user, in words.")
+
+    class Meta:
+        ordering = ["at", "pk"]
+
+    def __str__(self) -> str:
+        return f"Dismissed ({self.where}) at {self.at:%Y-%m-%d %H:%M}"
 
 
 class Evaluation(models.Model):

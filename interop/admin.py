@@ -18,7 +18,7 @@ class CdsClientAdmin(ReadOnlyAdmin[CdsClient]):
 
 @admin.register(HookCall)
 class HookCallAdmin(ReadOnlyAdmin[HookCall]):
-    list_display = ["at", "client", "service", "ehr_user", "ehr_patient", "patient"]
+    list_display = ["at", "client", "service", "ehr_user", "ehr_patient", "ehr_mrn", "patient"]
     list_filter = ["service", "client"]
     list_select_related = ["client", "patient"]
     date_hierarchy = "at"
@@ -32,6 +32,14 @@ class HookCardAdmin(ReadOnlyAdmin[HookCard]):
 
 @admin.register(HookFeedback)
 class HookFeedbackAdmin(ReadOnlyAdmin[HookFeedback]):
-    list_display = ["received_at", "hook_card", "outcome", "override_code", "stale", "decision"]
+    list_display = [
+        "received_at",
+        "hook_card",
+        "outcome",
+        "override_code",
+        "stale",
+        "decision",
+        "dismissal",
+    ]
     list_filter = ["outcome", "stale"]
     list_select_related = ["hook_card", "decision__by"]

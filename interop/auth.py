@@ -5,9 +5,10 @@ A token is accepted only when all of this holds: its algorithm is ES384 or RS384
 none or HMAC) and its key has the matching type; its key id (kid) is in the key set of an
 active registered client whose issuer (iss) it names, the key set being static or fetched
 from the client's registered, allow-listed URL (jku); its audience (aud) is the exact
-address called (one string, not a list), built from PUBLIC_BASE_URL and never from the
-Host header; exp, iat (numbers) and jti are present, it has not expired, was not issued
-in the future and lives no longer than five minutes (with 30 s of leeway for clocks); and
+address called (a string, or a list of exactly that one string: JWT allows either), built
+from PUBLIC_BASE_URL and never from the Host header; exp, iat (numbers) and jti are
+present, it has not expired, was not issued in the future and lives no longer than five
+minutes (with 30 s of leeway for clocks); and
 its jti has not been seen before. The seen jtis are kept in the database until the token
 expires, so that a token replayed to another worker or host is refused too.
 """
@@ -141,12 +142,10 @@ def _verified_claims(
             token,
             key,
             algorithms=[algorithm],
-            audience=audience,
             issuer=client.iss,
             leeway=LEEWAY_SECONDS,
-            # One audience, the address called: a token made out to several services could
-            # be replayed to us by any of them.
-            options={"require": REQUIRED_CLAIMS, "strict_aud": True},
+            # The audience is checked below: PyJWT's strict mode refuses a list even of one.
+            options={"require": REQUIRED_CLAIMS, "verify_aud": False},
         )
     except jwt.ExpiredSignatureError:
         raise unauthorized("The token has expired (exp).") from None
@@ -154,16 +153,16 @@ def _verified_claims(
         raise unauthorized(
             "The token was issued in the future (iat) or is not yet valid."
         ) from None
-    except jwt.InvalidAudienceError:
-        raise unauthorized(
-            "The token's audience (aud) is not the address that was called."
-        ) from None
     except jwt.MissingRequiredClaimError as error:
         raise unauthorized(f"The token has no {error.claim} claim.") from None
     except jwt.InvalidSignatureError:
         raise unauthorized("The token's signature does not verify with the client's key.") from None
     except jwt.PyJWTError:
         raise unauthorized("The token could not be verified.") from None
+    # One audience, the address called: a token made out to several services could be
+    # replayed to us by any of them. RFC 7519 allows it as a string or a list.
+    if claims["aud"] not in (audience, [audience]):
+        raise unauthorized("The token's audience (aud) is not the address that was called.")
     # PyJWT takes "1700000000" (a string) for a time too; the arithmetic below does not.
     if not all(_is_number(claims[name]) for name in ("exp", "iat")):
         raise unauthorized("The token's exp and iat must be numbers (seconds since 1970).")

@@ -1,4 +1,5 @@
-"""`manage.py check --deploy`: production must not trust the public CDS Hooks sandbox.
+"""`manage.py check --deploy`: production must not trust the public CDS Hooks sandbox, and
+every registered EHR needs the identifier system that carries the clinic's MRN.
 
 The sandbox is an EHR simulator anyone can drive, with a published key set: a client
 registered with its issuer or key set lets anyone at all call the service and send
@@ -40,6 +41,21 @@ def sandbox_not_trusted(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
                 id="interop.W001",
             )
         )
+    try:
+        unmatched = list(
+            CdsClient.objects.filter(active=True, mrn_system="").values_list("name", flat=True)
+        )
+    except DatabaseError:
+        unmatched = []
+    if unmatched:
+        warnings.append(
+            Warning(
+                "Active CDS Hooks clients have no MRN identifier system, so they are given "
+                "no patient's cards: " + ", ".join(unmatched),
+                hint="python manage.py cds_client set-mrn-system --iss ISS --mrn-system URI",
+                id="interop.W005",
+            )
+        )
     if any(names_sandbox(url) for url in settings.CDS_JWKS_URL_ALLOWLIST):
         warnings.append(
             Warning(
@@ -54,6 +70,15 @@ def sandbox_not_trusted(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
                 "DJANGO_CDS_CORS_ORIGINS allows the public CDS Hooks sandbox.",
                 hint="Allow only your EHRs' origins.",
                 id="interop.W003",
+            )
+        )
+    if not settings.PUBLIC_BASE_URL:
+        warnings.append(
+            Warning(
+                "DJANGO_PUBLIC_BASE_URL is not set: every CDS Hooks call is refused, and "
+                "FHIR exports name the clinic's code systems under a placeholder address.",
+                hint="Set it to the address the app is reached at, e.g. https://rls.example.org",
+                id="interop.W006",
             )
         )
     if settings.PUBLIC_BASE_URL.startswith("http://"):

@@ -4,14 +4,18 @@
   critical cautions are acknowledged with it (product.md 5.1);
 - overridden, an option: declined, with the override reason mapped to our coded reasons
   (interop.cards; anything else is "other", its code and display kept in the comment);
-- overridden, a caution: acknowledged (a caution is weighed, never declined).
+- overridden, a caution: acknowledged (a caution is weighed, never declined);
+- overridden with neither a reason nor a comment (a plain "Dismiss"): no decision at all.
+  The card was seen and put aside; that is kept on the card as a dismissal, counted apart
+  from decisions, and the card stays undecided.
 
 Each decision is made by the client's account, with the calling EHR and the EHR user of
 the hook call in its comment, and only on the version of the card that was sent: when the
 card was decided (or changed) in the app meanwhile, or by earlier feedback, that decision
 stands and the feedback is kept as stale; so is feedback on an archived patient's card.
 The same feedback twice (same card, outcome and time) is recorded once, so it makes one
-decision.
+decision. A batch is checked whole before anything is recorded, then recorded in one
+transaction: all of it or none.
 """
 
 import uuid
@@ -44,6 +48,13 @@ class Item:
     reason_system: str = ""
     reason_display: str = ""
     comment: str = ""
+
+    @property
+    def is_dismissal(self) -> bool:
+        """Overridden with nothing said: no reason (code, or at least its words) and no
+        comment. The EHR's plain dismiss."""
+        said = self.reason_code or self.reason_display or self.comment
+        return self.outcome == Outcome.OVERRIDDEN and not said
 
 
 def read_feedback(body: bytes, client: CdsClient, service_id: str) -> list[Item]:
@@ -138,9 +149,10 @@ def _text(data: dict[str, Any], key: str, where: str, limit: int) -> str:
 
 
 def record(items: list[Item], client: CdsClient) -> None:
-    """Each item in its own transaction: its feedback row, then the decision it makes."""
-    for item in items:
-        with transaction.atomic():
+    """The whole batch in one transaction: each item's feedback row, then the decision
+    (or dismissal) it makes. An item already received is skipped, not an error."""
+    with transaction.atomic():
+        for item in items:
             try:
                 with transaction.atomic():
                     feedback = HookFeedback.objects.create(
@@ -172,6 +184,15 @@ def _decide(feedback: HookFeedback, item: Item, client: CdsClient) -> None:
         feedback.stale = True
         feedback.save(update_fields=["stale"])
         return
+    if item.is_dismissal:
+        # Put aside with nothing said: not a decision, so the card's status and version
+        # stay. On a card decided (or changed) since it was sent, it is stale like the rest.
+        if card.version != hook_card.card_version:
+            feedback.stale = True
+        else:
+            feedback.dismissal = card.dismiss(by=client.user, where=_where(item, client))
+        feedback.save(update_fields=["dismissal", "stale"])
+        return
     status, reason = CardStatus.ACKNOWLEDGED, ""
     if item.outcome == Outcome.ACCEPTED:
         status = CardStatus.ACCEPTED
@@ -191,10 +212,14 @@ def _decide(feedback: HookFeedback, item: Item, client: CdsClient) -> None:
     feedback.save(update_fields=["decision", "stale"])
 
 
+def _where(item: Item, client: CdsClient) -> str:
+    return f"{client.name} feedback, EHR user {item.hook_card.call.ehr_user}"
+
+
 def _comment(item: Item, client: CdsClient, *, named: bool) -> str:
     """Where the decision came from, and the EHR user's reason and words. A reason that
     the decision's coded reason already says is not repeated."""
-    parts = [f"From {client.name} feedback, EHR user {item.hook_card.call.ehr_user}."]
+    parts = [f"From {_where(item, client)}."]
     if item.reason_code and not named:
         display = item.reason_display or override_displays().get(item.reason_code, "")
         parts.append(
@@ -202,6 +227,8 @@ def _comment(item: Item, client: CdsClient, *, named: bool) -> str:
             if display
             else f"Override reason: {item.reason_code}."
         )
+    elif item.reason_display and not named:
+        parts.append(f"Override reason: {item.reason_display}.")
     if item.comment:
         parts.append(f"Comment: {item.comment}")
     return " ".join(parts)

@@ -7,14 +7,18 @@ service answers.
   agonist, the cautions that qualify that option (product.md 5.1), evaluated on the facts
   of the patient's latest assessment with any newer (or missing) labs from the prefetch.
 
-The EHR's patient is matched to ours by MRN only (interop.prefetch). Nothing is decided or
-created during a hook call: it records the call and the cards it sent, for feedback.
+Whose data it is comes first: the prefetched Patient must be the context's patient, and it
+is matched to ours by the client's MRN system and an agreeing birth date (interop.prefetch);
+prefetched labs are read only when their subject is that Patient. Nothing is decided or
+created during a hook call: it records the call and the cards it sent, for feedback, and
+writes the access log when it sent a patient's cards.
 """
 
-import json
+import logging
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -23,12 +27,15 @@ from django.db import transaction
 from guidance import engine
 from guidance.cards import arrange, because_words, describe_because
 from guidance.models import CardStatus, Indicator, Kind, Recommendation, Rule
-from interop import cards, drugs
+from interop import cards, drugs, json_input, limits
+from interop.fhir import identity
 from interop.models import CdsClient, HookCall, HookCard
-from interop.prefetch import Lab, labs, mrn_candidates
+from interop.prefetch import Lab, labs, matching_patient, mrn_candidates
 from interop.responses import CdsError, bad_request
 from patients.facts import derive_facts
-from patients.models import Assessment, Patient
+from patients.models import Assessment, Patient, PatientAccess
+
+logger = logging.getLogger(__name__)
 
 PATIENT_VIEW = "rls-patient-view"
 ORDER_SELECT = "rls-order-select"
@@ -65,6 +72,14 @@ class HookRequest:
     patient_id: str
     context: dict[str, Any]
     prefetch: dict[str, Any]
+    fhir_server: str
+    at: datetime  # when the call came: "now" for the labs' dates and the rate limits
+
+    @property
+    def mrn(self) -> str:
+        """The record number asked for: the Patient's first under the client's system."""
+        found = mrn_candidates(self.prefetch.get("patient"), self.client.mrn_system)
+        return found[0] if found else ""
 
 
 @dataclass(frozen=True)
@@ -92,9 +107,10 @@ def discovery() -> dict[str, Any]:
 # Reading a request
 
 
-def read_request(body: bytes, service: Service, client: CdsClient) -> HookRequest:
+def read_request(body: bytes, service: Service, client: CdsClient, *, at: datetime) -> HookRequest:
     """The hook request in `body`, checked as CDS Hooks 2.0 says it must be. Raises
-    CdsError: 400 for a malformed request, 412 for a missing prefetch."""
+    CdsError: 400 for a malformed request or a prefetched Patient that is not the
+    context's, 412 for a missing prefetch, 429 past the client's rate limits."""
     data = read_json(body)
     if data.get("hook") != service.hook:
         raise bad_request(f"hook must be {service.hook!r} for the service {service.id!r}.")
@@ -136,7 +152,8 @@ def read_request(body: bytes, service: Service, client: CdsClient) -> HookReques
     for key in REQUIRED_PREFETCH:
         if prefetch[key] is not None and not isinstance(prefetch[key], dict):
             raise bad_request(f"prefetch.{key} must be a FHIR resource (an object) or null.")
-    return HookRequest(
+    _check_same_patient(prefetch["patient"], context["patientId"], client, hook_instance)
+    request = HookRequest(
         client=client,
         service=service,
         hook_instance=hook_instance,
@@ -144,6 +161,34 @@ def read_request(body: bytes, service: Service, client: CdsClient) -> HookReques
         patient_id=context["patientId"],
         context=context,
         prefetch=prefetch,
+        fhir_server=data.get("fhirServer") or "",
+        at=at,
+    )
+    limits.check(client, patient_id=request.patient_id, mrn=request.mrn, now=at)
+    return request
+
+
+def _check_same_patient(
+    patient: dict[str, Any] | None, patient_id: str, client: CdsClient, hook_instance: uuid.UUID
+) -> None:
+    """The prefetched Patient must be the one the hook is about (context.patientId): an
+    EHR that sends one patient's resource for another's chart is answered with nothing.
+    Logged with the client and the hook instance only (no patient data)."""
+    if patient is None:
+        return
+    if patient.get("resourceType") == "Patient" and patient.get("id") == patient_id:
+        return
+    logger.warning(
+        "Hook call refused: the prefetched Patient is not context.patientId "
+        "(client %s, hookInstance %s)",
+        client.pk,
+        hook_instance,
+    )
+    raise bad_request(
+        "prefetch.patient must be the Patient named by context.patientId (its resourceType "
+        "Patient and its id the same): no cards are given for a Patient that is not the "
+        "context's.",
+        "business-rule",
     )
 
 
@@ -178,40 +223,22 @@ def with_patient(prefetch: dict[str, Any], patient_id: str, *, fhir_access: bool
 
 
 def read_json(body: bytes) -> dict[str, Any]:
-    """A JSON object from a request body of at most MAX_BODY_BYTES; 400 otherwise."""
+    """A JSON object from a request body of at most MAX_BODY_BYTES, every string of it text;
+    400 otherwise, before anything is written."""
     if len(body) > MAX_BODY_BYTES:
         raise bad_request(f"The body is larger than {MAX_BODY_BYTES:,} bytes.", "too-long")
-
-    def refuse_constant(name: str) -> None:
-        raise ValueError(f"{name} is not JSON")
-
     try:
-        data = json.loads(body, parse_constant=refuse_constant)
+        data = json_input.loads(body)
     except (ValueError, RecursionError):  # not UTF-8, not JSON, NaN, nested too deep
         raise bad_request("The body is not JSON.", "structure") from None
     if not isinstance(data, dict):
         raise bad_request("The body must be a JSON object.", "structure")
-    if _holds_nul(data):
-        # No FHIR or CDS Hooks value has one, and PostgreSQL cannot store or compare text
-        # holding one (an EHR user id, an MRN, a comment).
-        raise bad_request("The body holds a NUL character (\\u0000).", "structure")
+    problem = json_input.bad_text(data)
+    if problem:
+        # No FHIR or CDS Hooks value holds either, PostgreSQL cannot store a NUL, and
+        # nothing can write a lone surrogate as UTF-8 (it was a server error).
+        raise bad_request(f"The body holds {problem}.", "structure")
     return data
-
-
-def _holds_nul(data: Any) -> bool:
-    """Whether a NUL character is in any string of the JSON value, keys included."""
-    pending = [data]
-    while pending:
-        value = pending.pop()
-        if isinstance(value, str):
-            if "\x00" in value:
-                return True
-        elif isinstance(value, dict):
-            pending.extend(value.keys())
-            pending.extend(value.values())
-        elif isinstance(value, list):
-            pending.extend(value)
-    return False
 
 
 # Answering
@@ -278,8 +305,15 @@ def order_select(request: HookRequest) -> list[dict[str, Any]]:
     ordered = ordered_drugs(request.context)
     patient, assessment = match(request) if ordered else (None, None)
     sent: list[tuple[HookCard, dict[str, Any]]] = []
+    refusals: list[str] = []
     if assessment is not None:
-        facts = facts_with_labs(assessment, labs(request.prefetch))
+        found = labs(
+            request.prefetch,
+            subject=identity.references(request.prefetch["patient"], base=request.fhir_server),
+            now=request.at,
+        )
+        refusals = found.refusals
+        facts = facts_with_labs(assessment, found.labs)
         options = {drug.option for drug in ordered}
         cautions = [
             rule
@@ -311,25 +345,21 @@ def order_select(request: HookRequest) -> list[dict[str, Any]]:
                 base_url=settings.PUBLIC_BASE_URL,
             )
             sent.append((hook_card, body))
-    record(request, patient, assessment, [hook_card for hook_card, _ in sent])
+    record(request, patient, assessment, [hook_card for hook_card, _ in sent], refusals)
     return [body for _, body in sent]
 
 
 def match(request: HookRequest) -> tuple[Patient | None, Assessment | None]:
-    """Our patient with the EHR patient's MRN, if exactly one open record has it (archived
-    records take no decisions), and that patient's latest assessment."""
-    candidates = mrn_candidates(request.prefetch.get("patient"), request.client.mrn_system)
-    if not candidates:
+    """Our patient that the EHR's Patient is (interop.prefetch.matching_patient: the
+    client's MRN system, an agreeing birth date, one open record), and that patient's
+    latest assessment. A client registered without an MRN system matches nobody."""
+    patient = matching_patient(request.prefetch.get("patient"), request.client.mrn_system)
+    if patient is None:
         return None, None
-    patients = list(Patient.objects.active().filter(mrn__in=candidates)[:2])
-    if len(patients) != 1:
-        return None, None  # nobody, or two of our patients: no guess
-    assessment = (
-        Assessment.objects.filter(patient=patients[0]).order_by("-assessed_at", "-pk").first()
-    )
+    assessment = Assessment.objects.filter(patient=patient).order_by("-assessed_at", "-pk").first()
     if assessment is not None:
-        assessment.patient = patients[0]
-    return patients[0], assessment
+        assessment.patient = patient
+    return patient, assessment
 
 
 def ordered_drugs(context: dict[str, Any]) -> list[drugs.Drug]:
@@ -399,8 +429,10 @@ def record(
     patient: Patient | None,
     assessment: Assessment | None,
     sent: list[HookCard],
+    refusals: list[str] | None = None,
 ) -> None:
-    """Keep the call and the cards sent, for the feedback that may follow."""
+    """Keep the call and the cards sent, for the feedback that may follow; when a patient's
+    cards were sent, the access log says so, with the EHR's account and the EHR user."""
     with transaction.atomic():
         call = HookCall.objects.create(
             hook_instance=request.hook_instance,
@@ -408,12 +440,27 @@ def record(
             service=request.service.id,
             ehr_user=request.user_id,
             ehr_patient=request.patient_id,
+            ehr_mrn=request.mrn,
             patient=patient,
             assessment=assessment,
+            refusals=refusals or [],
+            at=request.at,
         )
         for hook_card in sent:
             hook_card.call = call
         HookCard.objects.bulk_create(sent)
+        if patient is not None and sent:
+            PatientAccess.objects.create(
+                user=request.client.user,
+                patient=patient,
+                view=f"cds:{request.service.id}",
+                ehr_user=request.user_id,
+                at=request.at,
+            )
+    if refusals:
+        logger.info(
+            "Hook call %s: %d prefetched result(s) not used", request.hook_instance, len(refusals)
+        )
 
 
 SERVICES = {

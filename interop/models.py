@@ -12,7 +12,7 @@ from django.db import models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from guidance.models import Decision, Recommendation, Rule
+from guidance.models import Decision, Dismissal, Recommendation, Rule
 from patients.models import Assessment, Patient
 
 
@@ -31,6 +31,8 @@ class CdsClient(models.Model):
     jwks_url = models.URLField(
         "Key set URL", max_length=300, blank=True, help_text="On DJANGO_CDS_JWKS_URLS."
     )
+    # Blank only for clients registered before it was required: they get no cards until
+    # it is set (interop.prefetch), and `check --deploy` names them (interop.checks).
     mrn_system = models.CharField(
         "MRN identifier system",
         max_length=300,
@@ -132,16 +134,31 @@ class HookCall(models.Model):
     service = models.CharField(max_length=40)
     ehr_user = models.CharField("EHR user", max_length=300, help_text="context.userId")
     ehr_patient = models.CharField("EHR patient", max_length=300, help_text="context.patientId")
+    ehr_mrn = models.CharField(
+        "MRN asked for",
+        max_length=20,
+        blank=True,
+        help_text="The record number the EHR's Patient carried under the client's MRN system.",
+    )
     patient = models.ForeignKey(
         Patient, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     assessment = models.ForeignKey(
         Assessment, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    refusals = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Prefetched results that were not used, each by name and why.",
+    )
     at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["-at", "-pk"]
+        indexes = [
+            # The per-client rate limits (interop.limits): a client's calls of the last hour.
+            models.Index(fields=["client", "at"], name="hookcall_client_at"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.service} from {self.client.name} at {self.at:%Y-%m-%d %H:%M}"
@@ -173,9 +190,10 @@ class Outcome(models.TextChoices):
 
 
 class HookFeedback(models.Model):
-    """What the EHR user did with a card, as the EHR reported it, and the decision it made
-    here (none when it was stale: the card had been decided, in the app or by earlier
-    feedback, or corrected, or the patient's record archived, since it was sent)."""
+    """What the EHR user did with a card, as the EHR reported it, and the decision or the
+    dismissal it recorded here (neither when it was stale: the card had been decided, in
+    the app or by earlier feedback, or corrected, or the patient's record archived, since
+    it was sent)."""
 
     hook_card = models.ForeignKey(HookCard, on_delete=models.PROTECT, related_name="feedback")
     outcome = models.CharField(max_length=10, choices=Outcome)
@@ -186,6 +204,10 @@ class HookFeedback(models.Model):
     comment = models.TextField(blank=True)
     decision = models.ForeignKey(
         Decision, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # Overridden with neither a reason nor a comment: a dismissal, not a decision.
+    dismissal = models.ForeignKey(
+        Dismissal, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     stale = models.BooleanField(default=False)
     received_at = models.DateTimeField(default=timezone.now)

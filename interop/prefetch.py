@@ -2,49 +2,54 @@
 patients the prefetched Patient is, and the labs in the prefetched Observations.
 
 Only what is needed is read, defensively: an EHR's JSON is input, so anything of the wrong
-shape is passed over rather than trusted.
+shape is passed over rather than trusted. Whose data it is comes first: a Patient is ours
+only by the client's MRN system and an agreeing birth date (interop.fhir.identity), and a
+lab is read only when its subject is that Patient.
 """
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from interop.fhir import codes
+from interop.fhir import identity
 from interop.fhir.labs_import import LabsFound, fhir_time, labs_in
-from patients.models import normalise_mrn
+from patients.models import Patient
 
 MAX_MRN_LENGTH = 20  # patients.Patient.mrn
-# A Patient carries a handful of identifiers. One with more record numbers than this that
-# may be ours is no patient to guess from (and each would be a parameter of one query).
+# A Patient carries a handful of identifiers. One with more record numbers than this under
+# the client's system is no patient to guess from (and each would be a query parameter).
 MAX_CANDIDATES = 50
 
 
-def mrn_candidates(patient: Any, mrn_system: str = "") -> list[str]:
-    """The MRNs the prefetched Patient carries that may be ours: identifiers typed MR (HL7
-    v2-0203), and those under the client's MRN system when it has one. With a system
-    configured, an MR-typed identifier under another system is another organisation's
-    record number and is not taken for ours. None past MAX_CANDIDATES."""
-    if not isinstance(patient, dict) or patient.get("resourceType") != "Patient":
+def mrn_candidates(patient: Any, mrn_system: str) -> list[str]:
+    """The record numbers the prefetched Patient carries under the client's MRN system,
+    the only system whose numbers are ours (an MR-typed identifier of another system is
+    another organisation's number, whatever its value). None without a system, and none
+    past MAX_CANDIDATES."""
+    if not mrn_system or not isinstance(patient, dict) or patient.get("resourceType") != "Patient":
         return []
-    found: dict[str, None] = {}  # in order, each once
-    for identifier in _dicts(patient.get("identifier")):
-        value, system = identifier.get("value"), identifier.get("system")
-        if not isinstance(value, str) or not value.strip():
-            continue
-        system = system if isinstance(system, str) else ""
-        typed_mr = any(
-            coding.get("system") == codes.V2_0203 and coding.get("code") == "MR"
-            for coding in _dicts(_dict(identifier.get("type")).get("coding"))
+    found = list(
+        dict.fromkeys(
+            mrn
+            for mrn in identity.identifier_values(patient, mrn_system)
+            if len(mrn) <= MAX_MRN_LENGTH
         )
-        # With a system configured: that system, or MR with no system; otherwise MR.
-        ours = (system == mrn_system or (typed_mr and not system)) if mrn_system else typed_mr
-        mrn = normalise_mrn(value)
-        if ours and 0 < len(mrn) <= MAX_MRN_LENGTH:
-            found[mrn] = None
-            if len(found) > MAX_CANDIDATES:
-                return []
-    return list(found)
+    )
+    return found if len(found) <= MAX_CANDIDATES else []
+
+
+def matching_patient(resource: Any, mrn_system: str) -> Patient | None:
+    """Our open patient that the prefetched Patient is: exactly one open record with one of
+    its MRNs under the client's system, whose date of birth (and sex, where both say) the
+    EHR's Patient agrees with. Archived records take no decisions, so they match nobody."""
+    candidates = mrn_candidates(resource, mrn_system)
+    if not candidates:
+        return None
+    patients = list(Patient.objects.active().filter(mrn__in=candidates)[:2])
+    if len(patients) != 1 or not identity.agrees(resource, patients[0]):
+        return None  # nobody, two of ours (no guess), or a namesake of another identity
+    return patients[0]
 
 
 @dataclass(frozen=True)
@@ -53,29 +58,41 @@ class Lab:
     at: datetime | None  # when it was taken, if the Observation says
 
 
-def labs(prefetch: Mapping[str, Any]) -> dict[str, Lab]:
-    """The latest usable value of each lab among every Observation in the prefetch (single
-    resources or search Bundles, whatever their keys), in the fact's unit: read as a FHIR
-    file's labs are (interop.fhir.labs_import), refusals (a unit not converted, not final,
-    out of range) left out."""
+@dataclass(frozen=True)
+class PrefetchLabs:
+    labs: dict[str, Lab] = field(default_factory=dict)
+    refusals: list[str] = field(default_factory=list)
+
+
+def labs(prefetch: Mapping[str, Any], *, subject: frozenset[str], now: datetime) -> PrefetchLabs:
+    """The latest usable value of each lab among the prefetch's Observations (single
+    resources or search Bundles, whatever their keys, DiagnosticReports included), read as
+    a FHIR file's labs are (interop.fhir.labs_import): only those whose subject is in
+    `subject`, none dated after `now`; what was refused, by name and why."""
     found = LabsFound()
-    labs_in([("", observation) for observation in _observations(prefetch)], found)
-    return {
-        name: Lab(lab.value, fhir_time(lab.effective) if lab.effective else None)
-        for name, lab in found.labs.items()
-    }
+    labs_in([("", resource) for resource in _results(prefetch)], found, subject=subject, now=now)
+    return PrefetchLabs(
+        labs={
+            name: Lab(lab.value, fhir_time(lab.effective) if lab.effective else None)
+            for name, lab in found.labs.items()
+        },
+        refusals=found.refusals,
+    )
 
 
-def _observations(prefetch: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+RESULT_TYPES = ("Observation", "DiagnosticReport")
+
+
+def _results(prefetch: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
     for value in prefetch.values():
         if not isinstance(value, dict):
             continue
-        if value.get("resourceType") == "Observation":
+        if value.get("resourceType") in RESULT_TYPES:
             yield value
         elif value.get("resourceType") == "Bundle":
             for entry in _dicts(value.get("entry")):
                 resource = _dict(entry.get("resource"))
-                if resource.get("resourceType") == "Observation":
+                if resource.get("resourceType") in RESULT_TYPES:
                     yield resource
 
 

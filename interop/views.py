@@ -13,6 +13,7 @@ from typing import Any
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
 from interop import feedback, hooks
@@ -61,7 +62,7 @@ def discovery(request: HttpRequest, client: CdsClient) -> HttpResponse:
 @cds_endpoint("POST")
 def service(request: HttpRequest, client: CdsClient, service_id: str) -> HttpResponse:
     found = _service(service_id)
-    hook_request = hooks.read_request(_body(request), found, client)
+    hook_request = hooks.read_request(_body(request), found, client, at=timezone.now())
     return cds_json({"cards": found.answer(hook_request)})
 
 

@@ -98,7 +98,7 @@ class FollowUpAdmin(ReadOnlyHistoryAdmin):
 class PatientAccessAdmin(ReadOnlyAdmin[PatientAccess]):
     """The access log, for superusers only."""
 
-    list_display = ["at", "user", "patient", "view"]
+    list_display = ["at", "user", "ehr_user", "patient", "view"]
     list_select_related = ["user", "patient"]
     list_filter = ["view"]
     search_fields = ["user__username", "patient__mrn"]

@@ -260,6 +260,13 @@ class PatientAccess(models.Model):
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="accesses")
     at = models.DateTimeField(default=timezone.now, db_index=True)
     view = models.CharField(max_length=50, help_text="Which page showed the record.")
+    ehr_user = models.CharField(
+        "EHR user",
+        max_length=300,
+        blank=True,
+        help_text="For a CDS Hooks call (the user is then the EHR's account): the EHR user "
+        "it was made for, as the EHR names them (context.userId).",
+    )
 
     class Meta:
         verbose_name = "patient record access"

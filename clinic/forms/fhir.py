@@ -6,6 +6,7 @@ from typing import Any
 
 from django import forms
 from django.core import signing
+from django.utils import timezone
 
 from interop.fhir.codes import LAB_BY_FIELD
 from interop.fhir.labs_import import MAX_BYTES, FhirFileError, LabsFound, read_labs
@@ -37,7 +38,9 @@ class FhirLabsUploadForm(forms.Form):
                 params={"mb": MAX_BYTES // (1024 * 1024)},
             )
         try:
-            self.found = read_labs(upload.read(MAX_BYTES + 1), mrn=self.patient.mrn)
+            self.found = read_labs(
+                upload.read(MAX_BYTES + 1), patient=self.patient, now=timezone.now()
+            )
         except FhirFileError as error:
             raise forms.ValidationError(str(error)) from None
         return upload

@@ -1,15 +1,23 @@
 """The systems, codes and units of our FHIR resources, in one place.
 
-Our own code systems live under LOCAL_BASE, which is ours to choose: FHIR only asks that a
-system URL be unique to its owner and stable, not that it resolve. Change it here and
-every resource follows (as must any EHR mapping keyed on it).
+Our own code systems and identifier systems are canonical URIs under LOCAL_BASE: the
+deployment's own address (DJANGO_PUBLIC_BASE_URL) followed by /fhir, e.g.
+https://rls.example.org/fhir/CodeSystem/rule. FHIR asks that a system URI be its owner's
+and stable, not that it resolve; the clinic's own address is both. An EHR that maps our
+codes keys its mapping on these, so the address should not change once exports are in
+use. Without DJANGO_PUBLIC_BASE_URL (a server that takes no EHR calls) they fall under
+https://kratom-rls.invalid/fhir, a name that can never be anyone's (RFC 2606), and
+`check --deploy` says so (interop.checks).
 """
 
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 
-LOCAL_BASE = "https://kratom-rls.example.org/fhir"
+from django.conf import settings
+
+UNCONFIGURED_BASE = "https://kratom-rls.invalid"
+LOCAL_BASE = f"{settings.PUBLIC_BASE_URL or UNCONFIGURED_BASE}/fhir"
 
 # Names in our code systems and identifiers.
 MRN_SYSTEM = f"{LOCAL_BASE}/NamingSystem/mrn"
@@ -32,8 +40,9 @@ def questionnaire_url(scale_code: str) -> str:
 
 
 # Stable ids: a resource made from a record gets the same UUID on every export, derived
-# from the record's own UUID where it has one, else from this namespace.
-NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, LOCAL_BASE)
+# from the record's own UUID where it has one, else from this namespace. Fixed (it was
+# derived from the first, placeholder base), so that ids do not change with the address.
+NAMESPACE = uuid.UUID("0ef70d58-36a4-5ada-a525-5dcaba99f871")
 
 # Other people's systems.
 LOINC = "http://loinc.org"

@@ -2,28 +2,50 @@
 nothing here saves anything, and the clinician confirms what was found before it goes
 into the assessment form, which is saved (or not) like any other.
 
-Read: Observations coded with one of the LOINC codes of interop.fhir.codes.LABS (ferritin as
+Whose: the file must hold this patient's Patient: one with our record number (identifier
+typed MR, or under our MRN system) whose birth date (and gender, where both say) is our
+patient's (interop.fhir.identity). A file with a Patient of another record number, with
+our number on someone of another birth date, or with no Patient of ours is refused whole:
+nothing in it can be tied to this patient. A result is then read only when its `subject`
+is that Patient; another's, or one naming no subject, is refused by name.
+
+Read: results coded with one of the LOINC codes of interop.fhir.codes.LABS (ferritin as
 2276-4, 20567-4 or 24373-3; TSAT 2502-3; creatinine 2160-0; weight 29463-7), final (or
-amended, corrected), with a numeric valueQuantity in a unit we convert to the stored one.
-Any Bundle type is read, so a collection export and a CDS Hooks prefetch (a `searchset`
-Bundle) alike. When the file holds several Observations of one lab, the latest by its
-effective time is the one read, and that is said; if the latest cannot be used it is
-refused and no older one takes its place (an older value would pass for the current one).
+amended, corrected), with a valueQuantity whose value is a JSON number (not text, not
+true/false, not -0, not too small or too large to hold) in a unit we convert to the
+stored one. A result is an Observation, a `component` of one (an iron panel's TSAT and
+ferritin; it takes its Observation's status, time and subject), or an Observation
+contained in a DiagnosticReport and named by its `result` ("#id"; without a subject or a
+time of its own, it takes the report's). A report's results that are entries of the
+Bundle are read as entries, once. Any Bundle type is read, so a collection export and a
+CDS Hooks prefetch (a `searchset` Bundle) alike.
+
+Of several results of one lab the latest by its effective time is read, and that is said;
+if the latest cannot be used it is refused and no older one takes its place (an older
+value would pass for the current one). A result dated after `now` is refused by name and
+not counted: its date is wrong, not later, so the latest of the others is read, with a
+note that says so.
+
+An entry the R4 models refuse is refused by name and left out, and the rest is read; a
+Patient entry the models refuse refuses the file (whose the rest is rests on it). A file
+that is not a JSON Bundle, too large, or holding strings that are not text is refused whole.
 """
 
 import json
 import re
+import sys
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 import pydantic
 from fhir.resources.R4B.bundle import Bundle
 
-from interop.fhir import codes
+from interop import json_input
+from interop.fhir import codes, identity
 from patients.facts import FACT_BY_NAME
-from patients.models import normalise_mrn
+from patients.models import Patient, normalise_mrn
 
 Json = dict[str, Any]
 
@@ -35,6 +57,12 @@ MAX_VALUES = 100_000  # every JSON value, containers included
 USABLE_STATUSES = ("final", "amended", "corrected")
 NOT_RESULTS = ("entered-in-error", "cancelled")  # never results: left out without a word
 FHIR_DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
+# A lab system's clock and ours may disagree by a few minutes: a result stamped that much
+# ahead of us is a clock's drift, not a wrong date.
+FUTURE_TOLERANCE = timedelta(minutes=5)
+# A date without a time may be a day that has begun where the lab is (UTC+14 at the
+# most) while it is still the day before in UTC.
+DATE_AHEAD = timedelta(hours=14)
 
 
 class FhirFileError(Exception):
@@ -77,21 +105,23 @@ class LabsFound:
 class _Candidate:
     lab: codes.Lab
     loinc: str
-    name: str  # how to name the resource in a message
-    resource: Json
-    at: datetime | None
+    name: str  # how to name the result in a message
+    holder: Json  # the Observation or component with the valueQuantity
+    status: object  # the Observation's
+    subject: str | None
     effective: str
+    at: datetime | None
     position: int  # in the file, for a stable order among equal times
 
 
-def read_labs(raw: bytes, *, mrn: str | None = None) -> LabsFound:
-    """The labs in a FHIR Bundle. With `mrn`, a file whose Patient has another MRN is
-    refused whole. Raises FhirFileError for a file that is not a readable R4 Bundle."""
+def read_labs(raw: bytes, *, patient: Patient, now: datetime) -> LabsFound:
+    """The labs in a FHIR Bundle that are `patient`'s. Raises FhirFileError for a file
+    that is not a readable R4 Bundle, or that cannot be tied to this patient."""
     bundle = parse_bundle(raw)
     found = LabsFound()
-    resources = [entry_resource(entry) for entry in bundle.get("entry") or []]
-    check_patient(resources, mrn, found)
-    labs_in(resources, found)
+    resources = valid_entries(bundle, found)
+    subject = patient_references(resources, patient)
+    labs_in(resources, found, subject=subject, now=now)
     if not found.labs and not found.refusals:
         found.notes.append(
             "No ferritin, transferrin saturation, creatinine or weight Observation found "
@@ -100,41 +130,75 @@ def read_labs(raw: bytes, *, mrn: str | None = None) -> LabsFound:
     return found
 
 
-def labs_in(resources: list[tuple[str, Json]], found: LabsFound) -> None:
-    """The latest usable value of each lab among `resources` ((fullUrl, resource) pairs),
-    added to `found` with its refusals and notes. Also reads a CDS Hooks prefetch
-    (interop.prefetch), so that a file and an EHR's call are read alike."""
+def labs_in(
+    resources: list[tuple[str, Json]],
+    found: LabsFound,
+    *,
+    subject: frozenset[str],
+    now: datetime,
+) -> None:
+    """The latest usable value of each lab among `resources` ((fullUrl, resource) pairs,
+    Observations and DiagnosticReports) whose subject is one of `subject`, added to
+    `found` with its refusals and notes. Also reads a CDS Hooks prefetch (interop.prefetch),
+    unvalidated, so that a file and an EHR's call are read alike."""
     by_lab: dict[str, list[_Candidate]] = {}
     for position, (full_url, resource) in enumerate(resources):
-        if resource.get("resourceType") != "Observation":
-            continue
-        candidate = _candidate(resource, full_url, position)
-        if candidate is None or resource.get("status") in NOT_RESULTS:
-            continue
-        by_lab.setdefault(candidate.lab.field, []).append(candidate)
+        for candidate in _candidates(resource, full_url, position):
+            by_lab.setdefault(candidate.lab.field, []).append(candidate)
     for lab in codes.LABS:
-        candidates = by_lab.get(lab.field)
-        if not candidates:
-            continue
-        latest = max(candidates, key=_order)
-        if len(candidates) > 1:
-            found.notes.append(
-                f"{len(candidates)} {lab.name} Observations in the file: the latest, "
-                f"{latest.name}{_dated(latest)}, is the one read."
-            )
-        try:
-            found.labs[lab.field] = _read_value(latest)
-        except _Refused as refusal:
-            older = " No older one is used in its place." if len(candidates) > 1 else ""
-            found.refusals.append(f"{latest.name}: {refusal}{older}")
+        _read_latest(lab, by_lab.get(lab.field, []), found, subject=subject, now=now)
+
+
+def _read_latest(
+    lab: codes.Lab,
+    candidates: list[_Candidate],
+    found: LabsFound,
+    *,
+    subject: frozenset[str],
+    now: datetime,
+) -> None:
+    usable, future = [], []
+    for candidate in candidates:
+        problem = _not_ours(candidate, subject)
+        if problem is None and _after(candidate, now):
+            future.append(candidate.name)
+            problem = f"dated {candidate.effective[:40]}, which is in the future: its date "
+            problem += "cannot be right, so it is not read."
+        if problem is None:
+            usable.append(candidate)
+        else:
+            found.refusals.append(f"{candidate.name}: {problem}")
+    if not usable:
+        return
+    latest = max(usable, key=_order)
+    found.notes += _which_was_read(lab, latest, len(usable), future)
+    try:
+        found.labs[lab.field] = _read_value(latest)
+    except _Refused as refusal:
+        older = " No older one is used in its place." if len(usable) > 1 else ""
+        found.refusals.append(f"{latest.name}: {refusal}{older}")
+
+
+def _which_was_read(
+    lab: codes.Lab, latest: _Candidate, usable: int, future: list[str]
+) -> list[str]:
+    """The note that says which of several results is read, when there were several."""
+    read = f"the latest, {latest.name}{_dated(latest)}, is the one read."
+    if future:
+        return [
+            f"{', '.join(future)}: dated in the future, so not counted. Of the other "
+            f"{lab.name} results, {read}"
+        ]
+    return [f"{usable} {lab.name} Observations in the file: {read}"] if usable > 1 else []
 
 
 # The file
 
 
 def parse_bundle(raw: bytes) -> Json:
-    """The file as a validated FHIR R4 Bundle (a plain dict: the checks below read the
-    JSON as given, the model only vouches for its shape)."""
+    """The file as a FHIR R4 Bundle whose own shape the models accept (a plain dict: the
+    checks below read the JSON as given). Its entries are checked one by one, by
+    valid_entries, so that one bad result does not cost the others."""
     if len(raw) > MAX_BYTES:
         raise FhirFileError(f"The file is larger than {MAX_BYTES // (1024 * 1024)} MB.")
     try:
@@ -142,7 +206,7 @@ def parse_bundle(raw: bytes) -> Json:
     except UnicodeDecodeError:
         raise FhirFileError("The file is not UTF-8 text, so it is not FHIR JSON.") from None
     try:
-        data = json.loads(text, parse_float=Decimal, parse_constant=_no_constant)
+        data = json_input.loads(text)
     except RecursionError:
         raise FhirFileError("The file is nested too deeply to be a FHIR Bundle.") from None
     except ValueError as error:  # JSONDecodeError, NaN, an integer of thousands of digits
@@ -161,17 +225,17 @@ def parse_bundle(raw: bytes) -> Json:
         raise FhirFileError(
             f"The file holds more than {MAX_VALUES:,} values: export the patient's labs only."
         )
+    not_text = json_input.bad_text(data)
+    if not_text:
+        raise FhirFileError(f"The file holds {not_text}, which is not text. Nothing was read.")
+    # The Bundle without its entries, when they are a list: valid_entries checks each.
+    shell = {k: v for k, v in data.items() if not (k == "entry" and isinstance(v, list))}
     try:
-        Bundle.model_validate(data)
+        Bundle.model_validate(shell)
     except pydantic.ValidationError as error:
-        problem = _first_problem(error, data)
-        raise FhirFileError(f"The Bundle is not valid FHIR R4: {problem}") from None
+        raise FhirFileError(f"The Bundle is not valid FHIR R4: {_first_problem(error)}") from None
     except (KeyError, TypeError, ValueError, RecursionError):
-        # An unknown resourceType, or a shape the models fail on before they can say why.
-        raise FhirFileError(
-            f"The Bundle is not valid FHIR R4: {_failing_entry(data)} is not an R4 resource "
-            "(an unknown resourceType, or a value of the wrong kind)."
-        ) from None
+        raise FhirFileError("The Bundle is not valid FHIR R4.") from None
     return data
 
 
@@ -190,42 +254,58 @@ def _more_values_than(data: Json, limit: int) -> bool:
     return False
 
 
-def _failing_entry(data: Json) -> str:
-    """The first entry the models refuse, found one by one (only once the whole failed)."""
-    entries = data.get("entry")
-    for index, entry in enumerate(entries if isinstance(entries, list) else []):
-        alone = {"resourceType": "Bundle", "type": "collection", "entry": [entry]}
-        try:
-            Bundle.model_validate(alone)
-        except pydantic.ValidationError:
-            continue  # a problem, but not the one that stopped the models
-        except Exception:  # whatever else the models raise names the entry
-            resource = entry.get("resource") if isinstance(entry, dict) else None
-            kind = resource.get("resourceType") if isinstance(resource, dict) else None
-            shown = kind[:40] if isinstance(kind, str) and kind.isalnum() else "resource"
-            return f"entry {index + 1} ({shown})"
-    return "a resource"
+def valid_entries(bundle: Json, found: LabsFound) -> list[tuple[str, Json]]:
+    """The entries the R4 models accept, as (fullUrl, resource) pairs. Each other one is
+    refused by name and left out, except a Patient: whose the file is rests on it."""
+    kept = []
+    for index, entry in enumerate(bundle.get("entry") or []):
+        problem = _entry_problem(entry, index)
+        if problem is None:
+            kept.append(entry_resource(entry))
+        elif _dict(_dict(entry).get("resource")).get("resourceType") == "Patient":
+            raise FhirFileError(
+                f"The file's Patient is not valid FHIR R4 ({problem}): nothing in the file "
+                "can be tied to this patient, so nothing was read."
+            )
+        else:
+            found.refusals.append(problem)
+    return kept
 
 
-def _no_constant(name: str) -> None:
-    raise ValueError(f"{name} is not a JSON number")
+def _entry_problem(entry: Any, index: int) -> str | None:
+    """Why the models refuse the entry, asked of it alone in a Bundle; None if they don't."""
+    alone = {"resourceType": "Bundle", "type": "collection", "entry": [entry]}
+    try:
+        Bundle.model_validate(alone)
+    except pydantic.ValidationError as error:
+        problem = _first_problem(error)
+        return f"{_entry_name(entry, index)}: not valid FHIR R4, so not read: {problem}"
+    except Exception:  # an unknown resourceType (KeyError), a shape the models fail on
+        return (
+            f"{_entry_name(entry, index)}: not an R4 resource (an unknown resourceType, or a "
+            "value of the wrong kind), so not read."
+        )
+    return None
 
 
-def _first_problem(error: pydantic.ValidationError, data: Json) -> str:
-    """The first problem, where it is: 'entry 3 (Observation/x): valueQuantity.value: ...'."""
+def _entry_name(entry: Any, index: int) -> str:
+    """'entry 3 (Observation/x)': its place, and what it says it is."""
+    resource = _dict(_dict(entry).get("resource"))
+    kind, resource_id = resource.get("resourceType"), resource.get("id")
+    if not isinstance(kind, str) or not kind.isalnum():
+        return f"entry {index + 1}"
+    named = f"{kind}/{resource_id}" if isinstance(resource_id, str) and resource_id else kind
+    return f"entry {index + 1} ({named[:100]})"
+
+
+def _first_problem(error: pydantic.ValidationError) -> str:
+    """The first problem, where it is in the resource: 'valueQuantity.value: ...'."""
     problem = error.errors()[0]
     where = [str(part) for part in problem["loc"] if part != "root"]
-    if len(where) >= 3 and where[0] == "entry" and where[2] == "resource":
-        index = int(where[1])
-        entries = data.get("entry")
-        named = ""
-        if isinstance(entries, list) and isinstance(entries[index], dict):
-            resource = entries[index].get("resource")
-            if isinstance(resource, dict):
-                named = f" ({_name(resource, entries[index].get('fullUrl'), index)})"
-        where = [f"entry {index + 1}{named}", ".".join(where[3:]) or "the resource"]
+    if where[:2] == ["entry", "0"]:  # the one entry of _entry_problem's Bundle
+        where = where[3:] if where[2:3] == ["resource"] else where[2:]
     message = str(problem["msg"]).removeprefix("Value error, ")
-    return f"{': '.join(part for part in where if part)}: {message}"[:300]
+    return (f"{'.'.join(where)}: {message}" if where else message)[:300]
 
 
 def entry_resource(entry: Json) -> tuple[str, Json]:
@@ -248,61 +328,152 @@ def _name(resource: Json, full_url: object, position: int) -> str:
 
 def mrns_of(resource: Json) -> list[str]:
     """A Patient's MRNs: identifiers typed MR (HL7 v2-0203) or in our MRN system."""
-    found = []
-    for identifier in resource.get("identifier") or []:
-        codings = (identifier.get("type") or {}).get("coding") or []
+    found = identity.identifier_values(resource, codes.MRN_SYSTEM)
+    for identifier in _dicts(resource.get("identifier")):
+        value = identifier.get("value")
+        codings = _dicts(_dict(identifier.get("type")).get("coding"))
         is_mr = any(c.get("system") == codes.V2_0203 and c.get("code") == "MR" for c in codings)
-        if (is_mr or identifier.get("system") == codes.MRN_SYSTEM) and identifier.get("value"):
-            found.append(normalise_mrn(str(identifier["value"])))
+        if is_mr and isinstance(value, str) and value.strip():
+            found.append(normalise_mrn(value))
     return found
 
 
-def check_patient(resources: list[tuple[str, Json]], mrn: str | None, found: LabsFound) -> None:
-    patients = [resource for _, resource in resources if resource.get("resourceType") == "Patient"]
+def patient_references(resources: list[tuple[str, Json]], patient: Patient) -> frozenset[str]:
+    """The references that name `patient` in the file: those of its Patients with our
+    MRN. Raises FhirFileError when a Patient has another MRN (the labs of a file holding
+    another patient too may be theirs), when one with our MRN is someone else, and when
+    none is ours: then nothing in the file can be tied to this patient."""
+    patients = [(url, r) for url, r in resources if r.get("resourceType") == "Patient"]
     if not patients:
-        found.notes.append("The file names no patient: make sure these results are this patient's.")
-        return
-    if mrn is None:
-        return
-    ours = normalise_mrn(mrn)
-    numbered = [mrns for mrns in map(mrns_of, patients) if mrns]
-    if not numbered:
-        found.notes.append(
-            "The file's patient has no medical record number (MR) to compare with: make "
-            "sure these results are this patient's."
-        )
-    # Every Patient with a record number must be ours: the labs of a file that holds
-    # another patient too may be theirs.
-    elif any(ours not in mrns for mrns in numbered):
         raise FhirFileError(
-            "The file is another patient's: a Patient in it has a different MRN. Nothing was read."
+            "The file names no patient, so nothing in it can be tied to this patient: "
+            "nothing was read."
         )
-
-
-# The Observations
-
-
-def _candidate(resource: Json, full_url: str, position: int) -> _Candidate | None:
-    """The Observation as a lab we read, or None when it is not one of ours. A CDS Hooks
-    prefetch comes unvalidated (interop.prefetch): a value of the wrong shape is passed
-    over, as a coding of another lab is."""
-    for coding in _dicts(_dict(resource.get("code")).get("coding")):
-        loinc = coding.get("code")
-        if (
-            coding.get("system") == codes.LOINC
-            and isinstance(loinc, str)
-            and (loinc in codes.LAB_BY_LOINC)
-        ):
-            effective, at = _effective(resource)
-            return _Candidate(
-                lab=codes.LAB_BY_LOINC[loinc],
-                loinc=loinc,
-                name=_name(resource, full_url, position),
-                resource=resource,
-                at=at,
-                effective=effective,
-                position=position,
+    ours = normalise_mrn(patient.mrn)
+    matched: set[str] = set()
+    unnumbered: set[str] = set()
+    is_ours = False
+    for full_url, resource in patients:
+        mrns, named = mrns_of(resource), identity.references(resource, full_url=full_url)
+        if not mrns:
+            unnumbered |= named
+        elif ours not in mrns:
+            raise FhirFileError(
+                "The file is another patient's: a Patient in it has a different MRN. "
+                "Nothing was read."
             )
+        elif not identity.agrees(resource, patient):
+            raise FhirFileError(_someone_else(resource, patient))
+        else:
+            is_ours, matched = True, matched | named
+    if not is_ours:
+        raise FhirFileError(
+            "No Patient in the file carries this patient's medical record number (MR), so "
+            "nothing in it can be tied to this patient: nothing was read."
+        )
+    if not matched:
+        raise FhirFileError(
+            "The file's Patient has neither an id nor a fullUrl, so no result can name it: "
+            "nothing was read."
+        )
+    shared = sorted(matched & unnumbered)
+    if shared:
+        raise FhirFileError(
+            f"Two Patients in the file go by {shared[0][:100]}, and only one carries this "
+            "patient's MRN: a result naming it may be either's. Nothing was read."
+        )
+    return frozenset(matched)
+
+
+def _someone_else(resource: Json, patient: Patient) -> str:
+    differs = (
+        "date of birth"
+        if resource.get("birthDate") != patient.date_of_birth.isoformat()
+        else "gender"
+    )
+    return (
+        f"The file's Patient has this patient's MRN, but its {differs} is not this "
+        "patient's: it may be someone else with the same number (another hospital's). "
+        "Nothing was read."
+    )
+
+
+# The results
+
+
+def _candidates(resource: Json, full_url: str, position: int) -> list[_Candidate]:
+    """The results of our labs in a resource: an Observation's own and its components',
+    and those of the Observations a DiagnosticReport contains. A CDS Hooks prefetch comes
+    unvalidated (interop.prefetch): a value of the wrong shape is passed over, as a
+    coding of another lab is."""
+    name = _name(resource, full_url, position)
+    if resource.get("resourceType") == "Observation":
+        subject = identity.subject_reference(resource)
+        return _results(resource, name, subject, _effective(resource), position)
+    if resource.get("resourceType") != "DiagnosticReport" or resource.get("status") in NOT_RESULTS:
+        return []
+    found = []
+    for observation in _contained_results(resource):
+        # Contained, it is the report's: without a subject or a time of its own, it has
+        # the report's.
+        has_subject = observation.get("subject") is not None
+        subject = identity.subject_reference(observation if has_subject else resource)
+        effective = _effective(observation)
+        contained = f"{name}, contained Observation/{observation['id']}"[:160]
+        when = effective if effective[0] else _effective(resource)
+        found += _results(observation, contained, subject, when, position)
+    return found
+
+
+def _contained_results(report: Json) -> list[Json]:
+    """The contained Observations the report's `result` names ("#id"). Results that are
+    entries of the Bundle are read as entries: not here, or they would count twice."""
+    references = [_dict(result).get("reference") for result in _list(report.get("result"))]
+    named = {reference for reference in references if isinstance(reference, str)}
+    return [
+        resource
+        for resource in _dicts(report.get("contained"))
+        if resource.get("resourceType") == "Observation"
+        and isinstance(resource.get("id"), str)
+        and f"#{resource['id']}" in named
+    ]
+
+
+def _results(
+    observation: Json,
+    name: str,
+    subject: str | None,
+    when: tuple[str, datetime | None],
+    position: int,
+) -> list[_Candidate]:
+    """The Observation's own result and its components', each a lab of ours."""
+    status = observation.get("status")
+    if status in NOT_RESULTS:
+        return []
+    holders = [(name, observation)] + [
+        (f"{name}, component {number}", component)
+        for number, component in enumerate(_list(observation.get("component")), start=1)
+        if isinstance(component, dict)
+    ]
+    found = []
+    for named, holder in holders:
+        coded = _our_code(holder)
+        if coded is not None:
+            lab, loinc = coded
+            effective, at = when
+            found.append(
+                _Candidate(lab, loinc, named, holder, status, subject, effective, at, position)
+            )
+    return found
+
+
+def _our_code(holder: Json) -> tuple[codes.Lab, str] | None:
+    for coding in _dicts(_dict(holder.get("code")).get("coding")):
+        loinc = coding.get("code")
+        if coding.get("system") == codes.LOINC and isinstance(loinc, str):
+            lab = codes.LAB_BY_LOINC.get(loinc)
+            if lab is not None:
+                return lab, loinc
     return None
 
 
@@ -324,8 +495,12 @@ def _dict(value: Any) -> Json:
     return value if isinstance(value, dict) else {}
 
 
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def _dicts(value: Any) -> list[Json]:
-    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+    return [item for item in _list(value) if isinstance(item, dict)]
 
 
 def fhir_time(value: str) -> datetime | None:
@@ -342,6 +517,23 @@ def fhir_time(value: str) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def _not_ours(candidate: _Candidate, subject: frozenset[str]) -> str | None:
+    """Why the result is not this patient's, or None when it is."""
+    if candidate.subject is None:
+        return "it names no subject, so it cannot be tied to this patient."
+    if candidate.subject not in subject:
+        return f"its subject is {candidate.subject[:100]}, not this patient."
+    return None
+
+
+def _after(candidate: _Candidate, now: datetime) -> bool:
+    """Whether the result is dated after `now`, give or take FUTURE_TOLERANCE."""
+    if candidate.at is None:
+        return False
+    ahead = FUTURE_TOLERANCE + (DATE_AHEAD if FHIR_DATE.match(candidate.effective) else timedelta())
+    return candidate.at > now + ahead
+
+
 def _order(candidate: _Candidate) -> tuple[bool, datetime, int]:
     """Latest first; one without a time counts as older than any with one."""
     return (
@@ -356,17 +548,17 @@ def _dated(candidate: _Candidate) -> str:
 
 
 class _Refused(Exception):
-    """Why an Observation's value cannot pre-fill the form."""
+    """Why a result's value cannot pre-fill the form."""
 
 
 def _read_value(candidate: _Candidate) -> FoundLab:
-    lab, resource = candidate.lab, candidate.resource
-    status = resource.get("status")
-    if status not in USABLE_STATUSES:
+    lab = candidate.lab
+    if candidate.status not in USABLE_STATUSES:
         raise _Refused(
-            f"status {str(status)[:20]!r}: only final (or amended, corrected) results pre-fill."
+            f"status {str(candidate.status)[:20]!r}: only final (or amended, corrected) "
+            "results pre-fill."
         )
-    quantity = resource.get("valueQuantity")
+    quantity = candidate.holder.get("valueQuantity")
     if not isinstance(quantity, dict) or quantity.get("value") is None:
         raise _Refused(f"no numeric {lab.name} value (valueQuantity) to read.")
     given_unit = quantity.get("code") if quantity.get("system") == codes.UCUM else None
@@ -408,6 +600,12 @@ def _read_value(candidate: _Candidate) -> FoundLab:
 
 
 def _number(value: object) -> Decimal:
+    """The value as a measurement: a JSON number (json_input keeps decimals and -0 as
+    written), finite, not negative zero, and one a double can hold."""
+    if isinstance(value, str | bool):
+        raise _Refused(f"its value is {json.dumps(value)[:30]}, not a number.")
+    if not isinstance(value, int | float | Decimal):
+        raise _Refused("its value is not a number.")
     try:
         number = Decimal(str(value))
     except InvalidOperation:
@@ -415,4 +613,8 @@ def _number(value: object) -> Decimal:
     # copy_abs, not abs: abs rounds to the context, and 1e999999999 overflows it.
     if not number.is_finite() or number.copy_abs() > 10**9:
         raise _Refused("its value is not a number we can use.")
+    if number.is_zero() and number.is_signed():
+        raise _Refused(f"its value is {number}, negative zero: not a measured value.")
+    if not number.is_zero() and abs(float(number)) < sys.float_info.min:
+        raise _Refused(f"its value {number} is too close to zero to hold as a number.")
     return number

@@ -27,6 +27,7 @@ PRODUCTION = {
     "DJANGO_SECRET_KEY": "x9!Lr2#vQ7@pZ4$kW8^mN1&bT5*hY3(jC6)fG0_sD-eA+uR=iO~lK?nM/qP.wE",
     "DJANGO_ALLOWED_HOSTS": "clinic.example.org",
     "DJANGO_TIME_ZONE": "America/New_York",
+    "DJANGO_PUBLIC_BASE_URL": "https://clinic.example.org",
 }
 PRINT_TIME_ZONE = (
     "shell",

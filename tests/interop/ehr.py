@@ -21,6 +21,10 @@ V2_0203 = "http://terminology.hl7.org/CodeSystem/v2-0203"
 UCUM = "http://unitsofmeasure.org"
 ISS = "https://ehr.example.org"
 JKU = "https://ehr.example.org/.well-known/jwks.json"
+# The identifier system under which the test EHR carries the clinic's MRN.
+MRN_SYSTEM = "urn:oid:2.16.840.1.113883.3.7777.1"
+# The seeded patient's (tests/interop/conftest.py) birth date and sex, as the EHR has them.
+BIRTH_DATE = "1988-04-12"
 
 
 @cache
@@ -105,24 +109,46 @@ class Ehr:
 
 
 def register(iss: str = ISS, name: str = "Test EHR", **fields: Any) -> CdsClient:
+    fields.setdefault("mrn_system", MRN_SYSTEM)
     return CdsClient.register(iss=iss, name=name, jwks=fields.pop("jwks", key_set()), **fields)
 
 
-def patient_resource(mrn: str | None, *, system: str | None = None, typed: bool = True) -> dict:
-    """A FHIR Patient as an EHR prefetches it, with our MRN as an identifier."""
-    resource: dict[str, Any] = {"resourceType": "Patient", "id": "p1", "gender": "female"}
+def patient_resource(
+    mrn: str | None,
+    *,
+    system: str | None = MRN_SYSTEM,
+    typed: bool = True,
+    birth_date: str | None = BIRTH_DATE,
+    gender: str | None = "female",
+    id: str = "p1",
+) -> dict:
+    """A FHIR Patient as an EHR prefetches it: our MRN as an identifier under the EHR's
+    MRN system (typed MR), and the seeded patient's birth date and gender."""
+    resource: dict[str, Any] = {"resourceType": "Patient", "id": id}
+    if gender is not None:
+        resource["gender"] = gender
+    if birth_date is not None:
+        resource["birthDate"] = birth_date
     if mrn is not None:
         identifier: dict[str, Any] = {"value": mrn}
         if typed:
-            identifier["type"] = {
-                "coding": [
-                    {"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "MR"}
-                ]
-            }
+            identifier["type"] = {"coding": [{"system": V2_0203, "code": "MR"}]}
         if system:
             identifier["system"] = system
         resource["identifier"] = [identifier]
     return resource
+
+
+def chart_of(patient: Any, **changes: Any) -> dict:
+    """The FHIR Patient an EHR holds for one of our patients (tests.base.make_patient)."""
+    return patient_resource(
+        patient.mrn,
+        **{
+            "birth_date": patient.date_of_birth.isoformat(),
+            "gender": patient.sex,
+            **changes,
+        },
+    )
 
 
 def hook_body(

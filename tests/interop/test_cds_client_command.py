@@ -13,7 +13,7 @@ from django.core.management.base import CommandError, SystemCheckError
 
 from interop.models import CdsClient
 from tests.clinic.test_settings import PRODUCTION, run_manage
-from tests.interop.ehr import Ehr, assert_outcome, ec_key, key_set, public_jwk
+from tests.interop.ehr import MRN_SYSTEM, Ehr, assert_outcome, ec_key, key_set, public_jwk
 
 SANDBOX_JWKS = "https://sandbox.cds-hooks.org/.well-known/jwks.json"
 pytestmark = pytest.mark.django_db
@@ -32,9 +32,10 @@ def jwks_file(tmp_path, data) -> str:
 
 
 def add(tmp_path, data, *extra) -> str:
+    system = [] if "--mrn-system" in extra else ["--mrn-system", "urn:oid:1.2.3"]
     return run(
         "add", "--iss", "https://ehr.example.org", "--name", "Epic test",
-        "--jwks-file", jwks_file(tmp_path, data), *extra,
+        "--jwks-file", jwks_file(tmp_path, data), *system, *extra,
     )  # fmt: skip
 
 
@@ -60,6 +61,47 @@ def test_an_ehr_is_added_listed_and_removed_with_its_record_kept(tmp_path, clien
     add(tmp_path, key_set())  # added again: the same record and account, active
     renewed = CdsClient.objects.get()
     assert (renewed.pk, renewed.user, renewed.active) == (ehr.pk, ehr.user, True)
+
+
+def test_adding_an_active_issuer_again_changes_nothing_without_replace(tmp_path):
+    add(tmp_path, key_set())
+    other = {"keys": [public_jwk(ec.generate_private_key(ec.SECP384R1()), "new-1", "ES384")]}
+    with pytest.raises(CommandError, match="already registered and active.*--replace"):
+        add(tmp_path, other, "--mrn-system", "urn:oid:9.9")
+    kept = CdsClient.objects.get()
+    assert (kept.jwks, kept.mrn_system) == (key_set(), "urn:oid:1.2.3")
+
+    said = add(tmp_path, other, "--mrn-system", "urn:oid:9.9", "--replace")
+    assert "Replaced Epic test" in said
+    assert "keys ec-1 (ES384), rsa-1 (RS384) are now new-1 (ES384)" in said
+    assert "MRN system urn:oid:1.2.3 is now urn:oid:9.9" in said
+    replaced = CdsClient.objects.get()
+    assert (replaced.pk, replaced.jwks, replaced.mrn_system) == (kept.pk, other, "urn:oid:9.9")
+
+
+@pytest.mark.parametrize("system", [None, "", "no-scheme", "urn:oid:1 2", "urn:" + "x" * 300])
+def test_an_ehr_is_not_added_without_a_usable_mrn_system(tmp_path, system):
+    args = ["add", "--iss", "https://ehr.example.org", "--name", "Epic test"]
+    args += ["--jwks-file", jwks_file(tmp_path, key_set())]
+    with pytest.raises(CommandError, match="mrn-system"):
+        run(*args, *([] if system is None else ["--mrn-system", system]))
+    assert not CdsClient.objects.exists()
+
+
+def test_an_mrn_system_is_set_on_a_client_registered_without_one(client, seeded):
+    """Clients registered before the system was required get no cards until it is set."""
+    from tests.interop.ehr import hook_body, patient_resource
+
+    ehr = Ehr(CdsClient.register(iss="https://ehr.example.org", name="Old", jwks=key_set()))
+    body = hook_body(patient=patient_resource("RLS-0042"))
+    path = "/cds-services/rls-patient-view"
+    assert ehr.post(client, path, body).json()["cards"] == []
+    assert "no MRN system (gets no cards)" in run("list")
+    said = run("set-mrn-system", "--iss", "https://ehr.example.org", "--mrn-system", MRN_SYSTEM)
+    assert f"MRN system (none) is now {MRN_SYSTEM}" in said
+    assert ehr.post(client, path, body).json()["cards"]
+    with pytest.raises(CommandError, match="No active EHR"):
+        run("set-mrn-system", "--iss", "https://nobody.example.org", "--mrn-system", "urn:x")
 
 
 def test_a_key_set_with_a_private_key_is_refused(tmp_path):
@@ -113,7 +155,8 @@ def test_a_key_set_that_is_not_public_es384_or_rs384_keys_is_refused(tmp_path, d
 
 def test_a_key_set_url_must_be_https_and_allow_listed(settings):
     settings.CDS_JWKS_URL_ALLOWLIST = ["https://keys.example.org/jwks.json", "http://plain.example"]
-    base = ["add", "--iss", "https://ehr.example.org", "--name", "Epic test", "--jwks-url"]
+    base = ["add", "--iss", "https://ehr.example.org", "--name", "Epic test"]
+    base += ["--mrn-system", "urn:oid:1.2.3", "--jwks-url"]
     with pytest.raises(CommandError, match="not on DJANGO_CDS_JWKS_URLS"):
         run(*base, "https://evil.example.org/jwks.json")
     with pytest.raises(CommandError, match="https"):
@@ -132,7 +175,7 @@ def test_a_key_set_url_must_be_https_and_allow_listed(settings):
 )
 def test_an_issuer_and_a_name_are_required(tmp_path, args, says):
     with pytest.raises(CommandError, match=says):
-        run("add", *args, "--jwks-file", jwks_file(tmp_path, key_set()))
+        run("add", *args, "--jwks-file", jwks_file(tmp_path, key_set()), "--mrn-system", "urn:x")
 
 
 def test_removing_an_unknown_ehr_says_so():
@@ -150,11 +193,32 @@ def deploy_check() -> None:
 def test_check_deploy_warns_about_an_active_sandbox_client(settings):
     settings.PUBLIC_BASE_URL = "https://rls.example.org"
     deploy_check()  # nothing to say
-    CdsClient.register(iss="https://sandbox.cds-hooks.org", name="Sandbox", jwks_url=SANDBOX_JWKS)
+    CdsClient.register(
+        iss="https://sandbox.cds-hooks.org",
+        name="Sandbox",
+        jwks_url=SANDBOX_JWKS,
+        mrn_system="urn:oid:1.2.3",
+    )
     with pytest.raises(SystemCheckError, match="interop.W001"):
         deploy_check()
     CdsClient.objects.get().deactivate()
     deploy_check()
+
+
+def test_check_deploy_names_an_active_client_without_an_mrn_system(settings):
+    settings.PUBLIC_BASE_URL = "https://rls.example.org"
+    client = CdsClient.register(iss="https://ehr.example.org", name="Old Epic", jwks=key_set())
+    with pytest.raises(SystemCheckError, match=r"(?s)interop.W005.*Old Epic"):
+        deploy_check()
+    client.mrn_system = "urn:oid:1.2.3"
+    client.save()
+    deploy_check()
+
+
+def test_check_deploy_says_when_there_is_no_public_address(settings):
+    settings.PUBLIC_BASE_URL = ""
+    with pytest.raises(SystemCheckError, match="interop.W006"):
+        deploy_check()
 
 
 @pytest.mark.parametrize(
@@ -175,13 +239,12 @@ def test_check_deploy_warns_about_sandbox_settings_and_plain_http(
 
 
 def test_production_settings_trust_no_sandbox_and_check_deploy_stays_clean():
-    production = PRODUCTION | {"DJANGO_PUBLIC_BASE_URL": "https://rls.example.org"}
-    result = run_manage("check", "--deploy", "--fail-level", "WARNING", **production)
+    result = run_manage("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION)
     assert result.returncode == 0, result.stderr
     shown = run_manage(
         "shell", "--no-imports", "-c",
         "from django.conf import settings as s; "
-        "print(s.PUBLIC_BASE_URL, s.CDS_JWKS_URL_ALLOWLIST, s.CORS_ALLOWED_ORIGINS)",
+        "print(s.CDS_JWKS_URL_ALLOWLIST, s.CORS_ALLOWED_ORIGINS)",
         **PRODUCTION,
     )  # fmt: skip
     assert shown.stdout.strip() == "[] []", shown.stderr

@@ -3,7 +3,10 @@ options declined with the mapped reason, overridden cautions acknowledged; attri
 the EHR through its account and to the EHR user in the comment; once however often it is
 sent; and never over a decision made in the app meanwhile."""
 
+import json
+
 import pytest
+from django.db import DatabaseError
 
 from guidance.models import CardStatus, Decision, DeclineReason, Recommendation
 from guidance.services import evaluate_assessment
@@ -137,7 +140,12 @@ def test_overriding_an_option_declines_it_with_the_mapped_reason(client, ehr, se
             DeclineReason.OTHER,
             "Override reason: Local reason (X1).",
         ),
-        (None, DeclineReason.OTHER, "From Test EHR feedback"),
+        (
+            {"display": "a display, but no code"},
+            DeclineReason.OTHER,
+            "From Test EHR feedback, EHR user Practitioner/COREPRACTITIONER1. "
+            "Override reason: a display, but no code.",
+        ),
     ],
 )
 def test_override_reasons_map_back_to_our_coded_reasons(
@@ -147,6 +155,89 @@ def test_override_reasons_map_back_to_our_coded_reasons(
     decision = card_of(seeded, "LIFE-EXERCISE").latest_decision
     assert decision.decline_reason == expected
     assert says in decision.comment
+
+
+def test_a_comment_alone_declines_an_option_as_other_with_that_comment(client, ehr, seeded, shown):
+    item = overridden(shown["LIFE-EXERCISE"], comment="walks an hour a day already")
+    assert send(client, ehr, item).status_code == 200
+    decision = card_of(seeded, "LIFE-EXERCISE").latest_decision
+    assert (decision.status, decision.decline_reason) == (CardStatus.DECLINED, DeclineReason.OTHER)
+    assert "Comment: walks an hour a day already" in decision.comment
+
+
+@pytest.mark.parametrize(
+    "override", [None, {}, {"reason": {}}, {"reason": None, "userComment": ""}]
+)
+def test_a_plain_dismiss_is_kept_as_a_dismissal_not_as_a_decision(
+    client, ehr, seeded, shown, clinician, override
+):
+    """The sandbox's "Dismiss" sends overridden with no reason: the clinician closed the
+    card. It used to be recorded as a decline, "Other", with no comment, which the app's
+    own form refuses."""
+    items = [overridden(shown["LIFE-EXERCISE"]), overridden(shown["SAFE-GABA-MISUSE"])]
+    for item in items:
+        item.pop("overrideReason", None)
+        if override is not None:
+            item["overrideReason"] = override
+    versions = {
+        code: card_of(seeded, code).version for code in ("LIFE-EXERCISE", "SAFE-GABA-MISUSE")
+    }
+    assert send(client, ehr, *items).status_code == 200
+
+    assert not Decision.objects.exists()
+    for code, version in versions.items():
+        card = card_of(seeded, code)
+        assert (card.status, card.version) == (CardStatus.PENDING, version)
+        (dismissal,) = card.dismissals.all()
+        assert dismissal.by == ehr.client.user
+        assert dismissal.where == "Test EHR feedback, EHR user Practitioner/COREPRACTITIONER1"
+    assert all(feedback.dismissal for feedback in HookFeedback.objects.all())
+
+    client.force_login(clinician)
+    page = client.get(seeded.get_absolute_url()).content.decode()
+    assert page.count("Dismissed in the EHR 1×") == 2
+    assert "Dismissed without a reason, not a decision: Test EHR feedback" in page
+
+
+def test_a_dismiss_of_a_card_decided_in_the_app_since_is_stale(
+    client, ehr, seeded, shown, clinician
+):
+    card = card_of(seeded, "LIFE-EXERCISE")
+    card.decide(status=CardStatus.ACCEPTED, by=clinician, expected_version=card.version)
+    assert send(client, ehr, overridden(shown["LIFE-EXERCISE"])).status_code == 200
+    feedback = HookFeedback.objects.get()
+    assert (feedback.stale, feedback.dismissal) == (True, None)
+    card.refresh_from_db()
+    assert card.status == CardStatus.ACCEPTED and not card.dismissals.exists()
+
+
+def test_a_batch_that_fails_part_way_records_none_of_it(client, ehr, seeded, shown, monkeypatch):
+    """Item 0 used to be committed before item 1 failed: the EHR saw a failure for a batch
+    that had half happened."""
+    decide = Recommendation.decide
+
+    def fail_on_the_second(card, **kwargs):
+        if Decision.objects.filter(by=kwargs["by"]).exists():
+            raise DatabaseError("the database went away")
+        return decide(card, **kwargs)
+
+    monkeypatch.setattr(Recommendation, "decide", fail_on_the_second)
+    items = [accepted(shown["LIFE-SLEEP"]), accepted(shown["LIFE-EXERCISE"])]
+    with pytest.raises(DatabaseError):
+        send(client, ehr, *items)
+    assert not HookFeedback.objects.exists()
+    assert not Decision.objects.exists()
+    assert card_of(seeded, "LIFE-SLEEP").status == CardStatus.PENDING
+
+
+def test_a_lone_surrogate_in_a_batch_is_refused_before_anything_is_written(client, ehr, shown):
+    item = overridden(shown["LIFE-EXERCISE"], comment="SURROGATE")
+    raw = json.dumps({"feedback": [accepted(shown["LIFE-SLEEP"]), item]})
+    raw = raw.replace("SURROGATE", "bad \\ud800 text")  # valid JSON: an escape
+    assert json.loads(raw)["feedback"][1]["overrideReason"]["userComment"] == "bad \ud800 text"
+    assert_outcome(ehr.post(client, FEEDBACK, raw), 400, "surrogate")
+    assert not HookFeedback.objects.exists()
+    assert not Decision.objects.exists()
 
 
 def test_overriding_a_caution_acknowledges_it(client, ehr, seeded, shown):

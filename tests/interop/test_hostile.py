@@ -16,6 +16,7 @@ from django.db import transaction
 from django.db.models import F, Value
 from django.db.models.functions import Concat
 from django.urls import URLResolver, get_resolver, reverse
+from django.utils import timezone
 from markdown_it import MarkdownIt
 
 from guidance.models import (
@@ -88,13 +89,24 @@ def test_a_token_id_with_a_nul_character_is_refused(client, ehr):
     assert not SeenToken.objects.exists()
 
 
-def test_an_audience_list_is_refused_even_when_it_names_the_address_called(client, ehr):
+def test_an_audience_of_several_is_refused_even_when_it_names_the_address_called(client, ehr):
     """A token made out to several services could be replayed to us by any of them."""
-    token = ehr.token(
-        DISCOVERY,
-        claims={"aud": ["http://testserver" + DISCOVERY, "https://other-service.example.org"]},
-    )
-    assert_outcome(client.get(DISCOVERY, HTTP_AUTHORIZATION=f"Bearer {token}"), 401, "audience")
+    for audiences in (
+        ["http://testserver" + DISCOVERY, "https://other-service.example.org"],
+        ["http://testserver" + DISCOVERY, "http://testserver" + DISCOVERY],
+        [],
+        ["http://testserver/cds-services/other"],
+    ):
+        token = ehr.token(DISCOVERY, claims={"aud": audiences})
+        response = client.get(DISCOVERY, HTTP_AUTHORIZATION=f"Bearer {token}")
+        assert_outcome(response, 401, "audience")
+    assert not SeenToken.objects.exists()
+
+
+def test_an_audience_list_of_exactly_the_address_called_is_accepted(client, ehr):
+    """RFC 7519 allows aud as a string or an array; the finding was a refusal of the array."""
+    token = ehr.token(DISCOVERY, claims={"aud": ["http://testserver" + DISCOVERY]})
+    assert client.get(DISCOVERY, HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 200
 
 
 def test_a_token_naming_another_clients_key_id_is_checked_with_its_own_issuers_keys(client, db):
@@ -198,6 +210,7 @@ HOSTILE_VALUES = {
     "nested": json.loads("[" * 60 + "]" * 60),
     "far dates": "9999-12-31T23:59:59-05:00",
     "early dates": "0001-01-01T00:00:00+05:00",
+    "lone surrogate": "a\ud800b",  # valid JSON (an escape), not text: a 500 once
 }
 
 
@@ -251,6 +264,7 @@ def ferritin(value=30, unit="ng/mL"):
     return {
         "resourceType": "Observation",
         "status": "final",
+        "subject": {"reference": "Patient/p1"},
         "code": {"coding": [{"system": LOINC, "code": "2276-4"}]},
         "effectivePeriod": {"start": "2026-11-01", "end": "2026-11-02T08:00:00Z"},
         "valueQuantity": {"value": value, "unit": unit, "system": UCUM, "code": unit},
@@ -419,6 +433,88 @@ def test_a_patient_with_tens_of_thousands_of_identifiers_is_no_match_and_answere
     assert HookCall.objects.get().patient is None
 
 
+# The findings of the EHR review, each sent with a registered client's valid token
+
+
+def test_finding_a_foreign_hospitals_patient_with_our_number_gets_nothing(client, ehr, seeded):
+    foreign = patient_resource("rls-0042", system="urn:oid:1.2.840.99.1", birth_date="1961-09-30")
+    response = ehr.post(client, PATIENT_VIEW, hook_body(patient={**foreign, "gender": "male"}))
+    assert response.json() == {"cards": []}
+    assert not HookCard.objects.exists()
+
+
+def test_finding_a_prefetch_of_another_patient_than_the_context_is_a_400(client, ehr, seeded):
+    body = hook_body(patient=patient_resource("RLS-0042", id="p1"), patientId="p2")
+    assert_outcome(ehr.post(client, PATIENT_VIEW, body), 400, "context.patientId")
+    assert not HookCall.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"subject": {"reference": "Patient/p2"}},  # another patient's
+        {"subject": {"display": "Jane Doe"}},  # nobody we can check
+        {"effectiveDateTime": "9999-12-31"},  # always the newest, once
+        {"valueQuantity": {"value": "0.6", "unit": "mg/dL", "system": UCUM, "code": "mg/dL"}},
+    ],
+)
+def test_finding_another_patients_or_a_future_creatinine_changes_no_caution(
+    client, ehr, seeded, change
+):
+    """The seeded patient has no creatinine: the unknown-clearance caution must stay. A
+    usable creatinine and weight of the patient's own would replace it."""
+
+    def creatinine(**extra):
+        return {
+            "resourceType": "Observation",
+            "id": "crea-1",
+            "status": "final",
+            "code": {"coding": [{"system": LOINC, "code": "2160-0"}]},
+            "subject": {"reference": "Patient/p1"},
+            "effectiveDateTime": "2026-11-28",
+            "valueQuantity": {"value": 0.6, "unit": "mg/dL", "system": UCUM, "code": "mg/dL"},
+            **extra,
+        }
+
+    weight = {
+        **creatinine(),
+        "id": "w-1",
+        "code": {"coding": [{"system": LOINC, "code": "29463-7"}]},
+    }
+    weight["valueQuantity"] = {"value": 70, "unit": "kg", "system": UCUM, "code": "kg"}
+
+    def rules(prefetch):
+        response = ehr.post(client, ORDER_SELECT, gabapentin_order(prefetch))
+        return {
+            card["source"]["label"].split(" · ")[1].split(" v")[0]
+            for card in response.json()["cards"]
+        }
+
+    assert "SAFE-GABA-RENAL-UNKNOWN" not in rules({"creatinine": creatinine(), "weight": weight})
+    assert "SAFE-GABA-RENAL-UNKNOWN" in rules(
+        {"creatinine": creatinine(**change), "weight": weight}
+    )
+    refused = HookCall.objects.order_by("at", "pk").last()
+    assert refused is not None and refused.refusals[0].startswith("Observation/crea-1")
+
+
+def test_finding_a_lone_surrogate_in_a_feedback_batch_writes_nothing(client, ehr, seeded):
+    sent = cards_sent(client, ehr)
+    items = [accepting(sent["option"], WHEN), overriding(sent["caution"], WHEN, "x\ud800")]
+    assert_outcome(ehr.post(client, FEEDBACK, {"feedback": items}), 400, "surrogate")
+    assert not HookFeedback.objects.exists()
+    assert not Decision.objects.exists()
+
+
+def test_finding_a_plain_dismiss_is_not_a_decline(client, ehr, seeded):
+    option = cards_sent(client, ehr)["option"]
+    item = {"card": option["uuid"], "outcome": "overridden", "outcomeTimestamp": WHEN}
+    assert ehr.post(client, FEEDBACK, {"feedback": [item]}).status_code == 200
+    assert not Decision.objects.exists()
+    card = card_record(option)
+    assert card.status == CardStatus.PENDING and card.dismissals.count() == 1
+
+
 # Feedback (an EHR that means harm or is buggy)
 
 
@@ -534,8 +630,18 @@ def fhir_file(*resources: dict) -> bytes:
     return json.dumps({"resourceType": "Bundle", "type": "collection", "entry": entries}).encode()
 
 
-def mr_patient(mrn: str) -> dict:
-    return {"resourceType": "Patient", "identifier": [{"type": MR, "value": mrn}]}
+def mr_patient(mrn: str, id: str = "p1") -> dict:
+    """Born on make_patient's default date, so that with our MRN it is our patient."""
+    return {
+        "resourceType": "Patient",
+        "id": id,
+        "identifier": [{"type": MR, "value": mrn}],
+        "birthDate": "1980-01-01",
+    }
+
+
+def about_p1(resource: dict) -> dict:
+    return resource | {"subject": {"reference": "Patient/p1"}}
 
 
 def uploaded(as_user, clinician, patient, content: bytes):
@@ -553,7 +659,8 @@ def patient(db):
 def test_a_lab_value_too_large_for_a_decimal_is_refused_not_a_server_error(
     as_user, clinician, patient
 ):
-    content = fhir_file(ferritin(0)).replace(b'"value": 0', b'"value": 1e999999999')
+    content = fhir_file(mr_patient("MRN-77"), about_p1(ferritin(0)))
+    content = content.replace(b'"value": 0', b'"value": 1e999999999')
     response = uploaded(as_user, clinician, patient, content)
     assert response.status_code == 200
     assert "not a number we can use" in response.content.decode()
@@ -562,14 +669,15 @@ def test_a_lab_value_too_large_for_a_decimal_is_refused_not_a_server_error(
 
 def test_a_file_with_another_patient_besides_ours_is_refused_whole(as_user, clinician, patient):
     """The labs of a file holding two patients may be either's: none is read."""
-    content = fhir_file(mr_patient("MRN-77"), mr_patient("OTHER-1"), ferritin())
+    content = fhir_file(mr_patient("MRN-77"), mr_patient("OTHER-1", "p2"), about_p1(ferritin()))
     response = uploaded(as_user, clinician, patient, content)
     assert "The file is another patient&#x27;s" in response.content.decode()
     assert response.context["form"].errors["file"]
     # A Patient carrying another organisation's number as well as ours is still ours.
     ours = mr_patient("MRN-77")
     ours["identifier"].append({"type": MR, "system": "urn:oid:9.9", "value": "H-123"})
-    assert uploaded(as_user, clinician, patient, fhir_file(ours, ferritin())).context["found"].labs
+    found = uploaded(as_user, clinician, patient, fhir_file(ours, about_p1(ferritin())))
+    assert found.context["found"].labs
 
 
 @pytest.mark.parametrize(
@@ -586,20 +694,23 @@ def test_a_file_with_another_patient_besides_ours_is_refused_whole(as_user, clin
     ],
     ids=["100,000 entries", "600,000 values"],
 )
-def test_a_file_far_larger_in_items_than_a_lab_file_is_refused_at_once(content):
+def test_a_file_far_larger_in_items_than_a_lab_file_is_refused_at_once(patient, content):
     started = time.monotonic()
     with pytest.raises(FhirFileError, match="more than"):
-        read_labs(content)
+        read_labs(content, patient=patient, now=timezone.now())
     assert time.monotonic() - started < 3
 
 
 def test_markup_in_a_file_is_shown_as_text(as_user, clinician, patient):
-    named = ferritin(42, "<img src=x onerror=alert(1)>")
+    named = about_p1(ferritin(42, "<img src=x onerror=alert(1)>"))
     content = json.dumps(
         {
             "resourceType": "Bundle",
             "type": "collection",
-            "entry": [{"fullUrl": "urn:<script>alert(1)</script>", "resource": named}],
+            "entry": [
+                {"resource": mr_patient("MRN-77")},
+                {"fullUrl": "urn:<script>alert(1)</script>", "resource": named},
+            ],
         }
     ).encode()
     page = uploaded(as_user, clinician, patient, content).content.decode()

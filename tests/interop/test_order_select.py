@@ -11,8 +11,9 @@ from interop import drugs
 from interop.hooks import facts_with_labs
 from interop.models import HookCall, HookCard
 from interop.prefetch import labs
+from patients.models import Patient
 from tests.base import COMPLETE_IRLS, CRITERIA_MET, make_assessment, make_patient
-from tests.interop.ehr import hook_body, observation, patient_resource, searchset
+from tests.interop.ehr import chart_of, hook_body, observation, patient_resource, searchset
 
 ORDER_SELECT = "/cds-services/rls-order-select"
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
@@ -30,9 +31,10 @@ def medication_request(concept: dict, request_id: str = "draft-1") -> dict:
 
 
 def order(client, ehr, mrn: str, *requests: dict, selections=None, **prefetch):
+    ours = Patient.objects.filter(mrn=mrn).first()
     body = hook_body(
         "order-select",
-        patient=patient_resource(mrn),
+        patient=chart_of(ours) if ours else patient_resource(mrn),
         prefetch=prefetch,
         draftOrders={
             "resourceType": "Bundle",
@@ -184,6 +186,10 @@ def test_every_drug_maps_to_an_option_of_the_rules():
 # Labs from the prefetch
 
 
+OURS = frozenset({"Patient/p1"})
+NOW = datetime(2026, 12, 1, tzinfo=UTC)
+
+
 def test_prefetched_labs_replace_missing_or_older_ones_in_our_units(seeded):
     seeded.serum_creatinine_mg_dl = 0.9
     seeded.weight_kg = 70
@@ -194,15 +200,17 @@ def test_prefetched_labs_replace_missing_or_older_ones_in_our_units(seeded):
             "ferritin": searchset(observation("2276-4", 30, "ug/L", "2026-11-25")),
             "tsat": searchset(observation("2502-3", 12, "%", "2026-11-25")),
             "patient": None,
-        }
+        },
+        subject=OURS,
+        now=NOW,
     )
-    assert {fact: lab.value for fact, lab in found.items()} == {
+    assert {fact: lab.value for fact, lab in found.labs.items()} == {
         "serum_creatinine_mg_dl": 1.5,
         "weight_kg": 80.0,
         "ferritin_ng_ml": 30.0,
         "tsat_percent": 12.0,
     }
-    facts = facts_with_labs(seeded, found)
+    facts = facts_with_labs(seeded, found.labs)
     assert facts["serum_creatinine_mg_dl"] == 1.5  # newer than the assessment
     assert facts["weight_kg"] == 70  # the assessment's is newer
     assert facts["ferritin_ng_ml"] == 30.0
@@ -220,7 +228,77 @@ def test_a_latest_lab_in_a_unit_not_converted_is_left_out_and_no_older_one_stand
                 observation("2276-4", 30, "mmol/L", "2026-11-26"),
             ),
             "patient": None,
-        }
+        },
+        subject=OURS,
+        now=NOW,
     )
-    assert found == {}
-    assert facts_with_labs(seeded, found)["ferritin_ng_ml"] == seeded.ferritin_ng_ml
+    assert found.labs == {}
+    assert found.refusals
+    assert facts_with_labs(seeded, found.labs)["ferritin_ng_ml"] == seeded.ferritin_ng_ml
+
+
+# Whose labs: the findings
+
+
+@pytest.fixture
+def failing_kidneys(clinician):
+    """76, 50 kg, creatinine 3.4 mg/dL: creatinine clearance (140 - 76) x 50 / (72 x 3.4)
+    x 0.85 = 11 mL/min, so the renal-dose caution fires."""
+    patient = make_patient(mrn="KID-1", date_of_birth=date(1950, 3, 1), sex="female")
+    assessment = make_assessment(
+        patient,
+        clinician,
+        assessed_at=datetime(2026, 11, 20, 10, tzinfo=UTC),
+        **CRITERIA_MET,
+        **COMPLETE_IRLS,
+        serum_creatinine_mg_dl=3.4,
+        weight_kg=50,
+    )
+    evaluate_assessment(assessment=assessment)
+    return assessment
+
+
+def someone_elses(resource: dict) -> dict:
+    return {**resource, "id": "theirs", "subject": {"reference": "Patient/p2"}}
+
+
+def test_another_patients_creatinine_is_refused_and_the_renal_caution_stays(
+    client, ehr, failing_kidneys
+):
+    """The finding: a prefetched creatinine whose subject is another patient replaced ours
+    (CrCl 11 mL/min became 57 and above) and removed the renal-dose caution."""
+    theirs = someone_elses(observation("2160-0", 0.6, "mg/dL", "2026-11-28"))
+    sent = order(
+        client, ehr, "KID-1", medication_request(GABAPENTIN_300), creatinine=searchset(theirs)
+    )
+    assert "SAFE-GABA-RENAL" in rules_of(sent)
+    renal = sent[rules_of(sent).index("SAFE-GABA-RENAL")]
+    assert "creatinine clearance: 11 mL/min" in renal["detail"]
+    (refusal,) = HookCall.objects.get().refusals
+    assert refusal.startswith("Observation/theirs") and "Patient/p2" in refusal
+
+
+def test_a_lab_dated_in_the_future_is_refused_and_the_renal_caution_stays(
+    client, ehr, failing_kidneys
+):
+    """The finding: a lab dated 9999 always counted as the newest."""
+    future = {**observation("2160-0", 0.6, "mg/dL", "9999-12-31"), "id": "future"}
+    sent = order(
+        client, ehr, "KID-1", medication_request(GABAPENTIN_300), creatinine=searchset(future)
+    )
+    renal = sent[rules_of(sent).index("SAFE-GABA-RENAL")]
+    assert "creatinine clearance: 11 mL/min" in renal["detail"]
+    (refusal,) = HookCall.objects.get().refusals
+    assert refusal.startswith("Observation/future")
+
+
+def test_our_patients_newer_creatinine_in_the_prefetch_is_used(client, ehr, failing_kidneys):
+    """The other side: a result about the context's patient, dated before now, still counts
+    (by reference Patient/p1, or absolute on the EHR's FHIR server)."""
+    for reference in ("Patient/p1", "http://127.0.0.1:8099/fhir/Patient/p1"):
+        ours = {**observation("2160-0", 0.6, "mg/dL", "2026-11-28")}
+        ours["subject"] = {"reference": reference}
+        sent = order(
+            client, ehr, "KID-1", medication_request(GABAPENTIN_300), creatinine=searchset(ours)
+        )
+        assert "SAFE-GABA-RENAL" not in rules_of(sent)

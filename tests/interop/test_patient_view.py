@@ -1,8 +1,9 @@
-"""patient-view: the EHR's patient is ours by MRN, and gets the undecided cards of their
+"""patient-view: the EHR's patient is ours by the client's MRN system and an agreeing birth
+date, and gets the undecided cards of their
 latest assessment, in the assessment page's order, as CDS Hooks cards; nothing is decided
 by the call, and its query count does not grow with the cards."""
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -10,12 +11,22 @@ from guidance.cards import because_words, in_page_order
 from guidance.models import CardStatus, Decision, Kind, Recommendation
 from guidance.services import evaluate_assessment
 from interop import cards
-from interop.models import HookCall, HookCard
+from interop.models import CdsClient, HookCall, HookCard
+from patients.models import PatientAccess
 from tests.base import COMPLETE_COWS, COMPLETE_IRLS, CRITERIA_MET, make_assessment, make_patient
-from tests.interop.ehr import Ehr, hook_body, patient_resource, register
+from tests.interop.ehr import (
+    ISS,
+    MRN_SYSTEM,
+    V2_0203,
+    Ehr,
+    chart_of,
+    hook_body,
+    key_set,
+    patient_resource,
+)
 
 PATIENT_VIEW = "/cds-services/rls-patient-view"
-V2_0203 = "http://terminology.hl7.org/CodeSystem/v2-0203"
+MR = {"system": V2_0203, "code": "MR"}
 
 
 def view(client, ehr, patient):
@@ -156,47 +167,116 @@ def test_only_the_latest_assessment_counts(client, ehr, seeded, clinician):
     assert len(sent) == len(latest)
 
 
-# Matching the EHR's patient to ours: by MRN only
+# Matching the EHR's patient to ours: the client's MRN system, and the same birth date
 
 
 @pytest.mark.parametrize(
     ("identifier", "matches"),
     [
-        ({"value": "RLS-0042", "type": {"coding": [{"system": V2_0203, "code": "MR"}]}}, True),
-        ({"value": " rls-0042 ", "type": {"coding": [{"system": V2_0203, "code": "MR"}]}}, True),
-        ({"value": "RLS-0042"}, False),  # no type, and no MRN system configured
-        ({"value": "RLS-0042", "type": {"coding": [{"code": "MR"}]}}, False),  # MR of what?
-        ({"value": "RLS-0043", "type": {"coding": [{"system": V2_0203, "code": "MR"}]}}, False),
-        ({"value": "RLS-0042", "type": {"coding": [{"system": V2_0203, "code": "SS"}]}}, False),
-        ({"value": 42, "type": {"coding": [{"system": V2_0203, "code": "MR"}]}}, False),
+        ({"value": "RLS-0042", "system": MRN_SYSTEM}, True),  # the type is not needed
+        ({"value": " rls-0042 ", "system": MRN_SYSTEM}, True),
+        ({"value": "RLS-0042", "system": MRN_SYSTEM, "type": {"coding": [MR]}}, True),
+        # Typed MR but under no system, or another organisation's: not our number.
+        ({"value": "RLS-0042", "type": {"coding": [MR]}}, False),
+        ({"value": "RLS-0042", "system": "urn:oid:9.9.9", "type": {"coding": [MR]}}, False),
+        ({"value": "RLS-0043", "system": MRN_SYSTEM}, False),
+        ({"value": 42, "system": MRN_SYSTEM}, False),
     ],
 )
-def test_the_patient_is_matched_by_an_mr_identifier(client, ehr, seeded, identifier, matches):
-    patient = {"resourceType": "Patient", "id": "p1", "identifier": [identifier]}
+def test_the_patient_is_matched_by_the_clients_mrn_system_only(
+    client, ehr, seeded, identifier, matches
+):
+    patient = {**patient_resource(None), "identifier": [identifier]}
     assert bool(view(client, ehr, patient)) is matches
 
 
-def test_an_ehr_with_an_mrn_system_is_matched_under_that_system_only(client, seeded):
-    ehr = Ehr(register(iss="https://mrn.example.org", mrn_system="urn:oid:1.2.3.4"))
-    ehr.iss = "https://mrn.example.org"
-    assert view(client, ehr, patient_resource("RLS-0042", system="urn:oid:1.2.3.4", typed=False))
-    # An MR number under another organisation's system is not ours.
-    assert not view(client, ehr, patient_resource("RLS-0042", system="urn:oid:9.9.9"))
-    assert view(client, ehr, patient_resource("RLS-0042"))  # MR with no system: ours
+def test_another_hospitals_patient_with_the_same_number_gets_no_cards(client, ehr, seeded):
+    """The finding: a Patient from another hospital (another system, male, another name and
+    birth date, value mrn-00001) received all the cards of our female patient MRN-00001."""
+    elsewhere = {
+        "resourceType": "Patient",
+        "id": "p1",
+        "identifier": [
+            {"system": "urn:oid:1.2.840.99.1", "type": {"coding": [MR]}, "value": "rls-0042"}
+        ],
+        "gender": "male",
+        "birthDate": "1961-09-30",
+        "name": [{"family": "Other", "given": ["Someone"]}],
+    }
+    assert view(client, ehr, elsewhere) == []
+    call = HookCall.objects.get()
+    assert (call.patient, call.assessment, call.cards.count()) == (None, None, 0)
+    assert not PatientAccess.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("birth_date", "gender", "matches"),
+    [
+        ("1988-04-12", "female", True),
+        ("1988-04-12", "unknown", True),  # says nothing against ours
+        ("1988-04-12", None, True),
+        ("1988-04-13", "female", False),  # our number, someone else's birthday
+        ("1988-04", "female", False),  # a month is not a date of birth to agree with
+        (None, "female", False),
+        ("1988-04-12", "male", False),
+    ],
+)
+def test_our_number_matches_only_with_our_patients_birth_date_and_sex(
+    client, ehr, seeded, birth_date, gender, matches
+):
+    patient = patient_resource("RLS-0042", birth_date=birth_date, gender=gender)
+    assert bool(view(client, ehr, patient)) is matches
+
+
+def test_a_patient_whose_sex_is_not_known_here_is_matched_on_the_birth_date(client, ehr, clinician):
+    patient = make_patient(mrn="UNK-1", sex="unknown", date_of_birth=date(1970, 2, 3))
+    evaluate_assessment(assessment=make_assessment(patient, clinician, sleep_hours_per_night=5))
+    assert view(client, ehr, chart_of(patient, gender="male"))
+
+
+def test_a_client_registered_without_an_mrn_system_gets_no_cards(client, seeded):
+    ehr = Ehr(CdsClient.register(iss=ISS, name="Old", jwks=key_set()))
+    assert view(client, ehr, patient_resource("RLS-0042")) == []
+    assert view(client, ehr, patient_resource("RLS-0042", system=None)) == []
+
+
+def test_trying_record_numbers_in_a_row_finds_nobody_without_their_birth_dates(
+    client, ehr, clinician
+):
+    """The finding: a registered EHR fetched the cards of 6 of 6 patients by trying
+    sequential MRNs. Without each patient's birth date, it gets none."""
+    for n in range(1, 7):
+        assessed_patient(clinician, f"MRN-{n:05d}", sleep_hours_per_night=5)
+    for n in range(1, 7):
+        assert view(client, ehr, patient_resource(f"MRN-{n:05d}", birth_date="1990-01-01")) == []
+    assert not HookCall.objects.exclude(patient=None).exists()
+    assert not PatientAccess.objects.exists()
 
 
 def test_an_unknown_or_archived_patient_gets_no_cards(client, ehr, seeded, staff):
     assert view(client, ehr, patient_resource("NOBODY-1")) == []
-    assert view(client, ehr, {"resourceType": "Observation", "identifier": []}) == []
     seeded.patient.archive(by=staff, reason="Moved away")
     assert view(client, ehr, patient_resource("RLS-0042")) == []
-    assert HookCall.objects.filter(patient=None).count() == 3
+    assert HookCall.objects.filter(patient=None).count() == 2
 
 
 def test_a_patient_without_an_assessment_gets_no_cards(client, ehr):
     patient = make_patient(mrn="NEW-1")
-    assert view(client, ehr, patient_resource("NEW-1")) == []
+    assert view(client, ehr, chart_of(patient)) == []
     assert HookCall.objects.get().patient == patient
+    assert not PatientAccess.objects.exists()  # nothing of the record was shown
+
+
+def test_sending_a_patients_cards_is_written_to_the_access_log(client, ehr, seeded):
+    body = hook_body(patient=patient_resource("RLS-0042"), userId="Practitioner/dr-jones")
+    assert ehr.post(client, PATIENT_VIEW, body).json()["cards"]
+    access = PatientAccess.objects.get()
+    assert (access.patient, access.user, access.view, access.ehr_user) == (
+        seeded.patient,
+        ehr.client.user,
+        "cds:rls-patient-view",
+        "Practitioner/dr-jones",
+    )
 
 
 # Summaries
@@ -245,7 +325,7 @@ def test_the_query_count_does_not_grow_with_the_cards(
     assert counts[0] <= 2 < 15 <= counts[1]
     ehr.get(client, "/cds-services")  # the first call of a process loads the key set classes
     for mrn, expected in (("FEW-1", counts[0]), ("MANY-1", counts[1])):
-        body = hook_body(patient=patient_resource(mrn))
+        body = hook_body(patient=patient_resource(mrn, birth_date="1980-01-01"))
         headers = ehr.auth(PATIENT_VIEW)
         with django_assert_num_queries(QUERIES):
             response = client.post(PATIENT_VIEW, body, content_type="application/json", **headers)
@@ -253,6 +333,8 @@ def test_the_query_count_does_not_grow_with_the_cards(
 
 
 # The client (1), the purge of expired tokens (1), the token recorded (3: in a savepoint),
-# the patient (1), the latest assessment (1), its cards (1), and the call and its cards
-# recorded (4: in a savepoint). In a test the transaction is the test's: savepoints.
-QUERIES = 12
+# the rate limits (3: calls this minute, this patient asked for already, the distinct
+# patients of the hour), the patient (1), the latest assessment (1), its cards (1), and
+# the call, its cards and the access log recorded (5: in a savepoint). In a test the
+# transaction is the test's: savepoints.
+QUERIES = 16

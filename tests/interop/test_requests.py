@@ -62,6 +62,27 @@ MALFORMED = {
     "fhirAuthorization not an object": (changed(VALID, "fhirAuthorization", "x"), "object"),
     "prefetch not an object": (changed(VALID, "prefetch", []), "prefetch must be"),
     "prefetch.patient a string": (changed(VALID, "prefetch.patient", "Patient/p1"), "patient"),
+    # The finding: the prefetch's Patient won over context.patientId, unchecked.
+    "prefetch.patient another patient's": (
+        changed(VALID, "prefetch.patient.id", "p2"),
+        "must be the Patient named by context.patientId",
+    ),
+    "prefetch.patient without an id": (
+        without(VALID, "prefetch.patient.id"),
+        "context.patientId",
+    ),
+    "prefetch.patient not a Patient": (
+        changed(VALID, "prefetch.patient.resourceType", "Practitioner"),
+        "context.patientId",
+    ),
+    "a lone surrogate": (
+        json.dumps(VALID).replace("COREPRACTITIONER1", "\\ud800").encode(),
+        "surrogate",
+    ),
+    "a lone low surrogate in a key": (
+        json.dumps(VALID).replace('"context": {', '"context": {"\\udc00": 1, ').encode(),
+        "surrogate",
+    ),
 }
 
 
@@ -70,6 +91,18 @@ def test_a_malformed_hook_request_is_a_400_and_records_nothing(client, ehr, case
     body, says = MALFORMED[case]
     assert_outcome(ehr.post(client, PATIENT_VIEW, body), 400, says)
     assert not HookCall.objects.exists()
+
+
+def test_a_prefetched_patient_that_is_not_the_contexts_is_logged_and_answered_with_nothing(
+    client, ehr, seeded, caplog
+):
+    body = changed(VALID, "context.patientId", "p2")  # the prefetch still holds p1, ours
+    assert_outcome(ehr.post(client, PATIENT_VIEW, body), 400, "context.patientId")
+    assert not HookCall.objects.exists()
+    (record,) = [r for r in caplog.records if r.name == "interop.hooks"]
+    assert record.levelname == "WARNING"
+    assert body["hookInstance"] in record.getMessage()
+    assert "RLS-0042" not in record.getMessage()
 
 
 def test_a_body_over_a_megabyte_is_refused_unread(client, ehr):

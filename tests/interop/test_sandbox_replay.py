@@ -27,7 +27,7 @@ from guidance.models import CardStatus, DeclineReason, Recommendation, Rule
 from guidance.services import evaluate_assessment
 from interop.models import CdsClient, HookFeedback
 from tests.base import COMPLETE_IRLS, CRITERIA_MET, make_assessment, make_patient, make_user
-from tests.interop.ehr import ec_key, public_jwk, session
+from tests.interop.ehr import MRN_SYSTEM, ec_key, public_jwk, session
 
 SANDBOX = "https://sandbox.cds-hooks.org"
 RECORDED_KID = "44823f3d-0b01-4a6c-a80e-b9d3e8a7226f"
@@ -45,6 +45,7 @@ def live(transactional_db, live_server, settings):
         iss=SANDBOX,
         name="CDS Hooks sandbox",
         jwks={"keys": [public_jwk(ec_key(), RECORDED_KID, "ES384")]},
+        mrn_system=MRN_SYSTEM,
     )
     clinician = make_user("clinician", "Clinicians")
     patient = make_patient(
@@ -101,12 +102,14 @@ def send(base: str, recording: dict[str, Any], body: Any = None) -> tuple[int, d
 
 
 def with_our_mrn(recording: dict[str, Any]) -> dict[str, Any]:
-    """The recorded hook body, its Patient given our MRN as an MR identifier: the sandbox's
-    test patient has no identifier at all, and MRN is how this service matches patients
-    (an EHR's real Patient resources carry one)."""
+    """The recorded hook body, its Patient given our MRN under the client's MRN system: the
+    sandbox's test patient has no identifier at all, and the MRN (with the birth date the
+    recording has, 1988-04-12) is how this service matches patients (an EHR's real Patient
+    resources carry one)."""
     body = json.loads(json.dumps(recording["body"]))
     body["prefetch"]["patient"]["identifier"] = [
         {
+            "system": MRN_SYSTEM,
             "type": {
                 "coding": [
                     {"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "MR"}
