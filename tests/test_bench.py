@@ -46,6 +46,7 @@ def test_every_key_is_measured_on_a_few_seeded_patients(db):
     assert result["assessment_save"]["saves"] == result["assessment_correction"]["saves"] == 2
     assert result["rule_preview"]["assessments"] == Assessment.objects.count()
     assert result["engine_us_per_assessment"]["median"] > 0
+    assert result["cds_patient_view"]["matched_share"] == 1  # each call found its patient
 
 
 def record_counts() -> tuple[int, ...]:

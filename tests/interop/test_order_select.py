@@ -11,7 +11,7 @@ from interop import drugs
 from interop.hooks import facts_with_labs
 from interop.models import HookCall, HookCard
 from interop.prefetch import labs
-from patients.models import Patient
+from patients.models import Patient, PatientAccess
 from tests.base import COMPLETE_IRLS, CRITERIA_MET, make_assessment, make_patient
 from tests.interop.ehr import chart_of, hook_body, observation, patient_resource, searchset
 
@@ -276,6 +276,12 @@ def test_another_patients_creatinine_is_refused_and_the_renal_caution_stays(
     assert "creatinine clearance: 11 mL/min" in renal["detail"]
     (refusal,) = HookCall.objects.get().refusals
     assert refusal.startswith("Observation/theirs") and "Patient/p2" in refusal
+    access = PatientAccess.objects.get()
+    assert (access.patient, access.view, access.ehr_user) == (
+        failing_kidneys.patient,
+        "cds:rls-order-select",
+        "Practitioner/COREPRACTITIONER1",
+    )
 
 
 def test_a_lab_dated_in_the_future_is_refused_and_the_renal_caution_stays(

@@ -126,8 +126,8 @@ def test_the_patient_pages_badges_and_decisions_read_no_column_one_row_at_a_time
 
 
 # + assessment with patient, author and evaluation, access-log insert, history with its
-# users, cards with their rules, decisions with their authors
-ASSESSMENT_PAGE_QUERIES = EVERY_PAGE + 5
+# users, cards with their rules, decisions with their authors, dismissals in an EHR
+ASSESSMENT_PAGE_QUERIES = EVERY_PAGE + 6
 
 
 def test_the_assessment_page_query_count_does_not_grow_with_corrections_cards_or_decisions(
@@ -142,6 +142,7 @@ def test_the_assessment_page_query_count_does_not_grow_with_corrections_cards_or
     evaluate_assessment(assessment=assessment)
     cards = list(Recommendation.objects.filter(assessment=assessment))
     for card in cards:
+        card.dismiss(by=clinician, where="Test EHR feedback, EHR user Practitioner/x")
         card.decide(status="deferred", by=clinician, expected_version=card.version)
         status = "acknowledged" if card.rule.kind == "caution" else "accepted"
         card.decide(status=status, by=clinician, expected_version=card.version)
@@ -151,3 +152,4 @@ def test_the_assessment_page_query_count_does_not_grow_with_corrections_cards_or
     assert len(response.context["changes"]) == 20
     assert len(cards) > 10
     assert response.content.decode().count('data-rule="') == len(cards)
+    assert response.content.decode().count("Dismissed in the EHR 1×") == len(cards)
