@@ -1,6 +1,7 @@
 """The CDS Hooks benchmark: signed patient-view calls with a prefetch (the Patient with its
-MRN under the EHR's system and its birth date, the latest ferritin), through Django's test client, for patients drawn from the
-seeded set. Signing is the EHR's work and is not timed; verifying is ours and is."""
+MRN under the EHR's system and its birth date, the latest ferritin), through Django's test
+client, for patients drawn from the seeded set. Signing is the EHR's work and is not timed;
+verifying is ours and is."""
 
 import json
 import random
