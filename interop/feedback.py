@@ -26,7 +26,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils.dateparse import parse_datetime
 
-from guidance.models import CardStatus, DeclineReason, Kind
+from guidance.models import CardStatus, DeclineReason, Kind, Recommendation
 from interop.cards import DECLINE_REASON_OF_CODE, override_displays
 from interop.hooks import read_json
 from interop.models import CdsClient, HookCard, HookFeedback, Outcome
@@ -187,7 +187,10 @@ def _decide(feedback: HookFeedback, item: Item, client: CdsClient) -> None:
     if item.is_dismissal:
         # Put aside with nothing said: not a decision, so the card's status and version
         # stay. On a card decided (or changed) since it was sent, it is stale like the rest.
-        if card.version != hook_card.card_version:
+        # Read again, locked: an earlier item of the batch, or a clinician in the app at
+        # this moment, may have decided the card since it was loaded.
+        current = Recommendation.objects.select_for_update().filter(pk=card.pk)
+        if current.values_list("version", flat=True).get() != hook_card.card_version:
             feedback.stale = True
         else:
             feedback.dismissal = card.dismiss(by=client.user, where=_where(item, client))

@@ -30,7 +30,7 @@ from guidance.models import CardStatus, Indicator, Kind, Recommendation, Rule
 from interop import cards, drugs, json_input, limits
 from interop.fhir import identity
 from interop.models import CdsClient, HookCall, HookCard
-from interop.prefetch import Lab, labs, matching_patient, mrn_candidates
+from interop.prefetch import Lab, asked_mrn, labs, matching_patient
 from interop.responses import CdsError, bad_request
 from patients.facts import derive_facts
 from patients.models import Assessment, Patient, PatientAccess
@@ -77,9 +77,8 @@ class HookRequest:
 
     @property
     def mrn(self) -> str:
-        """The record number asked for: the Patient's first under the client's system."""
-        found = mrn_candidates(self.prefetch.get("patient"), self.client.mrn_system)
-        return found[0] if found else ""
+        """The record number asked for (interop.prefetch.asked_mrn), "" for none."""
+        return asked_mrn(self.prefetch.get("patient"), self.client.mrn_system)
 
 
 @dataclass(frozen=True)
@@ -152,7 +151,7 @@ def read_request(body: bytes, service: Service, client: CdsClient, *, at: dateti
     for key in REQUIRED_PREFETCH:
         if prefetch[key] is not None and not isinstance(prefetch[key], dict):
             raise bad_request(f"prefetch.{key} must be a FHIR resource (an object) or null.")
-    _check_same_patient(prefetch["patient"], context["patientId"], client, hook_instance)
+    _check_same_patient(prefetch, context["patientId"], client, hook_instance)
     request = HookRequest(
         client=client,
         service=service,
@@ -169,25 +168,36 @@ def read_request(body: bytes, service: Service, client: CdsClient, *, at: dateti
 
 
 def _check_same_patient(
-    patient: dict[str, Any] | None, patient_id: str, client: CdsClient, hook_instance: uuid.UUID
+    prefetch: dict[str, Any], patient_id: str, client: CdsClient, hook_instance: uuid.UUID
 ) -> None:
-    """The prefetched Patient must be the one the hook is about (context.patientId): an
-    EHR that sends one patient's resource for another's chart is answered with nothing.
-    Logged with the client and the hook instance only (no patient data)."""
+    """The prefetched Patient must be the one the hook is about (context.patientId), and
+    the only one by that id: an EHR that sends one patient's resource for another's chart,
+    or two different Patients for one chart, is answered with nothing. Logged with the
+    client and the hook instance only (no patient data)."""
+    patient = prefetch["patient"]
     if patient is None:
         return
-    if patient.get("resourceType") == "Patient" and patient.get("id") == patient_id:
+    problem = ""
+    if patient.get("resourceType") != "Patient" or patient.get("id") != patient_id:
+        problem = (
+            "prefetch.patient must be the Patient named by context.patientId (its "
+            "resourceType Patient and its id the same)"
+        )
+    elif any(
+        isinstance(other, dict)
+        and other.get("resourceType") == "Patient"
+        and other.get("id") == patient_id
+        and other != patient
+        for other in prefetch.values()
+    ):
+        problem = "the prefetch holds two different Patients with the id of context.patientId"
+    if not problem:
         return
     logger.warning(
-        "Hook call refused: the prefetched Patient is not context.patientId "
-        "(client %s, hookInstance %s)",
-        client.pk,
-        hook_instance,
+        "Hook call refused: %s (client %s, hookInstance %s)", problem, client.pk, hook_instance
     )
     raise bad_request(
-        "prefetch.patient must be the Patient named by context.patientId (its resourceType "
-        "Patient and its id the same): no cards are given for a Patient that is not the "
-        "context's.",
+        f"{problem}: no cards are given for a Patient that may not be the context's.",
         "business-rule",
     )
 

@@ -17,39 +17,32 @@ from interop.fhir.labs_import import LabsFound, fhir_time, labs_in
 from patients.models import Patient
 
 MAX_MRN_LENGTH = 20  # patients.Patient.mrn
-# A Patient carries a handful of identifiers. One with more record numbers than this under
-# the client's system is no patient to guess from (and each would be a query parameter).
-MAX_CANDIDATES = 50
 
 
-def mrn_candidates(patient: Any, mrn_system: str) -> list[str]:
-    """The record numbers the prefetched Patient carries under the client's MRN system,
-    the only system whose numbers are ours (an MR-typed identifier of another system is
-    another organisation's number, whatever its value). None without a system, and none
-    past MAX_CANDIDATES."""
+def asked_mrn(patient: Any, mrn_system: str) -> str:
+    """The record number the prefetched Patient carries under the client's MRN system, the
+    only system whose numbers are ours (an MR-typed identifier of another system is another
+    organisation's number, whatever its value). "" without a system, and "" when it carries
+    two or more current numbers there: a Patient with two of the clinic's numbers is no
+    patient to guess from, and each call asks for exactly one number, so that the rate
+    limit on patients counts what was asked (interop.limits)."""
     if not mrn_system or not isinstance(patient, dict) or patient.get("resourceType") != "Patient":
-        return []
-    found = list(
-        dict.fromkeys(
-            mrn
-            for mrn in identity.identifier_values(patient, mrn_system)
-            if len(mrn) <= MAX_MRN_LENGTH
-        )
-    )
-    return found if len(found) <= MAX_CANDIDATES else []
+        return ""
+    found = identity.identifier_values(patient, mrn_system)
+    return found[0] if len(found) == 1 and len(found[0]) <= MAX_MRN_LENGTH else ""
 
 
 def matching_patient(resource: Any, mrn_system: str) -> Patient | None:
-    """Our open patient that the prefetched Patient is: exactly one open record with one of
-    its MRNs under the client's system, whose date of birth (and sex, where both say) the
-    EHR's Patient agrees with. Archived records take no decisions, so they match nobody."""
-    candidates = mrn_candidates(resource, mrn_system)
-    if not candidates:
+    """Our open patient that the prefetched Patient is: the one open record with its MRN
+    under the client's system, whose date of birth (and sex, where both say) the EHR's
+    Patient agrees with. Archived records take no decisions, so they match nobody."""
+    mrn = asked_mrn(resource, mrn_system)
+    if not mrn:
         return None
-    patients = list(Patient.objects.active().filter(mrn__in=candidates)[:2])
-    if len(patients) != 1 or not identity.agrees(resource, patients[0]):
-        return None  # nobody, two of ours (no guess), or a namesake of another identity
-    return patients[0]
+    patient = Patient.objects.active().filter(mrn=mrn).first()
+    if patient is None or not identity.agrees(resource, patient):
+        return None  # nobody, or our number on a namesake of another identity
+    return patient
 
 
 @dataclass(frozen=True)

@@ -19,18 +19,19 @@ KNOWN_SEXES = ("female", "male", "other")
 
 
 def identifier_values(resource: Any, system: str) -> list[str]:
-    """The Patient's identifier values under `system`, normalised as our MRNs are."""
+    """The Patient's identifier values under `system`, normalised as our MRNs are, each
+    once; a number the Patient no longer goes by (`use` old) is not one of them."""
     if not isinstance(resource, dict):
         return []
     identifiers = resource.get("identifier")
-    found: list[str] = []
+    found: dict[str, None] = {}
     for identifier in identifiers if isinstance(identifiers, list) else []:
         if not isinstance(identifier, dict) or identifier.get("system") != system:
             continue
         value = identifier.get("value")
-        if isinstance(value, str) and value.strip():
-            found.append(normalise_mrn(value))
-    return found
+        if isinstance(value, str) and value.strip() and identifier.get("use") != "old":
+            found[normalise_mrn(value)] = None
+    return list(found)
 
 
 def agrees(resource: dict[str, Any], patient: Patient) -> bool:

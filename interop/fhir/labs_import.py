@@ -160,6 +160,10 @@ def _read_latest(
     usable, future = [], []
     for candidate in candidates:
         problem = _not_ours(candidate, subject)
+        if problem is None and candidate.effective and candidate.at is None:
+            # Unreadable, it could be any time: read as undated, it would pass for current.
+            problem = f"its date {candidate.effective[:40]!r} is not a FHIR date, so it is "
+            problem += "not read."
         if problem is None and _after(candidate, now):
             future.append(candidate.name)
             problem = f"dated {candidate.effective[:40]}, which is in the future: its date "
@@ -413,11 +417,16 @@ def _candidates(resource: Json, full_url: str, position: int) -> list[_Candidate
     if resource.get("resourceType") != "DiagnosticReport" or resource.get("status") in NOT_RESULTS:
         return []
     found = []
+    reported_on = identity.subject_reference(resource)
     for observation in _contained_results(resource):
         # Contained, it is the report's: without a subject or a time of its own, it has
-        # the report's.
-        has_subject = observation.get("subject") is not None
-        subject = identity.subject_reference(observation if has_subject else resource)
+        # the report's, and one that names someone other than the report does is refused
+        # (whichever of the two is ours, the other says it is not).
+        subject = reported_on
+        if observation.get("subject") is not None:
+            subject = identity.subject_reference(observation)
+            if reported_on is not None and subject != reported_on:
+                subject = f"{subject} (in a report about {reported_on})"
         effective = _effective(observation)
         contained = f"{name}, contained Observation/{observation['id']}"[:160]
         when = effective if effective[0] else _effective(resource)

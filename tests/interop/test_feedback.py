@@ -8,7 +8,7 @@ import json
 import pytest
 from django.db import DatabaseError
 
-from guidance.models import CardStatus, Decision, DeclineReason, Recommendation
+from guidance.models import CardStatus, Decision, DeclineReason, Dismissal, Recommendation
 from guidance.services import evaluate_assessment
 from interop.models import HookCard, HookFeedback
 from tests.interop.ehr import Ehr, assert_outcome, hook_body, patient_resource, register
@@ -209,6 +209,22 @@ def test_a_dismiss_of_a_card_decided_in_the_app_since_is_stale(
     assert (feedback.stale, feedback.dismissal) == (True, None)
     card.refresh_from_db()
     assert card.status == CardStatus.ACCEPTED and not card.dismissals.exists()
+
+
+def test_a_dismiss_after_an_accept_in_the_same_batch_is_stale(client, ehr, seeded, shown):
+    """A review found dismissals recorded on the option the batch had just accepted, and
+    on the critical caution its accept acknowledged: the card was compared as loaded."""
+    items = [
+        accepted(shown["MED-GABAPENTINOID"]),
+        overridden(shown["SAFE-GABA-RESPIRATORY"]),
+        overridden(shown["MED-GABAPENTINOID"]),
+    ]
+    assert send(client, ehr, *items).status_code == 200
+    assert card_of(seeded, "MED-GABAPENTINOID").status == CardStatus.ACCEPTED
+    assert card_of(seeded, "SAFE-GABA-RESPIRATORY").status == CardStatus.ACKNOWLEDGED
+    assert not Dismissal.objects.exists()
+    dismissed = HookFeedback.objects.filter(outcome="overridden")
+    assert [(f.stale, f.dismissal) for f in dismissed] == [(True, None), (True, None)]
 
 
 def test_a_batch_that_fails_part_way_records_none_of_it(client, ehr, seeded, shown, monkeypatch):

@@ -583,7 +583,8 @@ def test_a_contained_observation_of_another_subject_or_not_named_by_the_report_i
     found = read(patient, report("#o1", contained=[theirs, unnamed]))
     assert found.labs == {}
     assert found.refusals == [
-        "DiagnosticReport/r1, contained Observation/o1: its subject is Patient/x, not this patient."
+        "DiagnosticReport/r1, contained Observation/o1: its subject is Patient/x "
+        "(in a report about Patient/p1), not this patient."
     ]
 
 

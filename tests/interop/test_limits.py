@@ -9,7 +9,14 @@ import time_machine
 from django.utils import timezone
 
 from interop.models import HookCall
-from tests.interop.ehr import Ehr, assert_outcome, hook_body, patient_resource, register
+from tests.interop.ehr import (
+    MRN_SYSTEM,
+    Ehr,
+    assert_outcome,
+    hook_body,
+    patient_resource,
+    register,
+)
 
 PATIENT_VIEW = "/cds-services/rls-patient-view"
 
@@ -67,3 +74,27 @@ def test_a_limit_that_is_not_a_positive_number_stops_the_start(name, value):
     result = run_manage("check", **(PRODUCTION | {f"DJANGO_CDS_MAX_{name}": value}))
     assert result.returncode != 0
     assert f"DJANGO_CDS_MAX_{name}" in result.stderr
+
+
+def test_a_patient_carrying_two_of_our_numbers_matches_nobody_and_cannot_dodge_the_limit(
+    client, ehr, seeded, settings
+):
+    """A review found the patient limit dodged with a decoy: the same first number on every
+    call ("a chart reopened"), the number tried second. A Patient with two current numbers
+    under the client's system is no patient to guess from."""
+    settings.CDS_MAX_PATIENTS_PER_HOUR = 2
+    for n in range(4):
+        patient = patient_resource("DECOY-1")
+        patient["identifier"].append({"system": MRN_SYSTEM, "value": f"MRN-{n:05d}"})
+        patient["identifier"].append({"system": MRN_SYSTEM, "value": "RLS-0042"})
+        body = hook_body(patient=patient)
+        assert ehr.post(client, PATIENT_VIEW, body).json() == {"cards": []}
+    assert set(HookCall.objects.values_list("ehr_mrn", "patient")) == {("", None)}
+
+
+def test_the_number_recorded_is_the_one_asked_for(client, ehr, seeded):
+    patient = patient_resource("RLS-0042")
+    patient["identifier"].append({"system": MRN_SYSTEM, "value": "OLD-7", "use": "old"})
+    assert ehr.post(client, PATIENT_VIEW, hook_body(patient=patient)).json()["cards"]
+    call = HookCall.objects.get()
+    assert (call.ehr_mrn, call.patient) == ("RLS-0042", seeded.patient)

@@ -308,3 +308,67 @@ def test_our_patients_newer_creatinine_in_the_prefetch_is_used(client, ehr, fail
             client, ehr, "KID-1", medication_request(GABAPENTIN_300), creatinine=searchset(ours)
         )
         assert "SAFE-GABA-RENAL" not in rules_of(sent)
+
+
+def report(subject: str, contained_subject: str | None) -> dict:
+    """A DiagnosticReport containing a creatinine of 0.6 mg/dL (clearance 63 for KID-1)."""
+    creatinine = {**observation("2160-0", 0.6, "mg/dL", "2026-11-28"), "id": "c1"}
+    if contained_subject is None:
+        del creatinine["subject"]
+    else:
+        creatinine["subject"] = {"reference": contained_subject}
+    return {
+        "resourceType": "DiagnosticReport",
+        "id": "r1",
+        "status": "final",
+        "code": {"text": "renal panel"},
+        "subject": {"reference": subject},
+        "effectiveDateTime": "2026-11-28",
+        "contained": [creatinine],
+        "result": [{"reference": "#c1"}],
+    }
+
+
+@pytest.mark.parametrize(
+    ("subject", "contained", "used"),
+    [
+        ("Patient/p1", None, True),  # ours, the result takes the report's subject
+        ("Patient/p1", "Patient/p1", True),
+        ("Patient/p2", "Patient/p1", False),  # a review found this one used
+        ("Patient/p1", "Patient/p2", False),
+        ("Patient/p2", None, False),
+    ],
+)
+def test_a_reports_contained_creatinine_is_used_only_when_report_and_result_are_ours(
+    client, ehr, failing_kidneys, subject, contained, used
+):
+    sent = order(
+        client,
+        ehr,
+        "KID-1",
+        medication_request(GABAPENTIN_300),
+        creatinine=searchset(report(subject, contained)),
+    )
+    assert ("SAFE-GABA-RENAL" not in rules_of(sent)) is used
+    refusals = HookCall.objects.get().refusals
+    assert bool(refusals) is not used
+    if not used:
+        assert refusals[0].startswith("DiagnosticReport/r1, contained Observation/c1")
+
+
+@pytest.mark.parametrize("when", ["2999-02-30", "9999-12-31T25:00:00", "tomorrow"])
+def test_a_prefetched_lab_with_a_date_that_is_no_date_is_refused(client, ehr, older, when):
+    """A review found these read as undated, filling a missing creatinine."""
+    creatinine = {**observation("2160-0", 9.5, "mg/dL", when), "id": "odd"}
+    weight = observation("29463-7", 60, "kg", "2026-11-25")
+    sent = order(
+        client,
+        ehr,
+        "OLD-1",
+        medication_request(GABAPENTIN_300),
+        creatinine=searchset(creatinine),
+        weight=searchset(weight),
+    )
+    assert "SAFE-GABA-RENAL-UNKNOWN" in rules_of(sent)
+    (refusal,) = HookCall.objects.get().refusals
+    assert refusal.startswith("Observation/odd") and "not a FHIR date" in refusal

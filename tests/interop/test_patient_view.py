@@ -234,6 +234,29 @@ def test_a_patient_whose_sex_is_not_known_here_is_matched_on_the_birth_date(clie
     assert view(client, ehr, chart_of(patient, gender="male"))
 
 
+def test_a_number_the_patient_no_longer_goes_by_does_not_match(client, ehr, seeded):
+    patient = patient_resource(None)
+    patient["identifier"] = [{"system": MRN_SYSTEM, "value": "RLS-0042", "use": "old"}]
+    assert view(client, ehr, patient) == []
+
+
+def test_two_different_patients_for_the_contexts_id_are_refused(client, ehr, seeded):
+    """A review found the second ignored: the call answered with the first one's cards."""
+    for prefetch in (
+        {"patient": patient_resource("RLS-0042"), "patient2": patient_resource("OTHER-1")},
+        {"a": patient_resource("RLS-0042"), "b": patient_resource("RLS-0042", gender="male")},
+    ):
+        body = hook_body()
+        body["prefetch"] = prefetch
+        response = ehr.post(client, PATIENT_VIEW, body)
+        assert response.status_code == 400, response.content
+        assert "two different Patients" in response.json()["issue"][0]["diagnostics"]
+    assert not HookCall.objects.exists()
+    same_twice = hook_body(patient=patient_resource("RLS-0042"))
+    same_twice["prefetch"]["again"] = patient_resource("RLS-0042")
+    assert ehr.post(client, PATIENT_VIEW, same_twice).json()["cards"]
+
+
 def test_a_client_registered_without_an_mrn_system_gets_no_cards(client, seeded):
     ehr = Ehr(CdsClient.register(iss=ISS, name="Old", jwks=key_set()))
     assert view(client, ehr, patient_resource("RLS-0042")) == []
