@@ -21,7 +21,7 @@ TEMPLATE_FILES := find templates -name '*.html' -print0
 UPGRADE := xargs -0 $(VENV)/bin/django-upgrade --target-version $(DJANGO_TARGET)
 DJADE := xargs -0 $(VENV)/bin/djade --target-version $(DJANGO_TARGET)
 
-.PHONY: run test lint format migrate clean bench load profile
+.PHONY: run test test-quick lint format migrate clean bench load profile
 
 $(PY):
 	@python=$$(scripts/find-python) || exit 1; \
@@ -43,14 +43,23 @@ run: $(VENV)/.runtime
 	$(DEV_ENV) $(PY) manage.py seed_demo
 	$(DEV_ENV) $(PY) manage.py runserver 127.0.0.1:8000
 
+# Test processes (pytest-xdist; each has its own test database). One test, at once:
+# .venv/bin/python -m pytest tests/path/test_x.py::test_name
+WORKERS ?= 2
+
 ## The whole suite, browser tests included (on PostgreSQL when DATABASE_URL says so), then
 ## line and branch coverage. A failing suite stops before the report (its figures would mean
 ## nothing); the report fails the build only below fail_under in pyproject.toml, when set.
 test: $(VENV)/.dev
 	$(PY) -m coverage erase
-	$(PY) -m coverage run -m pytest
+	$(PY) -m coverage run -m pytest -n $(WORKERS)
 	$(PY) -m coverage combine -q
 	$(PY) -m coverage report
+
+## CI's second leg (SQLite): the suite without the browser tests and the hostile families,
+## and without coverage; both run, measured, on the PostgreSQL leg (make test).
+test-quick: $(VENV)/.dev
+	$(PY) -m pytest -n $(WORKERS) -m "not e2e and not hostile"
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .

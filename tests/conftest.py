@@ -5,6 +5,14 @@ from django.core.cache import cache
 from tests.base import ROLES, make_user
 
 
+def pytest_collection_modifyitems(items):
+    """The hostile families (test_hostile*.py) are marked, so that CI's SQLite leg can leave
+    them to the PostgreSQL leg (make test-quick)."""
+    for item in items:
+        if item.path.name.startswith("test_hostile"):
+            item.add_marker(pytest.mark.hostile)
+
+
 @pytest.fixture
 def clinician(db) -> User:
     return make_user("clinician", ROLES["clinician"], first_name="Cleo", last_name="Nician")
