@@ -21,7 +21,7 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.forms import ModelForm
 
-from clinic.pages import shown_value
+from clinic.pages.history import shown_value
 from patients.models import Versioned
 
 

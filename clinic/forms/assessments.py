@@ -1,12 +1,10 @@
 """Forms of the assessment page: the assessment itself and a decision on a card."""
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from django import forms
-from django.db import models
 from django.forms.boundfield import BoundWidget
 from django.http import QueryDict
 from django.utils import timezone
@@ -343,82 +341,3 @@ def posted_items(data: QueryDict) -> dict[str, int]:
 def live_scores(values: Mapping[str, object], codes: Iterable[str] = SCALES) -> list[Progress]:
     """The live totals panel: each scale's progress from the answers so far."""
     return [progress(SCALES[code], values) for code in codes if code in SCALES]
-
-
-# The live panel's inputs: what the derived facts are derived from.
-LIVE_INPUTS = ["assessed_at", "last_dose_at", "weight_kg", "serum_creatinine_mg_dl", *CRITERIA]
-
-
-class LiveInputsForm(forms.Form):
-    """The inputs of the derived facts, from an assessment form as posted so far: the
-    assessment form's own fields, validated as there (the fact table's ranges included).
-    Nothing is saved; a value that is not valid is left out, and the panel says so."""
-
-    def __init__(self, *args: Any, patient: Patient, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.patient = patient
-        self.fields.update(forms.fields_for_model(Assessment, LIVE_INPUTS))  # never shown
-        for name, field in self.fields.items():
-            field.required = False  # nothing is required while the form is being filled
-            # A ModelForm checks the model's validators (the ranges) after the fields; a
-            # plain form checks them with the field's own.
-            model_field = Assessment._meta.get_field(name)
-            assert isinstance(model_field, models.Field)
-            field.validators = [*field.validators, *model_field.validators]
-
-    def clean_assessed_at(self) -> Any:
-        assessed_at = self.cleaned_data["assessed_at"]
-        if assessed_at is not None:
-            check_assessed_at(assessed_at, self.patient)
-        return assessed_at
-
-
-@dataclass(frozen=True)
-class LiveInputs:
-    """What the live panel derives its facts from."""
-
-    assessed_at: datetime  # as entered, or else the default (now, or the saved time)
-    assessed_at_entered: bool  # False: the entered time was missing or not valid
-    last_dose_at: datetime | None
-    last_dose_problem: str | None  # a time entered but not usable, and why
-    entered: dict[str, Any]  # entered facts that are valid so far
-    items: dict[str, int]  # scale answers that are allowed for their items
-    not_valid: frozenset[str]  # inputs entered with a value that is not valid
-
-
-def live_inputs(data: QueryDict | None, assessment: Assessment) -> LiveInputs:
-    """The live panel's inputs: from the posted form, or, without one, from `assessment`
-    (a new one with its defaults, or the one being corrected as saved)."""
-    if data is None:
-        values = assessment.entered_values()
-        return LiveInputs(
-            assessed_at=assessment.assessed_at,
-            assessed_at_entered=True,
-            last_dose_at=assessment.last_dose_at,
-            last_dose_problem=None,
-            entered={name: values[name] for name in LIVE_INPUTS if name != "assessed_at"},
-            items={
-                key: value for key, value in assessment.item_values().items() if value is not None
-            },
-            not_valid=frozenset(),
-        )
-    form = LiveInputsForm(data, patient=assessment.patient)
-    form.is_valid()
-    cleaned = form.cleaned_data
-    entered_at = cleaned.get("assessed_at")
-    assessed_at = entered_at or assessment.assessed_at
-    last_dose_at = cleaned.get("last_dose_at")
-    problem = None
-    if "last_dose_at" in form.errors:
-        problem = "The last dose time is not a valid date and time."
-    elif last_dose_at is not None:
-        problem = last_dose_problem(last_dose_at, assessed_at)
-    return LiveInputs(
-        assessed_at=assessed_at,
-        assessed_at_entered=entered_at is not None,
-        last_dose_at=None if problem else last_dose_at,
-        last_dose_problem=problem,
-        entered={name: cleaned.get(name) for name in LIVE_INPUTS if name != "assessed_at"},
-        items=posted_items(data),
-        not_valid=frozenset(form.errors),
-    )

@@ -6,22 +6,18 @@ from uuid import UUID
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponse, QueryDict
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from clinic import sessions
 from clinic.access import get_assessment_for_user, get_card_for_user, get_patient_for_user
 from clinic.conflicts import merge
-from clinic.forms.assessments import (
-    AssessmentForm,
-    DecisionForm,
-    live_inputs,
-    live_scores,
-    posted_items,
-)
-from clinic.pages import Panel, assessment_changes, assessment_panel, card_page, entered_sections
+from clinic.forms.assessments import AssessmentForm, DecisionForm, live_scores, posted_items
+from clinic.pages.assessments import card_page, entered_sections
+from clinic.pages.history import assessment_changes
 from clinic.paging import CappedPage
+from clinic.panel import panel_for
 from clinic.requests import AuthenticatedRequest
 from guidance.models import Recommendation
 from guidance.services import save_assessment
@@ -105,20 +101,6 @@ def assessment_edit(request: AuthenticatedRequest, uuid: UUID) -> HttpResponse:
             "panel": panel,
             "conflict": conflict,
         },
-    )
-
-
-def panel_for(assessment: Assessment, data: QueryDict | None, *, live: bool = False) -> Panel:
-    """The live panel of the form for `assessment` (new, or the one being corrected):
-    from what is posted, or else from the assessment's own values. `live`: an update of
-    the panel in place, which says to screen readers what changed."""
-    inputs = live_inputs(data, assessment)
-    said = data.get("panel_said", "") if data is not None and live else ""
-    return assessment_panel(
-        inputs,
-        patient=assessment.patient,
-        previous=assessment.previous_irls(before=inputs.assessed_at),
-        said=str(said),
     )
 
 

@@ -15,14 +15,15 @@ from django.views.decorators.http import require_http_methods, require_POST
 from clinic.access import get_patient_for_user
 from clinic.conflicts import merge
 from clinic.forms.patients import ArchiveForm, PatientForm, PatientSearchForm
-from clinic.pages import patient_changes, patient_rows, timeline, trend_charts
+from clinic.pages.history import patient_changes
+from clinic.pages.patients import patient_rows, timeline, trend_charts
 from clinic.paging import CappedPage
 from clinic.requests import AuthenticatedRequest
 from guidance.models import CardStatus, Decision, Indicator, Recommendation
 from patients.models import EditConflict, FollowUpStatus, Patient
 
 PAGE_SIZE = 25
-# What the patient list shows (clinic.pages.ListedPatient): read as named tuples, these
+# What the patient list shows (clinic.pages.patients.ListedPatient): read as named tuples, these
 # cost half as much as a page of Patient instances.
 LIST_COLUMNS = ["uuid", "mrn", "given_name", "family_name", "date_of_birth", "sex", "archived_at"]
 SEARCH_SESSION_KEY = "patient_search"

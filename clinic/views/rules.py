@@ -7,8 +7,9 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from clinic.forms.rules import FACT_HINTS, VALUE_WORDS, CompareForm, RuleForm
-from clinic.pages import compare_rules, default_counterpart, rule_codes, rule_versions
+from clinic.forms.case_rows import FACT_HINTS, VALUE_WORDS
+from clinic.forms.rules import CompareForm, RuleForm
+from clinic.pages.rules import compare_rules, default_counterpart, rule_codes, rule_versions
 from clinic.requests import AuthenticatedRequest
 from guidance.engine import ConditionError
 from guidance.models import Rule, RuleNotReady, RuleStatus

@@ -491,8 +491,8 @@ def test_each_cards_form_posts_to_its_own_decide_address_with_every_decline_reas
     as_user, clinician, patient
 ):
     """The decide addresses come from one reverse a page, and the reasons' options are
-    written once a page (clinic.pages.card_page): each card still gets its own, and a card
-    whose decline failed keeps the reason chosen."""
+    written once a page (clinic.pages.assessments.card_page): each card still gets its own,
+    and a card whose decline failed keeps the reason chosen."""
     client = as_user(clinician)
     record(client, patient)
     assessment = Assessment.objects.get()

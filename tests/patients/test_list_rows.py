@@ -1,5 +1,5 @@
 """The patient list's rows: what each line shows and where it leads, now that the lines are
-shaped in clinic.pages (one URL reverse a page) rather than by model methods in the
+shaped in clinic.pages.patients (one URL reverse a page) rather than by model methods in the
 template."""
 
 import re
@@ -8,7 +8,7 @@ from datetime import date
 from django.urls import clear_script_prefix, reverse, set_script_prefix
 from django.utils.dateformat import format as date_filter_format
 
-from clinic.pages import day_month_year, patient_rows
+from clinic.pages.patients import day_month_year, patient_rows
 from tests.base import make_patient
 
 

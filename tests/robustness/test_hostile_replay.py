@@ -63,6 +63,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 import clinic.forms.accounts
 import clinic.forms.assessments
+import clinic.forms.case_rows
 import clinic.forms.followups
 import clinic.forms.patients
 import clinic.forms.rules
@@ -404,6 +405,7 @@ def catalogue() -> dict[str, Field]:
     modules = [
         clinic.forms.accounts,
         clinic.forms.assessments,
+        clinic.forms.case_rows,
         clinic.forms.followups,
         clinic.forms.patients,
         clinic.forms.rules,

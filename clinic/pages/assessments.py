@@ -1,0 +1,147 @@
+"""The assessment page: the entered values by section, and the cards in the order of
+product.md section 5. card_page reads the assessment's cards, with their rules,
+decisions and dismissals (three queries); the rest shapes what it is given."""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.db.models import Prefetch
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.html import format_html_join
+
+from clinic.forms.assessments import ASSESSMENT_SECTIONS, DecisionForm
+from clinic.pages.history import display_value, field_label
+from clinic.pages.patients import addresses
+from guidance.cards import Placed, arrange, because_words
+from guidance.models import (
+    CardStatus,
+    Category,
+    Decision,
+    DeclineReason,
+    Dismissal,
+    Indicator,
+    Kind,
+    Recommendation,
+)
+from patients.mimics import MIMIC_NAMES
+from patients.models import Assessment
+from patients.scales import SCALES
+
+
+def entered_sections(assessment: Assessment) -> list[dict[str, Any]]:
+    """What was entered, section by section, in the order of the form."""
+    sections = []
+    for code, title, names in ASSESSMENT_SECTIONS:
+        if code in SCALES:
+            continue  # scales are shown with their totals
+        rows = []
+        for name in names:
+            value = display_value(assessment, name)
+            if name == "mimics":
+                value = ", ".join(MIMIC_NAMES[code] for code in assessment.mimics) or None
+            elif isinstance(value, datetime):
+                value = date_format(timezone.localtime(value), "j M Y H:i")
+            rows.append({"label": field_label(Assessment, name), "value": value})
+        sections.append({"title": title, "rows": rows})
+    return sections
+
+
+@dataclass
+class CardView:
+    """A card as the assessment page shows it: why it fired, in words, and for an option
+    the cautions that qualify it, shown inside it."""
+
+    card: Recommendation
+    because: list[str]
+    decide_url: str
+    form: DecisionForm | None = None  # only for a card whose decision just failed validation
+    cautions: list["CardView"] = field(default_factory=list)
+    decisions: list[Decision] = field(default_factory=list)  # oldest first
+    dismissals: list[Dismissal] = field(default_factory=list)  # in an EHR, not decisions
+
+    @property
+    def is_option(self) -> bool:
+        return bool(self.card.rule.kind == Kind.OPTION)
+
+    @property
+    def unacknowledged_critical(self) -> list["CardView"]:
+        """Critical cautions inside this option that accepting it would acknowledge."""
+        return [
+            caution
+            for caution in self.cautions
+            if caution.card.rule.indicator == Indicator.CRITICAL
+            and caution.card.status != CardStatus.ACKNOWLEDGED
+        ]
+
+
+@dataclass
+class CardSection:
+    key: str
+    title: str
+    cards: list[CardView]
+
+
+# The section titles of the assessment page, by guidance.cards.arrange's section keys.
+SECTION_TITLES = {
+    "critical": "Critical cautions",
+    "lifestyle": "Lifestyle: each decided on its own",
+    "cautions": "Other cautions",
+}
+
+
+DECLINE_REASONS = [("", "Choose a reason"), *DeclineReason.choices]
+
+
+def card_page(
+    assessment: Assessment, failed_decision: tuple[int, DecisionForm] | None = None
+) -> dict[str, Any]:
+    """The assessment's cards in the order of product.md section 5 (guidance.cards.arrange):
+    stand-alone critical cautions; then the options by category, each carrying the cautions
+    that qualify it; then the other stand-alone cautions.
+
+    `failed_decision` is a card's id and its bound form with errors, shown in place.
+    """
+    cards = list(
+        Recommendation.objects.filter(assessment=assessment)
+        .select_related("rule")
+        .prefetch_related(
+            Prefetch("decisions", queryset=Decision.objects.select_related("by")), "dismissals"
+        )
+    )
+    failed_id, failed_form = failed_decision or (None, None)
+    decide_url = addresses("guidance:decide")
+
+    def view(placed: Placed) -> CardView:
+        return CardView(
+            card=placed.card,
+            because=because_words(placed.card),
+            decide_url=decide_url(placed.card.uuid),
+            form=failed_form if placed.card.pk == failed_id else None,
+            cautions=[view(Placed(caution)) for caution in placed.cautions],
+            decisions=list(placed.card.decisions.all()),
+            dismissals=list(placed.card.dismissals.all()),
+        )
+
+    sections = [
+        CardSection(
+            section.key,
+            SECTION_TITLES.get(section.key) or Category(section.key).label,
+            [view(placed) for placed in section.entries],
+        )
+        for section in arrange(cards)
+    ]
+    evaluation = getattr(assessment, "evaluation", None)
+    return {
+        "sections": sections,
+        "count": len(cards),
+        "pending": sum(not card.is_decided for card in cards),
+        "not_evaluated": evaluation.not_evaluated if evaluation else [],
+        "evaluated": evaluation is not None,
+        "decline_reasons": DECLINE_REASONS,
+        # Written once for the page: a template loop over the reasons wrote them again in
+        # every option card (0.8 of the 11 ms the page's template took with 17 cards). A
+        # card whose decision failed loops over decline_reasons, to keep its reason chosen.
+        "decline_options": format_html_join("", '<option value="{}">{}</option>', DECLINE_REASONS),
+    }

@@ -1,0 +1,108 @@
+"""Test cases: facts that a rule version must (or must not) fire on before it can go live."""
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from guidance.engine.language import compile_condition
+from patients.facts import (
+    BOOL,
+    DATETIME,
+    FACT_BY_NAME,
+    FACTS,
+    FLOAT,
+    INT,
+    NEVER_NULL,
+    STR,
+    number_problem,
+    parse_datetime,
+)
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    name: str
+    facts: Mapping[str, Any]
+    expected: bool
+    outcome: bool | None  # None when the case could not be run
+    problem: str = ""
+
+    @property
+    def facts_text(self) -> str:
+        return (
+            ", ".join(f"{name}={json.dumps(value)}" for name, value in self.facts.items())
+            or "(blank)"
+        )
+
+    @property
+    def passed(self) -> bool:
+        return self.outcome is not None and self.outcome == self.expected
+
+
+def _value_problem(name: str, value: Any) -> str | None:
+    """What is wrong with `value` as fact `name` in a test case, or None: the values a real
+    assessment could give, nothing else (no NaN, no NUL, nothing out of range)."""
+    fact = FACT_BY_NAME.get(name)
+    if fact is None:
+        return f"unknown fact {name[:40]!r}"
+    if value is None:
+        return f"{name} is never empty (null) on an assessment" if name in NEVER_NULL else None
+    if fact.type == BOOL:
+        return None if isinstance(value, bool) else f"{name} must be true/false"
+    if fact.type == STR:
+        if isinstance(value, str) and value in fact.choices:
+            return None
+        shown = repr(value)[:40] if isinstance(value, str) else "not text"
+        return f"{name}: {shown} is not allowed; allowed: {', '.join(fact.choices)} or null"
+    if fact.type == DATETIME:
+        try:
+            parse_datetime(value)
+        except ValueError as error:
+            return f"{name}: {str(error)[:120]}"
+        return None
+    problem = number_problem(fact, value)
+    return f"{name}: {problem}" if problem else None
+
+
+# What a test case's patient is unless the case says otherwise. Age and sex are never
+# null on a real assessment, so a blank case gets a plain adult.
+BLANK_CASE = {
+    **{fact.name: (False if fact.type == BOOL else None) for fact in FACTS},
+    "age_years": 40,
+    "sex": "unknown",
+}
+
+
+def case_facts(given: Mapping[str, Any]) -> dict[str, Any]:
+    """A full fact set for a test case: the given facts over BLANK_CASE.
+    Raises ValueError naming a bad fact."""
+    facts = dict(BLANK_CASE)
+    for name, value in given.items():
+        problem = _value_problem(name, value)
+        if problem:
+            raise ValueError(problem)
+        fact = FACT_BY_NAME[name]
+        if value is not None and fact.type == DATETIME:
+            value = parse_datetime(value)
+        elif value is not None and fact.type in (INT, FLOAT):
+            value = int(value) if fact.type == INT else float(value)
+        facts[name] = value
+    return facts
+
+
+def run_cases(condition: str, cases: Iterable[Mapping[str, Any]]) -> list[CaseResult]:
+    compiled = compile_condition(condition)
+    results = []
+    for number, case in enumerate(cases, start=1):
+        name = str(case.get("name") or f"case {number}")
+        given = case.get("facts") or {}
+        expected = bool(case.get("fires"))
+        try:
+            outcome = bool(compiled.matches(case_facts(given)))
+        except Exception as error:  # a case that cannot run fails, with the reason
+            reason = str(getattr(error, "message", error))
+            results.append(CaseResult(name, given, expected, None, reason))
+            continue
+        results.append(CaseResult(name, given, expected, outcome))
+    return results
