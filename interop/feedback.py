@@ -28,7 +28,7 @@ from django.utils.dateparse import parse_datetime
 
 from guidance.models import CardStatus, DeclineReason, Kind, Recommendation
 from interop.cards import DECLINE_REASON_OF_CODE, override_displays
-from interop.hooks import read_json
+from interop.hook_request import read_json
 from interop.models import CdsClient, HookCard, HookFeedback, Outcome
 from interop.responses import bad_request
 from patients.models import EditConflict

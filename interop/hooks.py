@@ -18,7 +18,6 @@ import logging
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -27,11 +26,11 @@ from django.db import transaction
 from guidance import engine
 from guidance.cards import arrange, because_words, describe_because
 from guidance.models import CardStatus, Indicator, Kind, Recommendation, Rule
-from interop import cards, drugs, json_input, limits
+from interop import cards, drugs
 from interop.fhir import identity
-from interop.models import CdsClient, HookCall, HookCard
-from interop.prefetch import Lab, asked_mrn, labs, matching_patient
-from interop.responses import CdsError, bad_request
+from interop.hook_request import HookRequest
+from interop.models import HookCall, HookCard
+from interop.prefetch import Lab, labs, matching_patient
 from patients.facts import derive_facts
 from patients.models import Assessment, Patient, PatientAccess
 
@@ -39,8 +38,6 @@ logger = logging.getLogger(__name__)
 
 PATIENT_VIEW = "rls-patient-view"
 ORDER_SELECT = "rls-order-select"
-MAX_BODY_BYTES = 1_000_000
-MAX_ID_LENGTH = 300  # context.userId and context.patientId, as stored on HookCall
 
 
 def observation_query(loinc: str) -> str:
@@ -58,27 +55,6 @@ PREFETCH = {
     "creatinine": observation_query("2160-0"),
     "weight": observation_query("29463-7"),
 }
-# Without the Patient there is nobody to match; the labs are optional (the sandbox sends
-# the Patient and the ferritin only).
-REQUIRED_PREFETCH = ("patient",)
-
-
-@dataclass(frozen=True)
-class HookRequest:
-    client: CdsClient
-    service: "Service"
-    hook_instance: uuid.UUID
-    user_id: str
-    patient_id: str
-    context: dict[str, Any]
-    prefetch: dict[str, Any]
-    fhir_server: str
-    at: datetime  # when the call came: "now" for the labs' dates and the rate limits
-
-    @property
-    def mrn(self) -> str:
-        """The record number asked for (interop.prefetch.asked_mrn), "" for none."""
-        return asked_mrn(self.prefetch.get("patient"), self.client.mrn_system)
 
 
 @dataclass(frozen=True)
@@ -101,154 +77,6 @@ class Service:
 
 def discovery() -> dict[str, Any]:
     return {"services": [service.definition() for service in SERVICES.values()]}
-
-
-# Reading a request
-
-
-def read_request(body: bytes, service: Service, client: CdsClient, *, at: datetime) -> HookRequest:
-    """The hook request in `body`, checked as CDS Hooks 2.0 says it must be. Raises
-    CdsError: 400 for a malformed request or a prefetched Patient that is not the
-    context's, 412 for a missing prefetch, 429 past the client's rate limits."""
-    data = read_json(body)
-    if data.get("hook") != service.hook:
-        raise bad_request(f"hook must be {service.hook!r} for the service {service.id!r}.")
-    instance = data.get("hookInstance")
-    if not isinstance(instance, str):
-        raise bad_request("hookInstance is required: a UUID, as a string.", "required")
-    try:
-        hook_instance = uuid.UUID(instance)
-    except ValueError:
-        raise bad_request("hookInstance must be a UUID.") from None
-    if "fhirServer" in data and not isinstance(data["fhirServer"], str):
-        raise bad_request("fhirServer must be a URL, as a string.")
-    if data.get("fhirAuthorization") is not None:
-        if not isinstance(data["fhirAuthorization"], dict):
-            raise bad_request("fhirAuthorization must be an object.")
-        if not data.get("fhirServer"):
-            raise bad_request("fhirAuthorization is given without fhirServer.", "required")
-    context = data.get("context")
-    if not isinstance(context, dict):
-        raise bad_request("context is required: an object.", "required")
-    for key in ("patientId", "userId"):
-        value = context.get(key)
-        if not isinstance(value, str) or not value.strip():
-            raise bad_request(f"context.{key} is required: a non-empty string.", "required")
-        if len(value) > MAX_ID_LENGTH:
-            raise bad_request(f"context.{key} is longer than {MAX_ID_LENGTH} characters.")
-    if service.hook == "order-select":
-        if not isinstance(context.get("draftOrders"), dict):
-            raise bad_request("context.draftOrders is required: a FHIR Bundle.", "required")
-        selections = context.get("selections")
-        if not isinstance(selections, list) or not all(isinstance(s, str) for s in selections):
-            raise bad_request("context.selections is required: a list of strings.", "required")
-    prefetch = data.get("prefetch")
-    if prefetch is None:
-        prefetch = {}
-    if not isinstance(prefetch, dict):
-        raise bad_request("prefetch must be an object.")
-    prefetch = with_patient(prefetch, context["patientId"], fhir_access="fhirAuthorization" in data)
-    for key in REQUIRED_PREFETCH:
-        if prefetch[key] is not None and not isinstance(prefetch[key], dict):
-            raise bad_request(f"prefetch.{key} must be a FHIR resource (an object) or null.")
-    _check_same_patient(prefetch, context["patientId"], client, hook_instance)
-    request = HookRequest(
-        client=client,
-        service=service,
-        hook_instance=hook_instance,
-        user_id=context["userId"],
-        patient_id=context["patientId"],
-        context=context,
-        prefetch=prefetch,
-        fhir_server=data.get("fhirServer") or "",
-        at=at,
-    )
-    limits.check(client, patient_id=request.patient_id, mrn=request.mrn, now=at)
-    return request
-
-
-def _check_same_patient(
-    prefetch: dict[str, Any], patient_id: str, client: CdsClient, hook_instance: uuid.UUID
-) -> None:
-    """The prefetched Patient must be the one the hook is about (context.patientId), and
-    the only one by that id: an EHR that sends one patient's resource for another's chart,
-    or two different Patients for one chart, is answered with nothing. Logged with the
-    client and the hook instance only (no patient data)."""
-    patient = prefetch["patient"]
-    if patient is None:
-        return
-    problem = ""
-    if patient.get("resourceType") != "Patient" or patient.get("id") != patient_id:
-        problem = (
-            "prefetch.patient must be the Patient named by context.patientId (its "
-            "resourceType Patient and its id the same)"
-        )
-    elif any(
-        isinstance(other, dict)
-        and other.get("resourceType") == "Patient"
-        and other.get("id") == patient_id
-        and other != patient
-        for other in prefetch.values()
-    ):
-        problem = "the prefetch holds two different Patients with the id of context.patientId"
-    if not problem:
-        return
-    logger.warning(
-        "Hook call refused: %s (client %s, hookInstance %s)", problem, client.pk, hook_instance
-    )
-    raise bad_request(
-        f"{problem}: no cards are given for a Patient that may not be the context's.",
-        "business-rule",
-    )
-
-
-def with_patient(prefetch: dict[str, Any], patient_id: str, *, fhir_access: bool) -> dict[str, Any]:
-    """The prefetch with the context's Patient under `patient`, where the EHR sent it.
-
-    A client may name its prefetch keys its own way (the specification's example sends the
-    Patient as `patientToGreet`): a Patient resource with the context's id, under any key,
-    is the one. Missing altogether, it is a 412 when the request gave no FHIR access (the
-    EHR must send it); with access given, the EHR has done its part, and as this service
-    never queries an EHR's FHIR server (an address and a token from the request would make
-    it fetch wherever a caller says), the call is answered as for "no data": no match, no
-    cards.
-    """
-    if "patient" in prefetch:
-        return prefetch
-    for value in prefetch.values():
-        if (
-            isinstance(value, dict)
-            and value.get("resourceType") == "Patient"
-            and value.get("id") == patient_id
-        ):
-            return {**prefetch, "patient": value}
-    if fhir_access:
-        return {**prefetch, "patient": None}
-    raise CdsError(
-        412,
-        "required",
-        "The prefetch 'patient' is missing, and the request gives no FHIR access: send "
-        "it (null when there is no data).",
-    )
-
-
-def read_json(body: bytes) -> dict[str, Any]:
-    """A JSON object from a request body of at most MAX_BODY_BYTES, every string of it text;
-    400 otherwise, before anything is written."""
-    if len(body) > MAX_BODY_BYTES:
-        raise bad_request(f"The body is larger than {MAX_BODY_BYTES:,} bytes.", "too-long")
-    try:
-        data = json_input.loads(body)
-    except (ValueError, RecursionError):  # not UTF-8, not JSON, NaN, nested too deep
-        raise bad_request("The body is not JSON.", "structure") from None
-    if not isinstance(data, dict):
-        raise bad_request("The body must be a JSON object.", "structure")
-    problem = json_input.bad_text(data)
-    if problem:
-        # No FHIR or CDS Hooks value holds either, PostgreSQL cannot store a NUL, and
-        # nothing can write a lone surrogate as UTF-8 (it was a server error).
-        raise bad_request(f"The body holds {problem}.", "structure")
-    return data
 
 
 # Answering
@@ -447,7 +275,7 @@ def record(
         call = HookCall.objects.create(
             hook_instance=request.hook_instance,
             client=request.client,
-            service=request.service.id,
+            service=request.service_id,
             ehr_user=request.user_id,
             ehr_patient=request.patient_id,
             ehr_mrn=request.mrn,
@@ -463,7 +291,7 @@ def record(
             PatientAccess.objects.create(
                 user=request.client.user,
                 patient=patient,
-                view=f"cds:{request.service.id}",
+                view=f"cds:{request.service_id}",
                 ehr_user=request.user_id,
                 at=request.at,
             )

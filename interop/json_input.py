@@ -55,3 +55,18 @@ def bad_text(data: Any) -> str:
         elif isinstance(value, list):
             pending.extend(value)
     return ""
+
+
+# An outside value read defensively: anything of the wrong shape is passed over as empty.
+
+
+def as_dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def as_dicts(value: Any) -> list[dict[str, Any]]:
+    return [item for item in as_list(value) if isinstance(item, dict)]

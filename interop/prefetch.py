@@ -14,6 +14,7 @@ from typing import Any
 
 from interop.fhir import identity
 from interop.fhir.labs_import import LabsFound, fhir_time, labs_in
+from interop.json_input import as_dict, as_dicts
 from patients.models import Patient
 
 MAX_MRN_LENGTH = 20  # patients.Patient.mrn
@@ -83,15 +84,7 @@ def _results(prefetch: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
         if value.get("resourceType") in RESULT_TYPES:
             yield value
         elif value.get("resourceType") == "Bundle":
-            for entry in _dicts(value.get("entry")):
-                resource = _dict(entry.get("resource"))
+            for entry in as_dicts(value.get("entry")):
+                resource = as_dict(entry.get("resource"))
                 if resource.get("resourceType") in RESULT_TYPES:
                     yield resource
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _dicts(value: Any) -> list[dict[str, Any]]:
-    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []

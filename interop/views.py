@@ -18,6 +18,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from interop import feedback, hooks
 from interop.auth import authenticate
+from interop.hook_request import MAX_BODY_BYTES, read_request
 from interop.models import CdsClient
 from interop.responses import CdsError, bad_request, cds_json
 
@@ -62,7 +63,9 @@ def discovery(request: HttpRequest, client: CdsClient) -> HttpResponse:
 @cds_endpoint("POST")
 def service(request: HttpRequest, client: CdsClient, service_id: str) -> HttpResponse:
     found = _service(service_id)
-    hook_request = hooks.read_request(_body(request), found, client, at=timezone.now())
+    hook_request = read_request(
+        _body(request), hook=found.hook, service_id=found.id, client=client, at=timezone.now()
+    )
     return cds_json({"cards": found.answer(hook_request)})
 
 
@@ -87,11 +90,11 @@ def _body(request: HttpRequest) -> bytes:
         length = int(request.headers.get("Content-Length") or 0)
     except ValueError:
         length = 0
-    if length > hooks.MAX_BODY_BYTES:
-        raise bad_request(f"The body is larger than {hooks.MAX_BODY_BYTES:,} bytes.", "too-long")
+    if length > MAX_BODY_BYTES:
+        raise bad_request(f"The body is larger than {MAX_BODY_BYTES:,} bytes.", "too-long")
     try:
         return request.body
     except RequestDataTooBig:
         raise bad_request(
-            f"The body is larger than {hooks.MAX_BODY_BYTES:,} bytes.", "too-long"
+            f"The body is larger than {MAX_BODY_BYTES:,} bytes.", "too-long"
         ) from None

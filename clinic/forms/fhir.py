@@ -8,8 +8,9 @@ from django import forms
 from django.core import signing
 from django.utils import timezone
 
+from interop.fhir.bundle import MAX_BYTES, FhirFileError
 from interop.fhir.codes import LAB_BY_FIELD
-from interop.fhir.labs_import import MAX_BYTES, FhirFileError, LabsFound, read_labs
+from interop.fhir.labs_import import LabsFound, read_labs
 from patients.models import Patient
 
 SIGNING_SALT = "clinic.fhir-labs"  # keeps these tokens apart from other signed values

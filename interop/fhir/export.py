@@ -23,6 +23,7 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.db.models import Prefetch, Q
 
+from guidance.cards import because_words
 from guidance.models import (
     CardStatus,
     Decision,
@@ -32,7 +33,6 @@ from guidance.models import (
     Recommendation,
 )
 from interop.fhir import codes
-from patients.facts import describe
 from patients.models import Assessment, FollowUp, FollowUpStatus, Patient
 from patients.scales import SCALES, Scale, Score
 
@@ -160,13 +160,6 @@ def concept(system: str, code: str, display: str, text: str = "") -> Json:
 
 def category(code: str, display: str) -> list[Json]:
     return [concept(codes.OBSERVATION_CATEGORY, code, display)]
-
-
-def because_text(card: Recommendation) -> str:
-    """The card's "because" in words, as the assessment page says it (product.md 5.2), in
-    the order the condition names the facts."""
-    names = sorted(card.because, key=card.rule.condition.find)
-    return " · ".join(describe(name, card.because[name]) for name in names)
 
 
 # The Questionnaires: built from the scale registry, the one place items, allowed values
@@ -397,7 +390,7 @@ class _Builder:
     ) -> None:
         rule = card.rule
         code = concept(codes.RULE_SYSTEM, rule.code, rule.title, f"{rule.code} v{rule.version}")
-        because = because_text(card)
+        because = " · ".join(because_words(card))
         said = f"{rule.detail} Because: {because}." if because else rule.detail
         if not card.still_fires:
             said += (

@@ -16,15 +16,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from clinic.forms.fhir import SIGNING_SALT
+from interop.fhir.bundle import MAX_BYTES, FhirFileError
 from interop.fhir.export import patient_bundle
-from interop.fhir.labs_import import (
-    MAX_BYTES,
-    FhirFileError,
-    LabsFound,
-    fhir_time,
-    labs_in,
-    read_labs,
-)
+from interop.fhir.labs_import import LabsFound, fhir_time, labs_in, read_labs
 from patients.models import Assessment, PatientAccess
 from tests.base import make_patient, record
 from tests.interop.fhir import as_received, make_record, resources

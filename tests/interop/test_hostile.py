@@ -28,7 +28,8 @@ from guidance.models import (
     RuleStatus,
 )
 from interop import auth
-from interop.fhir.labs_import import FhirFileError, read_labs
+from interop.fhir.bundle import FhirFileError
+from interop.fhir.labs_import import read_labs
 from interop.models import HookCall, HookCard, HookFeedback, SeenToken
 from tests.base import make_patient
 from tests.interop.ehr import (

@@ -99,7 +99,7 @@ def test_a_prefetched_patient_that_is_not_the_contexts_is_logged_and_answered_wi
     body = changed(VALID, "context.patientId", "p2")  # the prefetch still holds p1, ours
     assert_outcome(ehr.post(client, PATIENT_VIEW, body), 400, "context.patientId")
     assert not HookCall.objects.exists()
-    (record,) = [r for r in caplog.records if r.name == "interop.hooks"]
+    (record,) = [r for r in caplog.records if r.name == "interop.hook_request"]
     assert record.levelname == "WARNING"
     assert body["hookInstance"] in record.getMessage()
     assert "RLS-0042" not in record.getMessage()

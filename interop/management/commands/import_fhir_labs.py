@@ -9,7 +9,8 @@ from typing import Any, NoReturn
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from interop.fhir.labs_import import MAX_BYTES, FhirFileError, read_labs
+from interop.fhir.bundle import MAX_BYTES, FhirFileError
+from interop.fhir.labs_import import read_labs
 from patients.models import Patient, normalise_mrn
 
 
