@@ -19,12 +19,12 @@ from django.utils import timezone
 from django.utils.formats import date_format
 
 from clinic.forms.assessments import check_assessed_at, last_dose_problem, live_scores, posted_items
+from patients.fact_words import describe
 from patients.facts import (
     CRITERIA,
     FACT_BY_NAME,
     age_in_years,
     derive_facts,
-    describe,
     hours_between,
 )
 from patients.models import Assessment, Patient, PreviousScore

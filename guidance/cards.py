@@ -9,7 +9,7 @@ from typing import Any
 from guidance.default_rules import DEFAULT_RULES
 from guidance.engine import INDICATOR_ORDER
 from guidance.models import Indicator, Kind, Recommendation
-from patients.facts import describe
+from patients.fact_words import describe
 
 # product.md section 5: the options' categories, in the order they are shown, and within a
 # category the order of its rule table.

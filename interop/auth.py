@@ -18,12 +18,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import jwt
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
+from interop.keys import strength_problem
 from interop.models import CdsClient, SeenToken
 from interop.responses import CdsError, unauthorized
 
@@ -109,8 +109,8 @@ def _signing_key(client: CdsClient, header: dict[str, Any], kid: str, algorithm:
                 "could not be fetched."
             ) from None
     key = jwk.key
-    if not _fits(key, algorithm):
-        raise unauthorized("The key named by kid does not fit the token's algorithm.")
+    if problem := strength_problem(key, algorithm):
+        raise unauthorized(f"The key named by kid does not fit the token's algorithm: {problem}.")
     return key
 
 
@@ -124,13 +124,6 @@ def _jwk_client(url: str) -> jwt.PyJWKClient:
                 url, cache_keys=False, lifespan=JWKS_CACHE_SECONDS, timeout=JWKS_TIMEOUT_SECONDS
             )
         return _jwk_clients[url]
-
-
-def _fits(key: Any, algorithm: str) -> bool:
-    """ES384 takes a P-384 public key, RS384 an RSA public key of 2048 bits or more."""
-    if algorithm == "ES384":
-        return isinstance(key, ec.EllipticCurvePublicKey) and isinstance(key.curve, ec.SECP384R1)
-    return isinstance(key, rsa.RSAPublicKey) and key.key_size >= 2048
 
 
 def _verified_claims(

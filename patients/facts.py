@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from patients.scales import ITEMS, SCALES, allowed_text, score_all
+from patients.scales import SCALES, score_all
 
 BOOL, INT, FLOAT, STR, DATETIME = "bool", "int", "float", "str", "datetime"
 
@@ -38,6 +38,41 @@ class Fact:
             unit = f" {self.unit}" if self.unit else ""
             return f"{self.minimum:g} to {self.maximum:g}{unit}"
         return ""
+
+    def problem(self, value: object) -> str | None:
+        """What is wrong with `value` as this fact's value, or None: the values a real
+        assessment could give, nothing else (no NaN, no NUL, nothing out of range). The one
+        check of a fact's value, for a test case (guidance.engine.cases) and for
+        `evaluate`'s input (patients.fact_input)."""
+        if value is None:
+            return "is never empty (null) on an assessment" if self.name in NEVER_NULL else None
+        if self.type == BOOL:
+            return None if isinstance(value, bool) else "must be true, false or null"
+        if self.type == STR:
+            if isinstance(value, str) and value in self.choices:
+                return None
+            shown = repr(value)[:40] if isinstance(value, str) else "a value that is not text"
+            return f"{shown} is not allowed; allowed: {', '.join(self.choices)} or null"
+        if self.type == DATETIME:
+            try:
+                parse_datetime(value)
+            except ValueError as error:
+                return str(error)[:120]
+            return None
+        return number_problem(self, value)
+
+    def read(self, value: object) -> Any:
+        """A value that has no problem, as the fact holds it (an int, a float, an aware
+        datetime); None stays None."""
+        if value is None:
+            return None
+        if self.type == DATETIME:
+            return parse_datetime(value)
+        if self.type == INT:
+            return int(value)  # type: ignore[call-overload]
+        if self.type == FLOAT:
+            return float(value)  # type: ignore[arg-type]
+        return value
 
 
 SEXES = {"female": "Female", "male": "Male", "other": "Other", "unknown": "Unknown"}
@@ -278,179 +313,3 @@ def parse_datetime(value: object) -> datetime:
             f"{value!r} is not an ISO 8601 date and time, e.g. 2026-11-20T21:30:00+00:00"
         ) from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def parse_input(raw: object, *, now: datetime) -> tuple[dict[str, Any], list[str]]:
-    """Validate one JSON object of entered facts and derive every fact.
-
-    Returns (facts, []) or ({}, problems), each problem one line naming the field and
-    what is allowed. Accepts the entered facts, the scale items, `age_years` and `sex`,
-    and either `last_dose_at` (+ optional `assessed_at`, default `now`) or
-    `hours_since_last_dose`.
-    """
-    if not isinstance(raw, dict):
-        return {}, ["input: must be one JSON object of facts"]
-    problems: list[str] = []
-    values: dict[str, Any] = {}
-    given_directly = {"age_years", "sex", "hours_since_last_dose", "irls_previous_total"}
-    for name, value in raw.items():
-        fact = FACT_BY_NAME.get(name)
-        item = ITEMS.get(name)
-        if item is not None:
-            if value is not None and (
-                isinstance(value, bool) or not isinstance(value, int) or value not in item.allowed
-            ):
-                problems.append(f"{name}: {value!r} is not allowed; allowed: {allowed_text(item)}")
-            else:
-                values[name] = value
-        elif name in EXTRA_INPUTS or (fact and fact.type == DATETIME):
-            if value is None:
-                values[name] = None
-                continue
-            try:
-                values[name] = parse_datetime(value)
-            except ValueError as error:
-                problems.append(f"{name}: {error}")
-        elif fact is None:
-            shown = name if name.isprintable() else repr(name)  # one line per problem
-            problems.append(
-                f"{shown}: unknown field; allowed: the entered facts of product.md section 4 "
-                "and the scale items"
-            )
-        elif fact.derived and name not in given_directly:
-            problems.append(f"{name}: is derived, not entered; give the values it is derived from")
-        elif value is None:
-            if name in ("age_years", "sex"):
-                problems.append(f"{name}: is required ({fact.range_text()})")
-            values[name] = None
-        elif fact.type == BOOL:
-            if not isinstance(value, bool):
-                problems.append(f"{name}: must be true, false or null")
-            else:
-                values[name] = value
-        elif fact.type == STR:
-            if value not in fact.choices:
-                problems.append(
-                    f"{name}: {value!r} is not allowed; allowed: {', '.join(fact.choices)}"
-                )
-            else:
-                values[name] = value
-        else:
-            problem = number_problem(fact, value)
-            if problem:
-                problems.append(f"{name}: {problem}")
-            else:
-                values[name] = int(value) if fact.type == INT else float(value)
-
-    for name in ("age_years", "sex"):
-        if name not in raw:
-            problems.append(f"{name}: is required ({FACT_BY_NAME[name].range_text()})")
-
-    hours = values.get("hours_since_last_dose")
-    last_dose_at = values.get("last_dose_at")
-    assessed_at = values.get("assessed_at") or now
-    if "hours_since_last_dose" in raw and ("last_dose_at" in raw or "assessed_at" in raw):
-        problems.append(
-            "hours_since_last_dose: give either hours_since_last_dose or last_dose_at "
-            "(with optional assessed_at), not both"
-        )
-    elif last_dose_at is not None:
-        if last_dose_at > assessed_at:
-            problems.append("last_dose_at: must not be after the assessment time (assessed_at)")
-        else:
-            hours = hours_between(last_dose_at, assessed_at)
-            if hours > HOURS_SINCE_LAST_DOSE_MAX:
-                problems.append(
-                    f"last_dose_at: more than {HOURS_SINCE_LAST_DOSE_MAX} hours (a year) before "
-                    "the assessment; leave it null"
-                )
-
-    _, scale_problems = score_all(values)
-    problems += [f"{key}: {problem}" for key, problem in scale_problems.items()]
-    if problems:
-        return {}, problems
-
-    facts = derive_facts(
-        values,
-        age_years=values["age_years"],
-        sex=values["sex"],
-        hours_since_last_dose=hours,
-        irls_previous_total=values.get("irls_previous_total"),
-    )
-    return facts, []
-
-
-# "Because" in words (product.md 5.2): each fact that made a card fire, as a clinician reads
-# it, with units and bands rather than fact names.
-
-# Yes/no facts: (said when true, said when false).
-_YES_NO = {
-    "pregnant": ("pregnant", "not pregnant"),
-    "uses_other_opioids": ("uses non-prescribed opioids", "no non-prescribed opioids"),
-    "on_opioid_agonist_treatment": ("on methadone or buprenorphine", "no opioid agonist treatment"),
-    "on_cns_depressant": ("on a CNS depressant", "no CNS depressant"),
-    "on_serotonergic_antidepressant": ("on an SSRI/SNRI", "no serotonergic antidepressant"),
-    "on_sedating_antihistamine": ("on a sedating antihistamine", "no sedating antihistamine"),
-    "on_dopamine_antagonist": ("on a dopamine blocker", "no dopamine blocker"),
-    "on_dopamine_agonist": ("on a dopamine agonist", "not on a dopamine agonist"),
-    "on_gabapentinoid": ("on a gabapentinoid", "not on a gabapentinoid"),
-    "respiratory_disease": ("COPD or reduced lung function", "no lung disease recorded"),
-    "iron_overload": ("iron overload", "no iron overload"),
-    "akathisia_suspected": ("akathisia suspected", "akathisia not suspected"),
-    "rls_criteria_met": ("RLS criteria met", "RLS criteria not all met"),
-    "rls_before_kratom": ("RLS before kratom", "RLS began with kratom"),
-    "nicotine_use": ("uses nicotine", "no nicotine"),
-}  # fmt: skip
-# Empty facts: what "not recorded" means for them.
-_UNKNOWN = {
-    "hours_since_last_dose": "last dose time unknown",
-    "last_dose_at": "last dose time unknown",
-    "crcl_ml_min": "creatinine clearance unknown (creatinine or weight missing)",
-    "irls_previous_total": "no earlier IRLS",
-    "irls_change": "no earlier IRLS to compare",
-}
-_SCALE_NAMES = {"irls": "IRLS", "cows": "COWS", "gad7": "GAD-7"}
-
-
-def describe(name: str, value: Any) -> str:
-    """One fact of a card's "because", in words: "IRLS 24 (severe)", "on an SSRI/SNRI",
-    "last dose time unknown", "creatinine clearance 48 mL/min"."""
-    fact = FACT_BY_NAME.get(name)
-    label = fact.label if fact else name
-    if value is None:
-        return _UNKNOWN.get(name, f"{label.lower()} not recorded")
-    if name in _YES_NO:
-        return _YES_NO[name][0 if value else 1]
-    if fact is not None and fact.type == BOOL:
-        return label if value else f"not: {label.lower()}"
-    code = name.removesuffix("_total")
-    if code in SCALES and name.endswith("_total"):
-        score = SCALES[code].score_of(int(value))
-        band = f" ({score.band.label})" if score else ""
-        return f"{_SCALE_NAMES[code]} {value}{band}"
-    if name == "irls_change":
-        if value == 0:
-            return "IRLS unchanged since last time"
-        points = abs(int(value))
-        direction = "worse" if value > 0 else "better"
-        return f"IRLS {points} point{'s' if points != 1 else ''} {direction} than last time"
-    if name == "irls_previous_total":
-        return f"previous IRLS {value}"
-    if name == "hours_since_last_dose":
-        return f"last dose {value:g} h ago"
-    if name == "age_years":
-        return f"age {value}"
-    if name == "withdrawal_window":
-        return WINDOW_LABELS.get(value, str(value))
-    if name == "sex":
-        return f"recorded sex {SEXES.get(value, value).lower()}"
-    if name == "kratom_product":
-        return f"kratom product: {KRATOM_PRODUCTS.get(value, value).lower()}"
-    if name == "crcl_ml_min":
-        label = "creatinine clearance"
-    if isinstance(value, float):
-        value = round(value) if abs(value) >= 10 else round(value, 1)
-    unit = fact.unit if fact else ""
-    unit = unit if unit == "%" else f" {unit}" if unit else ""
-    shown = f"{value:g}" if isinstance(value, int | float) else str(value)
-    return f"{label[0].lower()}{label[1:]}: {shown}{unit}"

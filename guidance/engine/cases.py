@@ -8,15 +8,8 @@ from typing import Any
 from guidance.engine.language import compile_condition
 from patients.facts import (
     BOOL,
-    DATETIME,
     FACT_BY_NAME,
     FACTS,
-    FLOAT,
-    INT,
-    NEVER_NULL,
-    STR,
-    number_problem,
-    parse_datetime,
 )
 
 
@@ -41,27 +34,11 @@ class CaseResult:
 
 
 def _value_problem(name: str, value: Any) -> str | None:
-    """What is wrong with `value` as fact `name` in a test case, or None: the values a real
-    assessment could give, nothing else (no NaN, no NUL, nothing out of range)."""
+    """What is wrong with `value` as fact `name` in a test case, or None (Fact.problem)."""
     fact = FACT_BY_NAME.get(name)
     if fact is None:
         return f"unknown fact {name[:40]!r}"
-    if value is None:
-        return f"{name} is never empty (null) on an assessment" if name in NEVER_NULL else None
-    if fact.type == BOOL:
-        return None if isinstance(value, bool) else f"{name} must be true/false"
-    if fact.type == STR:
-        if isinstance(value, str) and value in fact.choices:
-            return None
-        shown = repr(value)[:40] if isinstance(value, str) else "not text"
-        return f"{name}: {shown} is not allowed; allowed: {', '.join(fact.choices)} or null"
-    if fact.type == DATETIME:
-        try:
-            parse_datetime(value)
-        except ValueError as error:
-            return f"{name}: {str(error)[:120]}"
-        return None
-    problem = number_problem(fact, value)
+    problem = fact.problem(value)
     return f"{name}: {problem}" if problem else None
 
 
@@ -82,12 +59,7 @@ def case_facts(given: Mapping[str, Any]) -> dict[str, Any]:
         problem = _value_problem(name, value)
         if problem:
             raise ValueError(problem)
-        fact = FACT_BY_NAME[name]
-        if value is not None and fact.type == DATETIME:
-            value = parse_datetime(value)
-        elif value is not None and fact.type in (INT, FLOAT):
-            value = int(value) if fact.type == INT else float(value)
-        facts[name] = value
+        facts[name] = FACT_BY_NAME[name].read(value)
     return facts
 
 

@@ -150,36 +150,15 @@ def _check_tokens(text: str) -> None:
     depth = deepest = operators = 0
     in_list = False
     for index, token in enumerate(tokens):
-        kind: str = token.type
-        value: str = str(token.value)
         previous = tokens[index - 1].type if index else None
         following = tokens[index + 1].type if index + 1 < len(tokens) else None
-        where = _where(text, token.lexpos)
-        if kind == "SUB" and following == "FLOAT" and previous not in _OPERAND_END:
-            pass  # a negative number, e.g. irls_change <= -5
-        elif kind in _REFUSED_TOKENS:
-            raise ConditionError(f"{_REFUSED_TOKENS[kind].format(op=value)} Found {where}.")
-        elif kind not in _ALLOWED_TOKENS:
-            raise ConditionError(f"{value!r} is not allowed in conditions. Found {where}.")
-        elif kind == "SYMBOL" and value.startswith("$"):
-            raise ConditionError(
-                f"Built-in symbols ({value}) are not allowed in conditions: rules may use "
-                f"only the facts of the fact table. Found {where}."
-            )
-        elif kind == "LPAREN" and previous in _OPERAND_END:
-            raise ConditionError(f"Function calls are not allowed in conditions. Found {where}.")
-        elif kind == "LBRACKET":
-            if value != "[" or previous != "IN" or in_list:
-                raise ConditionError(f"{_INDEXING} Found {where}.")
-            in_list = True
-        elif kind == "RBRACKET":
-            in_list = False
-        if kind in ("LPAREN", "LBRACKET"):
+        in_list = _check_token(token, previous, following, in_list, text)
+        if token.type in ("LPAREN", "LBRACKET"):
             depth += 1
             deepest = max(deepest, depth)
-        elif kind in ("RPAREN", "RBRACKET"):
+        elif token.type in ("RPAREN", "RBRACKET"):
             depth -= 1
-        operators += kind in _OPERATOR_TOKENS
+        operators += token.type in _OPERATOR_TOKENS
     if deepest > MAX_NESTING:
         raise ConditionError(
             f"The condition is nested {deepest} levels deep; at most {MAX_NESTING} are allowed. "
@@ -190,6 +169,34 @@ def _check_tokens(text: str) -> None:
             f"The condition has {operators} operators (and, or, not, in, comparisons); at most "
             f"{MAX_OPERATORS} are allowed. Split it into several rules."
         )
+
+
+def _check_token(
+    token: Any, previous: str | None, following: str | None, in_list: bool, text: str
+) -> bool:
+    """Refuse a token the language does not allow where it stands; whether a list is open
+    after it (a list may follow `in` only, and holds no other list)."""
+    kind: str = token.type
+    value: str = str(token.value)
+    where = _where(text, token.lexpos)
+    if kind == "SUB" and following == "FLOAT" and previous not in _OPERAND_END:
+        return in_list  # a negative number, e.g. irls_change <= -5
+    if kind in _REFUSED_TOKENS:
+        raise ConditionError(f"{_REFUSED_TOKENS[kind].format(op=value)} Found {where}.")
+    if kind not in _ALLOWED_TOKENS:
+        raise ConditionError(f"{value!r} is not allowed in conditions. Found {where}.")
+    if kind == "SYMBOL" and value.startswith("$"):
+        raise ConditionError(
+            f"Built-in symbols ({value}) are not allowed in conditions: rules may use "
+            f"only the facts of the fact table. Found {where}."
+        )
+    if kind == "LPAREN" and previous in _OPERAND_END:
+        raise ConditionError(f"Function calls are not allowed in conditions. Found {where}.")
+    if kind == "LBRACKET":
+        if value != "[" or previous != "IN" or in_list:
+            raise ConditionError(f"{_INDEXING} Found {where}.")
+        return True
+    return in_list and kind != "RBRACKET"
 
 
 _OPERATOR_TEXT = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}

@@ -30,11 +30,13 @@ def test_the_page_lists_every_account_with_role_last_sign_in_second_factor_and_s
     users = {user.username: user for user in client.get(reverse("account_list")).context["users"]}
     assert set(users) == {"root", "clinician", "staff"}
     assert [g.name for g in users["clinician"].groups.all()] == [CLINICIANS]
-    assert users["clinician"].enrolled and not users["staff"].enrolled
+    assert users["clinician"].enrolled
+    assert not users["staff"].enrolled
     assert not users["staff"].is_active
     assert users["root"].last_login is not None
     page = client.get(reverse("account_list")).content.decode()
-    assert "deactivated" in page and "Reactivate" in page
+    assert "deactivated" in page
+    assert "Reactivate" in page
 
 
 def test_the_page_query_count_does_not_grow_with_accounts(
@@ -60,7 +62,8 @@ def test_only_superusers_may_act_on_accounts(request, as_user, role, action, out
     assert client.get(reverse("account_list")).status_code == 403
     assert act(client, outsider, action, role=STAFF).status_code == 403
     outsider.refresh_from_db()
-    assert outsider.is_active and not outsider.account.must_change_password
+    assert outsider.is_active
+    assert not outsider.account.must_change_password
     assert not AccountEvent.objects.exists()
 
 

@@ -31,7 +31,8 @@ def test_seed_demo_creates_accounts_patients_and_cards_once(db):
     assert "Demo patients: 12 added" in output
     request = RequestFactory().post("/sign-in/")  # django-axes throttles by request
     user = authenticate(request, username="clinician", password=DEMO_PASSWORD)
-    assert user is not None and user.has_perm("guidance.decide_recommendation")
+    assert user is not None
+    assert user.has_perm("guidance.decide_recommendation")
     assert authenticate(request, username="admin", password=DEMO_PASSWORD).is_superuser
     counts = (
         Patient.objects.count(),

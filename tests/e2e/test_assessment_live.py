@@ -24,8 +24,10 @@ def answer(page, scale, values):
 def assert_in_view(page, locator):
     box = locator.bounding_box()
     assert box is not None
-    assert box["y"] >= 0 and box["y"] + box["height"] <= TABLET["height"], box
-    assert box["x"] >= 0 and box["x"] + box["width"] <= TABLET["width"], box
+    assert box["y"] >= 0, box
+    assert box["y"] + box["height"] <= TABLET["height"], box
+    assert box["x"] >= 0, box
+    assert box["x"] + box["width"] <= TABLET["width"], box
 
 
 def test_the_derived_facts_update_as_a_clinician_types_and_stay_in_view_on_a_tablet(

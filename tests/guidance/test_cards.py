@@ -210,7 +210,8 @@ def test_a_decision_can_be_revised_and_every_decision_is_kept(as_user, clinician
     assert card.status == "accepted"
     assert [d.status for d in card.decisions.all()] == ["deferred", "accepted"]
     page = client.get(card.assessment.get_absolute_url()).content.decode()
-    assert "Deferred by Cleo Nician" in page and "Accepted by Cleo Nician" in page
+    assert "Deferred by Cleo Nician" in page
+    assert "Accepted by Cleo Nician" in page
 
 
 def test_a_stale_decision_is_refused_and_the_other_one_kept(as_user, clinician, patient):
@@ -386,7 +387,8 @@ def test_evaluate_command_returns_the_fired_rules(tmp_path, db):
     assert {"MED-GABAPENTINOID", "SAFE-GABA-RENAL-UNKNOWN", "IRON-STUDIES"} <= set(codes)
     first = result["recommendations"][0]
     assert set(first) >= {"rule", "version", "category", "indicator", "title", "detail", "source"}
-    assert first["version"] == 1 and first["indicator"] == "critical"
+    assert first["version"] == 1
+    assert first["indicator"] == "critical"
 
 
 def new_version(code, **changes):
@@ -504,7 +506,8 @@ def test_each_cards_form_posts_to_its_own_decide_address_with_every_decline_reas
     reasons = ["", "not_appropriate", "patient_declined", "already_in_place", "contraindicated"]
     for select in re.findall(r'<select name="reason".*?</select>', page, re.S):
         values = re.findall(r'<option value="([^"]*)"', select)
-        assert values == [*reasons, "other"] and "selected" not in select
+        assert values == [*reasons, "other"]
+        assert "selected" not in select
 
     card = cards(assessment)["MED-DOPAMINE-AGONIST"]
     failed = decide(client, card, "declined", reason="other").content.decode()  # no comment

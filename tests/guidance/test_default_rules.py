@@ -178,7 +178,10 @@ def test_migrate_leaves_exactly_the_default_rules_active(active_rules):
 def test_each_default_rule_has_product_mds_category_indicator_and_condition(active_rules, code):
     rule = active_rules[code]
     assert (rule.category, rule.indicator, rule.condition) == PRODUCT_MD[code]
-    assert rule.title and rule.detail and rule.source and rule.evidence
+    assert rule.title
+    assert rule.detail
+    assert rule.source
+    assert rule.evidence
 
 
 @pytest.mark.parametrize("code", sorted(PRODUCT_MD))
@@ -222,7 +225,8 @@ def test_cards_come_critical_first_then_warning_then_info(active_rules):
     result = evaluate(case_facts(facts), active_rules.values())
     order = [rule.indicator for rule in result.fired]
     assert order == sorted(order, key=["critical", "warning", "info"].index)
-    assert order[0] == "critical" and order[-1] == "info"
+    assert order[0] == "critical"
+    assert order[-1] == "info"
 
 
 @pytest.mark.parametrize("code", ["WD-PEAK-WINDOW", "LIFE-DIET", "IRON-OVERLOAD"])
@@ -257,5 +261,6 @@ def test_the_withdrawal_windows_never_say_rls_is_subsiding_after_72_hours():
     from patients.facts import WINDOW_LABELS
 
     after_peak = WINDOW_LABELS["subsiding"].lower()
-    assert "subsiding" not in after_peak and "rls can still worsen" in after_peak
+    assert "subsiding" not in after_peak
+    assert "rls can still worsen" in after_peak
     assert "this application's boundary" in WINDOW_LABELS["protracted"]

@@ -163,8 +163,8 @@ BAD_VALUES = [
     ("tsat_percent", "1" * 41, "value", "at most 40 characters"),
     ("tsat_percent", "1\x00", "value", "Null characters are not allowed"),
     ("age_years", "11", "value", "11 is out of range; allowed: 12 to 120 years"),
-    ("age_years", "null", "value", "age_years is never empty (null)"),
-    ("pregnant", "null", "value", "pregnant is never empty (null)"),
+    ("age_years", "null", "value", "age_years: is never empty (null)"),
+    ("pregnant", "null", "value", "pregnant: is never empty (null)"),
     ("pregnant", "maybe", "value", "give true or false"),
     ("pregnant", "1", "value", "give true or false"),
     ("sex", "f", "value", "sex: &#x27;f&#x27; is not allowed"),
@@ -383,7 +383,8 @@ def test_more_rows_adds_blank_rows_keeps_what_was_typed_and_saves_nothing(
     response = client.post(edit_url(cbt), data)
     assert response.status_code == 200
     form = response.context["form"]
-    assert not form.is_bound and not form.errors
+    assert not form.is_bound
+    assert not form.errors
     assert form["title"].value() == "A new title"
     assert form.case_rows.initial_form_count() == 3
     assert form.case_rows.total_form_count() == 3 + 5

@@ -1,4 +1,4 @@
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -17,7 +17,7 @@ def ehr(db) -> Ehr:
 def seeded(clinician):
     """A patient whose latest assessment has RLS criteria met, IRLS 24, ferritin 42 and
     TSAT 18, with its cards evaluated: options (a gabapentinoid, iron...) and cautions."""
-    patient = make_patient(mrn="RLS-0042", date_of_birth=datetime(1988, 4, 12).date())
+    patient = make_patient(mrn="RLS-0042", date_of_birth=date(1988, 4, 12))
     assessment = make_assessment(
         patient,
         clinician,

@@ -74,7 +74,8 @@ def test_accepting_an_option_accepts_it_as_the_ehr_with_its_critical_cautions(
     assert option.history.first().history_user == ehr.client.user
     feedback = HookFeedback.objects.get()
     assert (feedback.decision, feedback.stale, feedback.outcome) == (decision, False, "accepted")
-    assert not ehr.client.user.is_active and not ehr.client.user.has_usable_password()
+    assert not ehr.client.user.is_active
+    assert not ehr.client.user.has_usable_password()
 
 
 def test_the_same_feedback_twice_is_one_decision(client, ehr, seeded, shown):
@@ -208,7 +209,8 @@ def test_a_dismiss_of_a_card_decided_in_the_app_since_is_stale(
     feedback = HookFeedback.objects.get()
     assert (feedback.stale, feedback.dismissal) == (True, None)
     card.refresh_from_db()
-    assert card.status == CardStatus.ACCEPTED and not card.dismissals.exists()
+    assert card.status == CardStatus.ACCEPTED
+    assert not card.dismissals.exists()
 
 
 def test_a_dismiss_after_an_accept_in_the_same_batch_is_stale(client, ehr, seeded, shown):

@@ -100,7 +100,8 @@ def test_the_patient_carries_the_mrn_as_an_mr_identifier(bundle):
             "display": "Medical record number",
         }
     ]
-    assert patient["birthDate"] == "1990-05-01" and patient["gender"] == "female"
+    assert patient["birthDate"] == "1990-05-01"
+    assert patient["gender"] == "female"
 
 
 def test_people_are_named_by_user_name_only(bundle, clinician):
@@ -150,7 +151,8 @@ def test_the_irls_questionnaire_has_our_item_texts_and_a_copyright_notice(bundle
     assert [item["item"][0]["text"] for item in irls["item"]] == [
         i.anchors for i in SCALES["irls"].items
     ]
-    assert "IRLSSG" in irls["copyright"] and "Mapi Research Trust" in irls["copyright"]
+    assert "IRLSSG" in irls["copyright"]
+    assert "Mapi Research Trust" in irls["copyright"]
     assert "our own paraphrases" in irls["copyright"].replace("clinic's own", "our own")
     other = [q for q in resources(bundle, "Questionnaire") if q["name"] != "IRLS"]
     assert not any("copyright" in q for q in other)
@@ -263,7 +265,8 @@ def test_cautions_are_detected_issues_final_once_acknowledged(bundle):
         by_full_url(bundle)[f"urn:uuid:{card.uuid}"]
         for card in Recommendation.objects.filter(rule__kind="caution", status="pending")
     ]
-    assert undecided and all(issue["status"] == "preliminary" for issue in undecided)
+    assert undecided
+    assert all(issue["status"] == "preliminary" for issue in undecided)
 
 
 def test_a_decided_card_whose_rule_no_longer_fires_says_so(patient, clinician):
@@ -312,7 +315,8 @@ def test_a_provenance_per_decision_with_who_when_and_why(bundle):
     assert agent["who"]["display"] == "clinician"
     assert resolve(bundle, agent["who"])["resourceType"] == "Practitioner"
     (deferred,) = provenances_of(bundle, "LIFE-SLEEP")
-    assert deferred["activity"]["coding"][0]["code"] == "deferred" and "reason" not in deferred
+    assert deferred["activity"]["coding"][0]["code"] == "deferred"
+    assert "reason" not in deferred
 
 
 def test_a_caution_acknowledged_with_its_option_says_so(bundle):
@@ -339,7 +343,8 @@ def test_the_command_writes_the_bundle_to_a_file(patient, tmp_path):
     call_command("export_fhir", "--mrn", "FHIR-0001", "--out", str(target), stdout=out, stderr=err)
     validate(json.loads(target.read_text(encoding="utf-8")))
     assert out.getvalue() == ""
-    assert str(patient.uuid) in err.getvalue() and "FHIR-0001" not in err.getvalue()
+    assert str(patient.uuid) in err.getvalue()
+    assert "FHIR-0001" not in err.getvalue()
 
 
 def test_the_command_refuses_an_unknown_mrn_and_an_unwritable_file(patient, tmp_path):
@@ -381,7 +386,8 @@ def test_other_roles_cannot_download_it(as_user, request, role, patient):
 
 def test_signed_out_visitors_are_sent_to_sign_in(client, patient):
     response = client.get(reverse("patients:fhir_export", args=[patient.uuid]))
-    assert response.status_code == 302 and "/sign-in/" in response["Location"]
+    assert response.status_code == 302
+    assert "/sign-in/" in response["Location"]
 
 
 def test_an_archived_record_can_still_be_exported(as_user, clinician, patient):
@@ -422,7 +428,8 @@ def test_the_export_query_count_does_not_grow_with_assessments_cards_or_decision
         for card in Recommendation.objects.filter(assessment=assessment):
             status = "acknowledged" if card.rule.kind == "caution" else "deferred"
             card.decide(status=status, by=clinician, expected_version=card.version)
-    assert Assessment.objects.count() == 12 and Decision.objects.count() > 100
+    assert Assessment.objects.count() == 12
+    assert Decision.objects.count() > 100
     client = as_user(clinician)
     with django_assert_num_queries(EXPORT_QUERIES):
         response = client.get(reverse("patients:fhir_export", args=[patient.uuid]))

@@ -654,8 +654,11 @@ def test_uploaded_labs_are_shown_for_confirmation_and_nothing_is_saved(as_user, 
     response = upload(as_user(clinician), patient, LAB_FILE)
     assert response.status_code == 200
     page = response.content.decode()
-    assert 'data-lab="ferritin_ng_ml"' in page and "42 ug/L" in page and "42.0 ng/mL" in page
-    assert "0.9 mg/dL" in page and "Observation/creatinine-1" in page
+    assert 'data-lab="ferritin_ng_ml"' in page
+    assert "42 ug/L" in page
+    assert "42.0 ng/mL" in page
+    assert "0.9 mg/dL" in page
+    assert "Observation/creatinine-1" in page
     assert "Observation/tsat-1: unit &#x27;1&#x27; is not a transferrin saturation unit" in page
     assert not Assessment.objects.exists()
     assert not Assessment.history.exists()
@@ -783,7 +786,8 @@ def test_only_clinicians_may_pre_fill_labs(as_user, request, role, patient):
 def test_an_archived_record_takes_no_new_labs(as_user, clinician, patient):
     patient.archive(by=clinician, reason="Moved away")
     response = upload(as_user(clinician), patient, LAB_FILE)
-    assert response.status_code == 302 and response["Location"] == patient.get_absolute_url()
+    assert response.status_code == 302
+    assert response["Location"] == patient.get_absolute_url()
 
 
 def test_reading_a_file_is_written_to_the_access_log(as_user, clinician, patient):
@@ -892,7 +896,8 @@ def test_the_command_exits_2_on_a_file_it_cannot_read(tmp_path, patient, content
     with pytest.raises(SystemExit) as exited:
         call_command("import_fhir_labs", str(source), "--mrn", "MRN-77", stdout=out, stderr=err)
     assert exited.value.code == 2
-    assert said in err.getvalue() and out.getvalue() == ""
+    assert said in err.getvalue()
+    assert out.getvalue() == ""
 
 
 def test_the_command_refuses_an_unknown_mrn(tmp_path):

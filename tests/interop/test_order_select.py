@@ -91,7 +91,8 @@ def test_a_gabapentin_clinical_drug_code_brings_the_gabapentinoid_cautions(clien
     assert "ordered: gabapentin" in breathing["detail"]
     assert "creatinine clearance: 28 mL/min" in renal["detail"]
     for card in sent:
-        assert "suggestions" not in card and "selectionBehavior" not in card
+        assert "suggestions" not in card
+        assert "selectionBehavior" not in card
         assert [r["code"] for r in card["overrideReasons"]][0] == "mitigate-risk-negative-outcome"
 
 
@@ -275,7 +276,8 @@ def test_another_patients_creatinine_is_refused_and_the_renal_caution_stays(
     renal = sent[rules_of(sent).index("SAFE-GABA-RENAL")]
     assert "creatinine clearance: 11 mL/min" in renal["detail"]
     (refusal,) = HookCall.objects.get().refusals
-    assert refusal.startswith("Observation/theirs") and "Patient/p2" in refusal
+    assert refusal.startswith("Observation/theirs")
+    assert "Patient/p2" in refusal
     access = PatientAccess.objects.get()
     assert (access.patient, access.view, access.ehr_user) == (
         failing_kidneys.patient,
@@ -371,4 +373,5 @@ def test_a_prefetched_lab_with_a_date_that_is_no_date_is_refused(client, ehr, ol
     )
     assert "SAFE-GABA-RENAL-UNKNOWN" in rules_of(sent)
     (refusal,) = HookCall.objects.get().refusals
-    assert refusal.startswith("Observation/odd") and "not a FHIR date" in refusal
+    assert refusal.startswith("Observation/odd")
+    assert "not a FHIR date" in refusal

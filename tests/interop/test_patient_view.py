@@ -95,7 +95,8 @@ def test_only_options_carry_a_suggestion_with_no_actions(client, ehr, seeded):
             }
             assert card["selectionBehavior"] == "at-most-one"
         else:
-            assert "suggestions" not in card and "selectionBehavior" not in card
+            assert "suggestions" not in card
+            assert "selectionBehavior" not in card
             assert suggestion is None
 
 

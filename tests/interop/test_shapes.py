@@ -24,21 +24,28 @@ def assert_same_shape(ours: Any, example: Any, where: str = "") -> None:
 
 def assert_card_invariants(card: dict[str, Any]) -> None:
     """CDS Hooks 2.0's rules for a card, and this service's own (a uuid on every card)."""
-    assert isinstance(card["uuid"], str) and card["uuid"]
-    assert isinstance(card["summary"], str) and 0 < len(card["summary"]) < 140
+    assert isinstance(card["uuid"], str)
+    assert card["uuid"]
+    assert isinstance(card["summary"], str)
+    assert 0 < len(card["summary"]) < 140
     assert card["indicator"] in ("info", "warning", "critical")
     assert card["source"]["label"]
     assert "systemActions" not in card
     if card.get("suggestions"):
         assert card["selectionBehavior"] in ("at-most-one", "any")
         for suggestion in card["suggestions"]:
-            assert suggestion["uuid"] and suggestion["label"]
+            assert suggestion["uuid"]
+            assert suggestion["label"]
             for action in suggestion.get("actions", []):
                 assert action["description"]
     for reason in card.get("overrideReasons", []):
-        assert reason["code"] and reason["system"] and reason["display"]
+        assert reason["code"]
+        assert reason["system"]
+        assert reason["display"]
     for link in card.get("links", []):
-        assert link["label"] and link["url"] and link["type"] in ("absolute", "smart")
+        assert link["label"]
+        assert link["url"]
+        assert link["type"] in ("absolute", "smart")
 
 
 def empty_values(value: Any, where: str = "$") -> list[str]:
@@ -69,7 +76,10 @@ def test_discovery_has_the_shape_of_the_specifications_example(client, ehr):
     }
     assert loincs == {"2276-4", "2502-3", "2160-0", "29463-7"}
     for service in services["services"]:
-        assert service["title"] and service["description"] and service["id"] and service["hook"]
+        assert service["title"]
+        assert service["description"]
+        assert service["id"]
+        assert service["hook"]
 
 
 def test_cards_have_the_shape_of_the_specifications_example_and_its_invariants(client, ehr, seeded):

@@ -295,7 +295,8 @@ def test_an_update_announces_only_what_changed(as_user, clinician, patient):
     panel = response.context["panel"]
     assert panel.announcement == "Creatinine clearance: 50 mL/min (Cockcroft–Gault)"
     html = response.content.decode()
-    assert 'id="panel-status"' in html and 'hx-swap-oob="innerHTML"' in html
+    assert 'id="panel-status"' in html
+    assert 'hx-swap-oob="innerHTML"' in html
 
     again = live(client, patient, {**typed, "panel_said": panel.said, "irls_1": "2"})
     assert again.context["panel"].announcement == "IRLS 2 so far, 1 of 10 answered"

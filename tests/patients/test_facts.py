@@ -4,13 +4,13 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from patients.fact_words import describe
 from patients.facts import (
     CRITERIA,
     FACTS,
     age_in_years,
     creatinine_clearance,
     derive_facts,
-    describe,
     withdrawal_window,
 )
 from tests.base import COMPLETE_COWS, COMPLETE_IRLS

@@ -85,7 +85,8 @@ def test_the_patient_page_query_count_does_not_grow_with_history_or_assessments(
     assert len(response.context["changes"]) == 20
     assert len(response.context["upcoming"]) == 10
     kinds = [event["kind"] for event in response.context["timeline"]]
-    assert kinds.count("assessment") == 15 and kinds.count("followup") == 10
+    assert kinds.count("assessment") == 15
+    assert kinds.count("followup") == 10
     assert kinds.count("decision") > 5
 
 

@@ -224,6 +224,18 @@ from clinic.views.accounts import ACTIONS as ACCOUNT_ACTIONS  # noqa: E402
 PIECE = re.compile(r"<(?:(\w+):)?(\w+)>")
 
 
+TEXT_IDS = [quote(NUL), quote(UNICODE), "X" * 10_000]
+NUMBER_IDS = [HUGE, DIGITS, "0"]
+# Path parameters other than UUIDs: (real values, hostile values), by converter and name.
+PARAMETERS = {
+    ("str", "code"): lambda world: ([world.rule.code], TEXT_IDS),
+    ("int", "version"): lambda world: ([str(world.rule.version)], NUMBER_IDS),
+    ("int", "pk"): lambda world: ([str(world.users["staff"].pk)], NUMBER_IDS),  # an account
+    ("str", "service_id"): lambda world: (["rls-patient-view", "rls-order-select"], TEXT_IDS),
+    ("slug", "action"): lambda world: (list(ACCOUNT_ACTIONS), ["delete", "X" * 10_000]),
+}
+
+
 def addresses(route: Route, world: World) -> list[tuple[str, str]]:
     """(address, what) pairs: the route with real records, then with hostile parameters."""
     if route.is_admin:
@@ -239,21 +251,8 @@ def addresses(route: Route, world: World) -> list[tuple[str, str]]:
             hostile[name] = [str(uuid.uuid4())]
             if segment == "patients":
                 hostile[name].append(str(world.archived.uuid))
-        elif (converter, name) == ("str", "code"):
-            real[name] = [world.rule.code]
-            hostile[name] = [quote(NUL), quote(UNICODE), "X" * 10_000]
-        elif (converter, name) == ("int", "version"):
-            real[name] = [str(world.rule.version)]
-            hostile[name] = [HUGE, DIGITS, "0"]
-        elif (converter, name) == ("int", "pk"):  # an account
-            real[name] = [str(world.users["staff"].pk)]
-            hostile[name] = [HUGE, DIGITS, "0"]
-        elif (converter, name) == ("str", "service_id"):  # a CDS Hooks service
-            real[name] = ["rls-patient-view", "rls-order-select"]
-            hostile[name] = [quote(NUL), quote(UNICODE), "X" * 10_000]
-        elif (converter, name) == ("slug", "action"):  # what to do to an account
-            real[name] = list(ACCOUNT_ACTIONS)
-            hostile[name] = ["delete", "X" * 10_000]
+        elif (converter, name) in PARAMETERS:
+            real[name], hostile[name] = PARAMETERS[converter, name](world)
         else:
             raise AssertionError(f"teach addresses() a value for {match.group()} in {template}")
 
@@ -671,9 +670,9 @@ def replay_route(
         for role in ROLES
     }
     if valid is not None:
-        assert posts[primary] is not None and posts[primary].status_code in (200, 302), (
-            f"the valid body for {route.name} is refused: update baselines()"
-        )
+        refused = f"the valid body for {route.name} is refused: update baselines()"
+        assert posts[primary] is not None, refused
+        assert posts[primary].status_code in (200, 302), refused
     if route.is_admin:
         primary = None  # Django's own views, over our read-only configuration
     elif primary is None:
@@ -840,7 +839,8 @@ def test_every_route_for_every_role_survives_hostile_input(world, route, record_
     )
     record_property("hostile_replay_requests", replay.count)
     record_property("hostile_replay_seconds", round(elapsed, 1))
-    assert replay.count > 0 and reached_any, summary
+    assert replay.count > 0, summary
+    assert reached_any, summary
     assert not replay.failures, f"{summary}, {len(replay.failures)} failures:\n\n" + "\n\n".join(
         replay.failures
     )

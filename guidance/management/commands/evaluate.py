@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from guidance import engine
 from guidance.models import Rule
-from patients.facts import parse_input
+from patients.fact_input import parse_input
 from patients.scales import SCALES
 
 
