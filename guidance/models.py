@@ -2,6 +2,7 @@ import uuid
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db import models, transaction
 from django.db.models import Max, Q
 from django.urls import reverse
@@ -146,7 +147,7 @@ class Rule(models.Model):
         longer compiles (a fact it names has changed, say)."""
         return run_cases(self.condition, self.test_cases)
 
-    def save_as_new_version(self, *, by: Any) -> None:
+    def save_as_new_version(self, *, by: User) -> None:
         """Save this unsaved rule as the next version of its code, a draft; the versions
         before it stay as they are. Raises IntegrityError when someone saves another
         version of the code at the same moment."""
@@ -157,7 +158,7 @@ class Rule(models.Model):
             self.created_by = by
             self.save()
 
-    def activate(self, *, by: Any) -> None:
+    def activate(self, *, by: User) -> None:
         """Make this version the active one of its code; the previous one is retired.
 
         Raises RuleNotReady, saying why, unless the version has test cases and every one
@@ -305,7 +306,7 @@ class Recommendation(Versioned):
         self,
         *,
         status: str,
-        by: Any,
+        by: User,
         expected_version: int | None,
         reason: str = "",
         comment: str = "",
@@ -339,7 +340,7 @@ class Recommendation(Versioned):
                         caution.acknowledge_with(option=self, by=by)
         return decision
 
-    def dismiss(self, *, by: Any, where: str) -> "Dismissal":
+    def dismiss(self, *, by: User, where: str) -> "Dismissal":
         """Record that the card was put aside without a decision (Dismissal); its status,
         and so everyone else's view of it, is unchanged."""
         return Dismissal.objects.create(recommendation=self, by=by, where=where[:400])
@@ -352,7 +353,7 @@ class Recommendation(Versioned):
         ).select_related("rule")
         return [caution for caution in cautions if self.rule_code in caution.rule.qualifies]
 
-    def acknowledge_with(self, *, option: "Recommendation", by: Any) -> None:
+    def acknowledge_with(self, *, option: "Recommendation", by: User) -> None:
         with self.locked() as current:
             current.status = CardStatus.ACKNOWLEDGED
             Decision.objects.create(

@@ -2,8 +2,8 @@
 
 from collections.abc import Mapping
 from datetime import date
-from typing import Any
 
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
@@ -130,7 +130,7 @@ def record_followup(
     *,
     followup: FollowUp,
     outcome: str,
-    by: Any,
+    by: User,
     expected_version: int | None,
     adherence: Mapping[Recommendation, str],
     next_due_date: date | None = None,

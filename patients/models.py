@@ -6,6 +6,7 @@ from datetime import datetime, time
 from typing import Any, Self
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models, transaction
 from django.db.models import Q
@@ -204,7 +205,7 @@ class Patient(Versioned):
             if score is not None and score.is_flagged
         ]
 
-    def archive(self, *, by: Any, reason: str) -> None:
+    def archive(self, *, by: User, reason: str) -> None:
         """Archive the record; its open follow-ups are cancelled, with the reason."""
         with self.locked() as current:
             current.archived_at = timezone.now()
@@ -716,7 +717,7 @@ class FollowUp(Versioned, ScaledItems):
     def is_open(self) -> bool:
         return self.status == FollowUpStatus.SCHEDULED
 
-    def add_note(self, *, by: Any, text: str) -> None:
+    def add_note(self, *, by: User, text: str) -> None:
         """Add a note to what was recorded, after it, with who added it and when (a second
         person's account of the same contact, say). The recorded text is never replaced."""
         who = by.get_full_name() or by.get_username()
@@ -724,7 +725,7 @@ class FollowUp(Versioned, ScaledItems):
         with self.locked() as current:
             current.notes = f"{current.notes}\n\n{stamp} {text}".strip()
 
-    def cancel(self, *, by: Any, reason: str) -> None:
+    def cancel(self, *, by: User, reason: str) -> None:
         """Cancel a scheduled follow-up; the record stays, with the reason. Raises
         EditConflict if someone else has recorded or cancelled it meanwhile."""
         with self.locked() as current:
