@@ -10,6 +10,8 @@ from clinic.roles import CLINICIANS, GUIDANCE_ADMINS, STAFF
 from patients.models import Assessment, Patient
 
 PASSWORD = "correct-horse-battery"
+# "Now" for tests that freeze the clock (the frozen_clock fixture, tests/conftest.py).
+NOW = "2026-11-26 12:00Z"
 
 ROLES = {
     "clinician": CLINICIANS,

@@ -1,8 +1,9 @@
 import pytest
+import time_machine
 from django.contrib.auth.models import User
 from django.core.cache import cache
 
-from tests.base import ROLES, make_user
+from tests.base import NOW, ROLES, make_user
 
 
 def pytest_collection_modifyitems(items):
@@ -55,3 +56,11 @@ def _empty_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture
+def frozen_clock():
+    """The one frozen clock: 26 November 2026, 12:00 UTC (tests.base.NOW), not ticking.
+    Yields time-machine's traveller, whose shift() moves it on."""
+    with time_machine.travel(NOW, tick=False) as traveller:
+        yield traveller

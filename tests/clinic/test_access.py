@@ -13,11 +13,8 @@ from tests.base import make_patient, record
 
 
 @pytest.fixture(autouse=True)
-def frozen_clock():
-    import time_machine
-
-    with time_machine.travel("2026-11-26 12:00Z", tick=False):
-        yield
+def _frozen(frozen_clock):
+    """Every test of this module at the shared frozen time (tests/conftest.py)."""
 
 
 @pytest.fixture

@@ -11,11 +11,8 @@ from tests.base import COMPLETE_IRLS, CRITERIA_MET, VALID, make_patient, record
 
 
 @pytest.fixture(autouse=True)
-def frozen_clock():
-    import time_machine
-
-    with time_machine.travel("2026-11-26 12:00Z", tick=False):
-        yield
+def _frozen(frozen_clock):
+    """Every test of this module at the shared frozen time (tests/conftest.py)."""
 
 
 @pytest.fixture

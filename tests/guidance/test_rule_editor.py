@@ -113,6 +113,7 @@ def test_a_draft_with_failing_test_cases_cannot_be_activated(as_user, guidance_a
     assert "Not activated: test cases failing: GAD-7 10" in response.content.decode()
     v2.refresh_from_db()
     assert v2.status == "draft"
+    assert Rule.objects.active().get(code="CBT-ANXIETY").version == 1  # the old one stays
 
 
 def test_a_draft_without_test_cases_cannot_be_activated(as_user, guidance_admin, cbt):
@@ -120,6 +121,8 @@ def test_a_draft_without_test_cases_cannot_be_activated(as_user, guidance_admin,
     edit(client, cbt, test_cases="[]")
     response = client.post(reverse("guidance:rule_activate", args=["CBT-ANXIETY", 2]), follow=True)
     assert "add at least one test case" in response.content.decode()
+    statuses = dict(Rule.objects.filter(code="CBT-ANXIETY").values_list("version", "status"))
+    assert statuses == {1: "active", 2: "draft"}
 
 
 def test_activating_a_passing_draft_retires_the_previous_version(as_user, guidance_admin, cbt):

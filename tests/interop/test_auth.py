@@ -12,7 +12,7 @@ import uuid
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from interop import auth
 from interop.models import HookCall, SeenToken
@@ -24,6 +24,7 @@ from tests.interop.ehr import (
     hook_body,
     key_set,
     patient_resource,
+    public_jwk,
     register,
 )
 
@@ -97,6 +98,50 @@ def test_a_token_that_lives_longer_than_five_minutes_is_refused(client, ehr):
     now = int(time.time())
     token = ehr.token(DISCOVERY, claims={"iat": now, "exp": now + 3600})
     assert_outcome(call(client, token), 401, "too long")
+
+
+@pytest.mark.parametrize(
+    ("lifetime", "accepted"),
+    [(300, True), (auth.MAX_LIFETIME_SECONDS + auth.LEEWAY_SECONDS, True), (331, False)],
+)
+def test_a_token_may_live_five_minutes_and_the_leeway_not_a_second_more(
+    client, ehr, frozen_clock, lifetime, accepted
+):
+    now = int(time.time())
+    token = ehr.token(DISCOVERY, claims={"iat": now, "exp": now + lifetime})
+    if accepted:
+        assert call(client, token).status_code == 200
+    else:
+        assert_outcome(call(client, token), 401, "exp may be at most 5 minutes after iat")
+        assert not SeenToken.objects.exists()
+
+
+@pytest.mark.parametrize(("length", "accepted"), [(1, True), (200, True), (201, False)])
+def test_a_token_id_of_more_than_200_characters_is_refused(client, ehr, length, accepted):
+    token = ehr.token(DISCOVERY, claims={"jti": "j" * length})
+    if accepted:
+        assert call(client, token).status_code == 200
+    else:
+        assert_outcome(call(client, token), 401, "jti) must be a string of 1 to 200 characters")
+        assert not SeenToken.objects.exists()
+
+
+REFUSED_ALGORITHMS = [
+    "none", "HS256", "HS384", "HS512", "RS256", "RS512", "ES256", "ES512", "PS256", "PS384",
+    "PS512", "EdDSA", "ES384 ", "es384", "",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("algorithm", REFUSED_ALGORITHMS)
+def test_every_algorithm_but_es384_and_rs384_is_refused_saying_why(client, ehr, algorithm):
+    """Checked before any key is looked at: the token chooses nothing."""
+    token = handmade({"alg": algorithm, "kid": "ec-1"}, claims_for(DISCOVERY), lambda _: b"x")
+    response = call(client, token)
+    body = assert_outcome(response, 401)
+    assert body["issue"][0]["diagnostics"] == (
+        "The token's algorithm is not accepted: ES384 or RS384 only."
+    )
+    assert not SeenToken.objects.exists()
 
 
 @pytest.mark.parametrize("claim", ["exp", "iat", "jti", "aud", "iss"])
@@ -244,3 +289,19 @@ def test_a_key_set_url_no_longer_allowed_is_not_fetched(client, fetched, setting
     settings.CDS_JWKS_URL_ALLOWLIST = []
     assert_outcome(ehr.get(client, DISCOVERY, header={"jku": KEYS_URL}), 401, "not allowed")
     assert fetches == []
+
+
+@pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")  # the point
+def test_an_rsa_key_under_2048_bits_in_a_fetched_key_set_is_refused_at_every_call(
+    client, fetched, monkeypatch
+):
+    """A static key set is checked when it is registered (interop.keys); a fetched one can
+    change at any time, so the same rule is applied to the key of every call."""
+    ehr, _ = fetched
+    weak = rsa.generate_private_key(public_exponent=65537, key_size=1024)  # noqa: S505 (the point)
+    published = {"keys": [public_jwk(weak, "weak-1", "RS384")]}
+    monkeypatch.setattr(jwt.PyJWKClient, "fetch_data", lambda self: published)
+    monkeypatch.setattr(auth, "_jwk_clients", {})
+    token = ehr.token(DISCOVERY, alg="RS384", key=weak, header={"kid": "weak-1", "jku": KEYS_URL})
+    assert_outcome(call(client, token), 401, "an RS384 key must be an RSA key of 2048 bits")
+    assert not SeenToken.objects.exists()

@@ -1,19 +1,23 @@
 """Recording and correcting assessments through the test client."""
 
 import pytest
-import time_machine
 from django.urls import reverse
 
+from guidance.models import Recommendation
 from patients.models import Assessment
-from tests.base import COMPLETE_COWS, COMPLETE_IRLS, VALID, make_assessment, make_patient, record
-
-NOW = "2026-11-26 12:00Z"
+from tests.base import (
+    COMPLETE_COWS,
+    COMPLETE_IRLS,
+    VALID,
+    make_assessment,
+    make_patient,
+    record,
+)
 
 
 @pytest.fixture(autouse=True)
-def frozen_clock():
-    with time_machine.travel(NOW, tick=False):
-        yield
+def _frozen(frozen_clock):
+    """Every test of this module at the shared frozen time (tests/conftest.py)."""
 
 
 @pytest.fixture
@@ -98,10 +102,16 @@ def test_a_partly_answered_scale_is_refused_item_by_item(as_user, clinician, pat
     assert not Assessment.objects.exists()
 
 
-def test_an_assessment_before_age_twelve_is_refused(as_user, clinician):
+def test_an_assessment_before_age_twelve_is_refused_and_nothing_is_saved(as_user, clinician):
     young = make_patient(date_of_birth="2014-01-01")
     response = record(as_user(clinician), young, assessed_at="2025-06-01T10:00", last_dose_at=None)
+    assert response.status_code == 200
     assert "assessments are for ages 12 to 120" in response.context["form"].errors["assessed_at"][0]
+    assert not Assessment.objects.exists()
+    assert not Assessment.history.exists()
+    assert not Recommendation.objects.exists()
+    young.refresh_from_db()
+    assert young.latest_irls_total is None
 
 
 def test_a_pregnancy_for_a_patient_recorded_as_male_needs_an_explicit_confirmation(

@@ -5,7 +5,6 @@ IRLS change) as the server's fact table derives them, on the new and the correct
 from datetime import UTC, date, datetime
 
 import pytest
-import time_machine
 from django.urls import reverse
 
 from patients.facts import WINDOW_LABELS
@@ -19,15 +18,13 @@ from tests.base import (
     record,
 )
 
-NOW = "2026-11-26 12:00Z"
 IRLS_18 = {f"irls_{n}": v for n, v in enumerate([2, 2, 2, 2, 2, 2, 2, 2, 1, 1], start=1)}
 IRLS_30 = {f"irls_{n}": v for n, v in enumerate([3] * 10, start=1)}
 
 
 @pytest.fixture(autouse=True)
-def frozen_clock():
-    with time_machine.travel(NOW, tick=False):
-        yield
+def _frozen(frozen_clock):
+    """Every test of this module at the shared frozen time (tests/conftest.py)."""
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from datetime import UTC, date, datetime
 
 import pytest
-import time_machine
 from django.urls import reverse
 
 from guidance.models import Adherence, Recommendation
@@ -15,9 +14,8 @@ TODAY = date(2026, 11, 26)
 
 
 @pytest.fixture(autouse=True)
-def frozen_clock():
-    with time_machine.travel("2026-11-26 12:00Z", tick=False):
-        yield
+def _frozen(frozen_clock):
+    """Every test of this module at the shared frozen time (tests/conftest.py)."""
 
 
 @pytest.fixture

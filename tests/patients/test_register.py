@@ -1,5 +1,4 @@
 import pytest
-import time_machine
 from django.urls import reverse
 
 from patients.models import Patient
@@ -18,9 +17,8 @@ VALID = {
 
 
 @pytest.fixture(autouse=True)
-def today():
-    with time_machine.travel("2026-11-26 12:00Z", tick=False):
-        yield
+def _frozen(frozen_clock):
+    """Every test of this module at the shared frozen time (tests/conftest.py)."""
 
 
 def register(client, **changes):

@@ -16,9 +16,8 @@ from tests.base import COMPLETE_COWS, COMPLETE_IRLS, CRITERIA_MET, make_assessme
 
 
 @pytest.fixture(autouse=True)
-def frozen_clock():
-    with time_machine.travel("2026-11-26 12:00Z", tick=False):
-        yield
+def _frozen(frozen_clock):
+    """Every test of this module at the shared frozen time (tests/conftest.py)."""
 
 
 def at(day, hour=10):

@@ -70,11 +70,18 @@ import clinic.forms.rules
 from guidance.models import Decision, Recommendation, Rule
 from guidance.services import evaluate_assessment
 from patients.models import Assessment, FollowUp, Patient
-from tests.base import COMPLETE_COWS, COMPLETE_IRLS, CRITERIA_MET, PASSWORD, VALID, make_patient
+from tests.base import (
+    COMPLETE_COWS,
+    COMPLETE_IRLS,
+    CRITERIA_MET,
+    NOW,
+    PASSWORD,
+    VALID,
+    make_patient,
+)
 
 pytestmark = pytest.mark.django_db
 
-NOW = "2026-11-26 12:00Z"
 TODAY = date(2026, 11, 26)
 ROLES = ["anonymous", "clinician", "staff", "guidance_admin", "outsider", "superuser"]
 # Who gets every value class on a route: the first of these the route does not turn away.

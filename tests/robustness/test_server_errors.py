@@ -5,7 +5,6 @@ import json
 from datetime import date
 
 import pytest
-import time_machine
 from django.urls import reverse
 
 from guidance.engine import MAX_CONDITION_LENGTH, ConditionError, compile_condition
@@ -20,9 +19,8 @@ NOT_QUITE_NUMBERS = ["\u00b2", "9" * 5000]
 
 
 @pytest.fixture(autouse=True)
-def frozen_clock():
-    with time_machine.travel("2026-11-26 12:00Z", tick=False):
-        yield
+def _frozen(frozen_clock):
+    """Every test of this module at the shared frozen time (tests/conftest.py)."""
 
 
 @pytest.mark.parametrize("answer", NOT_QUITE_NUMBERS, ids=["superscript two", "5000 digits"])
