@@ -21,7 +21,7 @@ TEMPLATE_FILES := find templates -name '*.html' -print0
 UPGRADE := xargs -0 $(VENV)/bin/django-upgrade --target-version $(DJANGO_TARGET)
 DJADE := xargs -0 $(VENV)/bin/djade --target-version $(DJANGO_TARGET)
 
-.PHONY: run test test-quick lint format migrate clean bench load profile
+.PHONY: run test test-quick lint format migrate clean bench bench-compilers load profile
 
 $(PY):
 	@python=$$(scripts/find-python) || exit 1; \
@@ -82,6 +82,11 @@ format: $(VENV)/.dev
 bench: $(VENV)/.runtime
 	@$(BENCH_ENV) $(PY) manage.py collectstatic --noinput -v0
 	@$(BENCH_ENV) $(PY) -m bench $(ARGS)
+
+## Does the rule preview still need its own compiler? (rule-engine's evaluation against the
+## fast matcher, over 100,000 made-up assessments; no database)
+bench-compilers: $(VENV)/.runtime
+	@$(PY) -m bench.compilers $(ARGS)
 
 ## Where one patient-list request's time goes, part by part: make profile ARGS="--patients 1000"
 profile: $(VENV)/.runtime

@@ -112,3 +112,13 @@ def test_the_profile_stops_at_a_page_that_fails(db, connection_kept):
     seed(1)
     with pytest.raises(RuntimeError, match="/patients/ answered 302"):
         profile.requester("/patients/", cookie="")()  # signed out: sent to sign in
+
+
+def test_the_compiler_benchmark_prints_both_compilers_for_each_rule(monkeypatch, capsys):
+    from bench import compilers
+
+    monkeypatch.setattr("sys.argv", ["compilers", "--assessments", "50"])
+    compilers.main()
+    rows = capsys.readouterr().out.splitlines()[2:]
+    assert [row.split()[0] for row in rows] == list(compilers.CODES)
+    assert all(row.endswith("x") and float(row.split()[-1][:-1]) > 0 for row in rows)
