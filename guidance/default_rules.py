@@ -708,8 +708,8 @@ for _spec in DEFAULT_RULES:
     _spec["kind"] = "caution" if _spec["code"] in CAUTIONS else "option"
     _spec["qualifies"] = CAUTIONS.get(_spec["code"], [])
 
-# What makes a version of a default rule: the fields compared when an existing database is
-# brought up to this set.
+# What makes a version of a rule (Rule.CONTENT_FIELDS): the fields compared when an existing
+# database is brought up to this set, edited in the rule editor and shown side by side.
 CONTENT_FIELDS = [
     "title",
     "detail",

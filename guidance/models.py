@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
+from guidance.default_rules import CONTENT_FIELDS
 from guidance.engine import INDICATOR_ORDER, CaseResult, ConditionError, run_cases
 from patients.models import Assessment, FollowUp, Versioned
 
@@ -56,6 +57,11 @@ class Rule(models.Model):
     """One version of a guidance rule. A version's content never changes once saved:
     editing saves a new version, so every card can point at exactly what produced it.
     Only the status moves (draft, active, retired); one version of a code is active."""
+
+    # What a version says, in the rule page's order: the fields the editor edits, the
+    # comparison shows and changed_fields names, and that load_default_rules compares
+    # (guidance.default_rules, which migrations use too, holds the list).
+    CONTENT_FIELDS: tuple[str, ...] = tuple(CONTENT_FIELDS)
 
     code = models.CharField(max_length=40, help_text="For example MED-GABAPENTINOID.")
     version = models.PositiveIntegerField()

@@ -31,7 +31,6 @@ from interop.fhir import identity
 from interop.hook_request import HookRequest
 from interop.models import HookCall, HookCard
 from interop.prefetch import Lab, labs, matching_patient
-from patients.facts import derive_facts
 from patients.models import Assessment, Patient, PatientAccess
 
 logger = logging.getLogger(__name__)
@@ -249,16 +248,12 @@ def facts_with_labs(assessment: Assessment, found: dict[str, Lab]) -> dict[str, 
     """The assessment's facts, each lab replaced by the prefetch's when the assessment has
     none or the EHR's is newer; derived facts (creatinine clearance) follow."""
     entered = assessment.entered_values()
-    for fact, lab in found.items():
-        newer = lab.at is not None and lab.at > assessment.assessed_at
-        if entered.get(fact) is None or newer:
-            entered[fact] = lab.value
-    return derive_facts(
-        entered,
-        age_years=assessment.age_years,
-        sex=assessment.patient.sex,
-        hours_since_last_dose=assessment.hours_since_last_dose,
-        irls_previous_total=assessment.irls_previous_total,
+    return assessment.facts(
+        replacing={
+            fact: lab.value
+            for fact, lab in found.items()
+            if entered.get(fact) is None or (lab.at is not None and lab.at > assessment.assessed_at)
+        }
     )
 
 

@@ -1,8 +1,8 @@
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import date, datetime, time
 from typing import Any, Self
 
 from django.conf import settings
@@ -193,7 +193,7 @@ class Patient(Versioned):
     def latest_scores(self) -> dict[str, Score | None]:
         return {
             code: SCALES[code].score_of(getattr(self, f"latest_{code}_total"))
-            for code in ("irls", "cows")
+            for code in RESCORED_SCALES
         }
 
     @property
@@ -224,9 +224,9 @@ class Patient(Versioned):
 
     def refresh_latest_scores(self) -> None:
         """Store the latest IRLS and COWS totals, from assessments and completed follow-up
-        re-scores alike (a follow-up counts at the end of its day)."""
+        re-scores alike (a re-score counts at noon of its day: rescored_at)."""
         latest: dict[str, int | None] = {}
-        for code in ("irls", "cows"):
+        for code in RESCORED_SCALES:
             field = f"{code}_total"
             measured: list[tuple[datetime, int]] = []
             assessment = (
@@ -246,8 +246,7 @@ class Patient(Versioned):
                 .first()
             )
             if followup and followup.happened_on:
-                end_of_day = timezone.make_aware(datetime.combine(followup.happened_on, time.max))
-                measured.append((end_of_day, getattr(followup, field)))
+                measured.append((rescored_at(followup.happened_on), getattr(followup, field)))
             latest[f"latest_{field}"] = max(measured)[1] if measured else None
         Patient.objects.filter(pk=self.pk).update(**latest)
         for name, value in latest.items():
@@ -335,12 +334,22 @@ def scale_constraints(*codes: str) -> list[models.CheckConstraint]:
     return checks
 
 
+# The scales a follow-up may re-score.
+RESCORED_SCALES: tuple[str, ...] = ("irls", "cows")
+
+
+def rescored_at(happened_on: date) -> datetime:
+    """When a follow-up's re-score counts, on the trend chart and as the "previous IRLS":
+    noon of its day, in the clinic's time zone (a follow-up has a day, not a time)."""
+    return timezone.make_aware(datetime.combine(happened_on, time(12)))
+
+
 class ScaledItems(models.Model):
     """IRLS and COWS items, stored as given, as an assessment and a follow-up re-score
     both hold them. Totals are derived by the registry on every save; they are stored
     only so that lists, the worklist and the trend chart need not load every item."""
 
-    SCALE_CODES: tuple[str, ...] = ("irls", "cows")
+    SCALE_CODES: tuple[str, ...] = RESCORED_SCALES
 
     irls_1 = item("irls_1")
     irls_2 = item("irls_2")
@@ -551,9 +560,12 @@ class Assessment(Versioned, ScaledItems):
             return None
         return hours_between(self.last_dose_at, self.assessed_at)
 
-    def facts(self) -> dict[str, Any]:
+    def facts(self, *, replacing: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Every fact of the assessment (product.md section 4), derived by the fact table.
+        `replacing`: entered values to use instead of the assessment's own (an EHR's newer
+        labs, interop.hooks), with the derived facts (creatinine clearance) following."""
         return derive_facts(
-            self.entered_values(),
+            {**self.entered_values(), **(replacing or {})},
             age_years=self.age_years,
             sex=self.patient.sex,
             hours_since_last_dose=self.hours_since_last_dose,
@@ -598,7 +610,7 @@ class Assessment(Versioned, ScaledItems):
         ):
             if happened_on is None or total is None:
                 continue  # excluded by the query; said again for the type checker
-            at = timezone.make_aware(datetime.combine(happened_on, time(12)))
+            at = rescored_at(happened_on)
             if at < before:
                 earlier.append(PreviousScore(at, total, "follow-up re-score"))
         return max(earlier, key=lambda score: (score.at, score.total)) if earlier else None

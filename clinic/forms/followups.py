@@ -13,7 +13,13 @@ from django.utils.formats import date_format
 from clinic.forms.assessments import scale_item_field
 from clinic.roles import CLINICIANS, STAFF
 from guidance.models import AdherenceAnswer, Recommendation
-from patients.models import FollowUp, FollowUpKind, FollowUpQuerySet, FollowUpStatus
+from patients.models import (
+    RESCORED_SCALES,
+    FollowUp,
+    FollowUpKind,
+    FollowUpQuerySet,
+    FollowUpStatus,
+)
 from patients.scales import ITEMS, SCALES, score_all
 
 
@@ -62,7 +68,7 @@ class FollowUpRecordForm(forms.ModelForm[FollowUp]):
     """What happened at a follow-up. The optional IRLS and COWS re-score uses the scale
     registry exactly as the assessment does; adherence is asked for each accepted card."""
 
-    RESCORE = ("irls", "cows")
+    RESCORE = RESCORED_SCALES
 
     outcome = forms.ChoiceField(
         choices=[(FollowUpStatus.COMPLETED, "Completed"), (FollowUpStatus.MISSED, "Missed")],
@@ -79,7 +85,7 @@ class FollowUpRecordForm(forms.ModelForm[FollowUp]):
         fields = [
             "happened_on",
             "missed_reason",
-            *[i.key for code in ("irls", "cows") for i in SCALES[code].items],
+            *[i.key for code in RESCORED_SCALES for i in SCALES[code].items],
             "side_effects",
             "notes",
         ]

@@ -206,20 +206,7 @@ class RuleForm(forms.ModelForm[Rule]):
 
     class Meta:
         model = Rule
-        fields = [
-            "code",
-            "title",
-            "detail",
-            "category",
-            "indicator",
-            "kind",
-            "qualifies",
-            "condition",
-            "source",
-            "evidence",
-            "test_cases",
-            "change_note",
-        ]
+        fields = ["code", *Rule.CONTENT_FIELDS, "change_note"]
         widgets = {
             "condition": forms.Textarea(
                 attrs={"rows": 3, "class": "font-monospace", "spellcheck": "false"}

@@ -3,12 +3,11 @@ Shaping only: the records come loaded from the view (no queries here)."""
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime
 from typing import Any, Protocol
 from uuid import UUID
 
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.dates import MONTHS_3
 
 from guidance.models import (
@@ -18,7 +17,7 @@ from patients.charts import Chart, trend_chart
 from patients.facts import (
     SEXES,
 )
-from patients.models import Assessment, FollowUp, FollowUpStatus
+from patients.models import RESCORED_SCALES, Assessment, FollowUp, FollowUpStatus, rescored_at
 from patients.scales import SCALES
 
 
@@ -115,14 +114,14 @@ def trend_charts(assessments: Sequence[Assessment], followups: Sequence[FollowUp
     """IRLS and COWS over time, from assessments and follow-up re-scores."""
     charts = []
     last_dose_at = next((a.last_dose_at for a in assessments if a.last_dose_at), None)
-    for code in ("irls", "cows"):
+    for code in RESCORED_SCALES:
         measurements = [
             (a.assessed_at, getattr(a, f"{code}_total"), "assessment")
             for a in assessments
             if getattr(a, f"{code}_total") is not None
         ] + [
             (
-                timezone.make_aware(datetime.combine(f.happened_on, time(12))),
+                rescored_at(f.happened_on),
                 getattr(f, f"{code}_total"),
                 "follow-up",
             )

@@ -8,7 +8,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from clinic.forms.rules import RuleForm
 from clinic.pages.history import display_value, field_label
 from guidance.models import (
     Rule,
@@ -48,8 +47,8 @@ def changed_fields(newer: Rule, older: Rule | None) -> list[str]:
         return []
     return [
         field_label(Rule, name)
-        for name in RuleForm.Meta.fields
-        if name not in ("code", "change_note") and getattr(newer, name) != getattr(older, name)
+        for name in Rule.CONTENT_FIELDS
+        if getattr(newer, name) != getattr(older, name)
     ]
 
 
@@ -71,18 +70,7 @@ class ComparedField:
 
 
 # What the comparison shows, in the rule page's order; the test cases one line a case.
-COMPARED_FIELDS = [
-    "title",
-    "detail",
-    "category",
-    "indicator",
-    "kind",
-    "qualifies",
-    "condition",
-    "source",
-    "evidence",
-    "test_cases",
-]
+COMPARED_FIELDS = Rule.CONTENT_FIELDS
 _LABELS = {"qualifies": "qualified options"}
 _LINES = re.compile(r"[^\n]*\n|[^\n]+")
 _WORDS = re.compile(r"\s+|\w+(?:[.'-]\w+)*|[^\w\s]")  # spaces, words (0.5, MED-IRON), marks
