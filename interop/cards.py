@@ -15,6 +15,7 @@ from typing import Any
 from uuid import UUID
 
 from guidance.models import DeclineReason, Kind, Rule
+from interop.shapes import Card, Coding
 
 OVERRIDE_SYSTEM = "http://terminology.hl7.org/CodeSystem/non-adherence-reason-codes"
 SUMMARY_LIMIT = 140  # the specification: a summary of fewer than 140 characters
@@ -61,11 +62,11 @@ def override_displays() -> dict[str, str]:
     return displays
 
 
-def override_reason(code: str) -> dict[str, str]:
+def override_reason(code: str) -> Coding:
     return {"code": code, "system": OVERRIDE_SYSTEM, "display": override_displays()[code]}
 
 
-def override_reasons(kind: str) -> list[dict[str, str]]:
+def override_reasons(kind: str) -> list[Coding]:
     codes = list(OPTION_OVERRIDES.values()) if kind == Kind.OPTION else CAUTION_OVERRIDES
     return [override_reason(code) for code in codes]
 
@@ -92,7 +93,7 @@ def card(
     base_url: str,
     suggestion: UUID | None = None,
     acknowledges: list[str] | None = None,
-) -> dict[str, Any]:
+) -> Card:
     """One card. `suggestion` (options only) is the uuid of its one suggestion: accepting
     it accepts the option here. `acknowledges` names the critical cautions that accepting
     the option acknowledges with it (product.md 5.1), so that the EHR user knows."""
@@ -103,7 +104,7 @@ def card(
         titles = "; ".join(_text(title) for title in acknowledges)
         detail.append(f"**Accepting this also records as weighed:** {titles}")
     detail.append(f"*Source:* {_text(rule.source)}")
-    body: dict[str, Any] = {
+    body: Card = {
         "uuid": str(uuid),
         "summary": summary(rule.title),
         "indicator": rule.indicator,

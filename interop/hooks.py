@@ -31,6 +31,7 @@ from interop.fhir import identity
 from interop.hook_request import HookRequest
 from interop.models import HookCall, HookCard
 from interop.prefetch import Lab, labs, matching_patient
+from interop.shapes import Card, Discovery, ServiceDefinition
 from patients.models import Assessment, Patient, PatientAccess
 
 logger = logging.getLogger(__name__)
@@ -62,9 +63,9 @@ class Service:
     hook: str
     title: str
     description: str
-    answer: Callable[[HookRequest], list[dict[str, Any]]]
+    answer: Callable[[HookRequest], list[Card]]
 
-    def definition(self) -> dict[str, Any]:
+    def definition(self) -> ServiceDefinition:
         return {
             "hook": self.hook,
             "title": self.title,
@@ -74,14 +75,14 @@ class Service:
         }
 
 
-def discovery() -> dict[str, Any]:
+def discovery() -> Discovery:
     return {"services": [service.definition() for service in SERVICES.values()]}
 
 
 # Answering
 
 
-def patient_view(request: HookRequest) -> list[dict[str, Any]]:
+def patient_view(request: HookRequest) -> list[Card]:
     """The undecided cards of the matched patient's latest assessment, in the order of the
     assessment page (an option with the cautions that qualify it after it)."""
     patient, assessment = match(request)
@@ -90,7 +91,7 @@ def patient_view(request: HookRequest) -> list[dict[str, Any]]:
     return [body for _, body in sent]
 
 
-def undecided_cards(assessment: Assessment) -> Iterator[tuple[HookCard, dict[str, Any]]]:
+def undecided_cards(assessment: Assessment) -> Iterator[tuple[HookCard, Card]]:
     """Each undecided card once, as the page orders every card (decided ones too, so that
     a caution inside a decided option keeps its place)."""
     every_card = Recommendation.objects.filter(assessment=assessment).select_related("rule")
@@ -108,7 +109,7 @@ def undecided_cards(assessment: Assessment) -> Iterator[tuple[HookCard, dict[str
 
 def patient_view_card(
     card: Recommendation, carried: list[Recommendation], link: str
-) -> tuple[HookCard, dict[str, Any]]:
+) -> tuple[HookCard, Card]:
     """An undecided card, and the record of it kept for feedback. An option gets one
     suggestion, and names the critical cautions that accepting it acknowledges."""
     is_option = card.rule.kind == Kind.OPTION
@@ -136,12 +137,12 @@ def patient_view_card(
     return hook_card, body
 
 
-def order_select(request: HookRequest) -> list[dict[str, Any]]:
+def order_select(request: HookRequest) -> list[Card]:
     """The cautions that qualify the option of each drug ordered (product.md 5.1), on the
     latest assessment's facts with the prefetch's labs where newer or missing."""
     ordered = ordered_drugs(request.context)
     patient, assessment = match(request) if ordered else (None, None)
-    sent: list[tuple[HookCard, dict[str, Any]]] = []
+    sent: list[tuple[HookCard, Card]] = []
     refusals: list[str] = []
     if assessment is not None:
         found = labs(

@@ -1,9 +1,12 @@
 """What the CDS Hooks endpoints answer: JSON without null or empty values (the
 specification's rule for every response), and every error as a FHIR OperationOutcome."""
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.http import JsonResponse
+
+from interop.shapes import OperationOutcome
 
 
 def compact(value: Any, keep: tuple[str, ...] = ()) -> Any:
@@ -22,7 +25,7 @@ def _empty(value: Any) -> bool:
     return value is None or (isinstance(value, str | list | dict) and not value)
 
 
-def cds_json(body: dict[str, Any], status: int = 200) -> JsonResponse:
+def cds_json(body: Mapping[str, object], status: int = 200) -> JsonResponse:
     return JsonResponse(compact(body, keep=("cards",)), status=status)
 
 
@@ -49,7 +52,7 @@ class CdsError(Exception):
         return response
 
 
-def operation_outcome(code: str, diagnostics: str) -> dict[str, Any]:
+def operation_outcome(code: str, diagnostics: str) -> OperationOutcome:
     return {
         "resourceType": "OperationOutcome",
         "issue": [{"severity": "error", "code": code, "diagnostics": diagnostics}],

@@ -21,6 +21,7 @@ from interop.auth import authenticate
 from interop.hook_request import MAX_BODY_BYTES, read_request
 from interop.models import CdsClient
 from interop.responses import CdsError, bad_request, cds_json
+from interop.shapes import Cards
 
 type Endpoint = Callable[..., HttpResponse]
 
@@ -66,7 +67,8 @@ def service(request: HttpRequest, client: CdsClient, service_id: str) -> HttpRes
     hook_request = read_request(
         _body(request), hook=found.hook, service_id=found.id, client=client, at=timezone.now()
     )
-    return cds_json({"cards": found.answer(hook_request)})
+    cards: Cards = {"cards": found.answer(hook_request)}
+    return cds_json(cards)
 
 
 @cds_endpoint("POST")
