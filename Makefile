@@ -62,8 +62,8 @@ test-quick: $(VENV)/.dev
 	$(PY) -m pytest -n $(WORKERS) -m "not e2e and not hostile"
 
 lint: $(VENV)/.dev
-	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check . scripts/edge-mutants
+	$(VENV)/bin/ruff format --check . scripts/edge-mutants
 	$(PY_FILES) | $(UPGRADE) --check
 	$(TEMPLATE_FILES) | $(DJADE) --check
 	$(VENV)/bin/mypy
