@@ -33,23 +33,11 @@ from guidance.models import (
     Recommendation,
 )
 from interop.fhir import codes
+from interop.fhir import resources as fhir
+from interop.fhir.questionnaires import questionnaire, questionnaire_id, total_code
+from interop.fhir.resources import coding, concept
 from patients.models import Assessment, FollowUp, FollowUpStatus, Patient
-from patients.scales import SCALES, Scale, Score
-
-Json = dict[str, Any]
-
-# clinical-reference.md 2.4: the IRLS wording is copyrighted (NINDS CDE "Notice of
-# Copyright"; a fee for for-profit use), distribution through Mapi Research Trust is
-# commonly stated but unconfirmed. We export item ids, our paraphrases and scores only.
-IRLS_COPYRIGHT = (
-    "The International Restless Legs Syndrome Study Group Rating Scale (IRLS) is copyright "
-    "of the International RLS Study Group (IRLSSG); its official wording is licensed "
-    "(commonly said to be through Mapi Research Trust), and a fee applies to for-profit "
-    "use. The item texts in this Questionnaire are this clinic's own paraphrases, not the "
-    "licensed wording: only the item numbering, the 0-4 scoring and the bands follow the "
-    "scale."
-)
-COPYRIGHTS = {"irls": IRLS_COPYRIGHT}
+from patients.scales import SCALES, Score
 
 # A card's indicator as DetectedIssue.severity (R4 value set detectedissue-severity).
 SEVERITY = {Indicator.CRITICAL: "high", Indicator.WARNING: "moderate", Indicator.INFO: "low"}
@@ -99,12 +87,12 @@ def load_records(patient: Patient) -> Records:
     return Records(patient, assessments, followups, cards)
 
 
-def patient_bundle(patient: Patient, *, now: datetime) -> Json:
+def patient_bundle(patient: Patient, *, now: datetime) -> fhir.Bundle:
     """The patient's record as a FHIR R4 Bundle (a dict ready for json.dumps)."""
     return build_bundle(load_records(patient), now=now)
 
 
-def build_bundle(records: Records, *, now: datetime) -> Json:
+def build_bundle(records: Records, *, now: datetime) -> fhir.Bundle:
     builder = _Builder(records.patient)
     for scale in SCALES.values():
         builder.add(questionnaire_id(scale.code), questionnaire(scale))
@@ -127,15 +115,11 @@ def build_bundle(records: Records, *, now: datetime) -> Json:
 # Ids and small pieces
 
 
-def reference(resource_id: uuid.UUID, display: str = "") -> Json:
-    ref: Json = {"reference": f"urn:uuid:{resource_id}"}
+def reference(resource_id: uuid.UUID, display: str = "") -> fhir.Reference:
+    ref: fhir.Reference = {"reference": f"urn:uuid:{resource_id}"}
     if display:
         ref["display"] = display
     return ref
-
-
-def questionnaire_id(scale_code: str) -> uuid.UUID:
-    return uuid.uuid5(codes.NAMESPACE, f"Questionnaire/{scale_code}")
 
 
 def practitioner_id(user: User) -> uuid.UUID:
@@ -147,72 +131,8 @@ def instant(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="seconds")
 
 
-def coding(system: str, code: str, display: str = "") -> Json:
-    result = {"system": system, "code": code}
-    if display:
-        result["display"] = display
-    return result
-
-
-def concept(system: str, code: str, display: str, text: str = "") -> Json:
-    return {"coding": [coding(system, code, display)], "text": text or display}
-
-
-def category(code: str, display: str) -> list[Json]:
+def category(code: str, display: str) -> list[fhir.CodeableConcept]:
     return [concept(codes.OBSERVATION_CATEGORY, code, display)]
-
-
-# The Questionnaires: built from the scale registry, the one place items, allowed values
-# and bands are defined.
-
-
-def questionnaire(scale: Scale) -> Json:
-    resource: Json = {
-        "resourceType": "Questionnaire",
-        "url": codes.questionnaire_url(scale.code),
-        "name": scale.code.upper(),
-        "title": scale.title,
-        "status": "active",
-        "subjectType": ["Patient"],
-        "description": f"{scale.recall} Source: {scale.source}.",
-        "item": [
-            {
-                "linkId": item.key,
-                "text": item.label,
-                "type": "choice",
-                "required": True,
-                "answerOption": [
-                    {
-                        "extension": [
-                            {"url": codes.ORDINAL_VALUE, "valueDecimal": value},
-                            {"url": codes.ITEM_WEIGHT, "valueDecimal": value},
-                        ],
-                        "valueCoding": coding(codes.ITEM_SCORE_SYSTEM, str(value), str(value)),
-                    }
-                    for value in item.allowed
-                ],
-                # What the values mean, in our words, shown with the question.
-                "item": [
-                    {"linkId": f"{item.key}.anchors", "text": item.anchors, "type": "display"}
-                ],
-            }
-            for item in scale.items
-        ],
-    }
-    if scale.code in COPYRIGHTS:
-        resource["copyright"] = COPYRIGHTS[scale.code]
-    return resource
-
-
-def total_code(scale: Scale) -> Json:
-    if scale.code == "gad7":
-        return concept(
-            codes.LOINC,
-            codes.GAD7_TOTAL_LOINC,
-            "Generalized anxiety disorder 7 item (GAD-7) total score [Reported.PHQ]",
-            "GAD-7 total",
-        )
-    return concept(codes.SCALE_TOTAL_SYSTEM, f"{scale.code}-total", f"{scale.name} total")
 
 
 @dataclass
@@ -220,35 +140,35 @@ class _Builder:
     """Collects the entries; Practitioners are added once each, as they are met."""
 
     patient: Patient
-    _entries: list[Json] = field(default_factory=list)
-    _practitioners: dict[int, Json] = field(default_factory=dict)
+    _entries: list[fhir.Entry] = field(default_factory=list)
+    _practitioners: dict[int, fhir.Entry] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.subject = reference(self.patient.uuid)
 
-    def entries(self) -> list[Json]:
+    def entries(self) -> list[fhir.Entry]:
         return [
             self._entry(self.patient.uuid, patient_resource(self.patient)),
             *self._practitioners.values(),
             *self._entries,
         ]
 
-    def add(self, resource_id: uuid.UUID, resource: Json) -> Json:
+    def add(self, resource_id: uuid.UUID, resource: fhir.Resource) -> fhir.Reference:
         """Add a resource; returns a reference to it."""
         self._entries.append(self._entry(resource_id, resource))
         return reference(resource_id)
 
     @staticmethod
-    def _entry(resource_id: uuid.UUID, resource: Json) -> Json:
-        resource = {"resourceType": resource["resourceType"], "id": str(resource_id), **resource}
+    def _entry(resource_id: uuid.UUID, resource: fhir.Resource) -> fhir.Entry:
+        resource["id"] = str(resource_id)
         return {"fullUrl": f"urn:uuid:{resource_id}", "resource": resource}
 
-    def practitioner(self, user: User) -> Json:
+    def practitioner(self, user: User) -> fhir.Reference:
         """A reference to the user as a Practitioner: their user name and name, nothing
         about the patient."""
         username = user.get_username()
         if user.pk not in self._practitioners:
-            resource: Json = {
+            resource: fhir.Practitioner = {
                 "resourceType": "Practitioner",
                 "identifier": [{"system": codes.USERNAME_SYSTEM, "value": username}],
                 "name": [{"text": user.get_full_name() or username}],
@@ -265,7 +185,7 @@ class _Builder:
         scores: Mapping[str, Score | None],
         answers: Mapping[str, Any],
         at: str,
-        author: Json | None,
+        author: fhir.Reference | None,
     ) -> dict[str, uuid.UUID]:
         """A QuestionnaireResponse and a total Observation for each scored scale; returns
         the totals' ids by fact name (irls_total...), for the cards' evidence."""
@@ -274,7 +194,7 @@ class _Builder:
             if score is None:
                 continue
             scale = score.scale
-            response: Json = {
+            response: fhir.QuestionnaireResponse = {
                 "resourceType": "QuestionnaireResponse",
                 "questionnaire": codes.questionnaire_url(code),
                 "status": "completed",
@@ -301,7 +221,7 @@ class _Builder:
                 response["author"] = author
             response_ref = self.add(uuid.uuid5(source, f"QuestionnaireResponse/{code}"), response)
             total_id = uuid.uuid5(source, f"Observation/{code}-total")
-            observation: Json = {
+            observation: fhir.Observation = {
                 "resourceType": "Observation",
                 "status": "final",
                 "category": category("survey", "Survey"),
@@ -398,9 +318,12 @@ class _Builder:
                 "is kept because a clinician decided on it."
             )
         supporting = [reference(evidence[name]) for name in card.because if name in evidence]
-        identifier = [{"system": codes.URI, "value": f"urn:uuid:{card.uuid}"}]
+        identifier: list[fhir.Identifier] = [
+            {"system": codes.URI, "value": f"urn:uuid:{card.uuid}"}
+        ]
+        resource: fhir.DetectedIssue | fhir.RequestGroup
         if rule.kind == Kind.CAUTION:
-            resource: Json = {
+            issue: fhir.DetectedIssue = {
                 "resourceType": "DetectedIssue",
                 "identifier": identifier,
                 # R4 DetectedIssue.status takes observation-status codes: weighed and
@@ -416,13 +339,14 @@ class _Builder:
                 reference(options[option].uuid) for option in rule.qualifies if option in options
             ]
             if implicated:
-                resource["implicated"] = implicated
+                issue["implicated"] = implicated
             if supporting:
-                resource["evidence"] = [{"detail": supporting}]
+                issue["evidence"] = [{"detail": supporting}]
+            resource = issue
         else:
             # Nothing is ordered: an option stays a draft proposal whatever the clinician
             # decided; the decision is in its Provenance.
-            resource = {
+            proposal: fhir.RequestGroup = {
                 "resourceType": "RequestGroup",
                 "identifier": identifier,
                 "status": "draft",
@@ -444,7 +368,8 @@ class _Builder:
                 ],
             }
             if supporting:
-                resource["reasonReference"] = supporting
+                proposal["reasonReference"] = supporting
+            resource = proposal
         target = self.add(card.uuid, resource)
         for decision in card.decisions.all():
             self.add(
@@ -452,9 +377,9 @@ class _Builder:
                 self.provenance(decision, target),
             )
 
-    def provenance(self, decision: Decision, target: Json) -> Json:
+    def provenance(self, decision: Decision, target: fhir.Reference) -> fhir.Provenance:
         status = CardStatus(decision.status)
-        resource: Json = {
+        resource: fhir.Provenance = {
             "resourceType": "Provenance",
             "target": [target],
             "recorded": instant(decision.at),
@@ -466,7 +391,7 @@ class _Builder:
                 }
             ],
         }
-        reasons = []
+        reasons: list[fhir.CodeableConcept] = []
         if decision.decline_reason:
             reason = DeclineReason(decision.decline_reason)
             reasons.append(
@@ -482,7 +407,7 @@ class _Builder:
         return resource
 
 
-def patient_resource(patient: Patient) -> Json:
+def patient_resource(patient: Patient) -> fhir.Patient:
     return {
         "resourceType": "Patient",
         "identifier": [
