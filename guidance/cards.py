@@ -8,13 +8,13 @@ from typing import Any
 
 from guidance.default_rules import DEFAULT_RULES
 from guidance.engine import INDICATOR_ORDER
-from guidance.models import Indicator, Kind, Recommendation
+from guidance.models import STRENGTH_ORDER, Indicator, Kind, Recommendation
 from patients.fact_words import describe
 
-# product.md section 5: the options' categories, in the order they are shown, and within a
-# category the order of its rule table.
+# product.md section 5 (version 3): the options' categories, in the order they are shown
+# (withdrawal first); within a category by strength (5.4), then the order of its table.
 DEFAULT_ORDER = {spec["code"]: number for number, spec in enumerate(DEFAULT_RULES)}
-OPTION_CATEGORIES = ["medication", "iron", "withdrawal", "behavioural", "lifestyle", "monitoring"]
+OPTION_CATEGORIES = ["withdrawal", "medication", "iron", "behavioural", "lifestyle", "monitoring"]
 
 
 def because_words(card: Recommendation) -> list[str]:
@@ -47,18 +47,22 @@ class Section:
 
 def arrange(cards: Iterable[Recommendation]) -> list[Section]:
     """The cards (with their rules loaded) in the order of product.md section 5:
-    stand-alone critical cautions; then the options by category, each carrying the cautions
-    that qualify it; then the other stand-alone cautions, critical before warning before
-    info. A caution whose options did not fire stands alone. Empty sections are left out."""
+    stand-alone critical cautions; then the options by category (withdrawal first) and by
+    strength, each carrying the cautions that qualify it; then the other stand-alone
+    cautions, critical before warning before info. A caution whose options did not fire
+    stands alone; one that qualifies two options that fired is carried by both. Empty
+    sections are left out."""
     cards = sorted(cards, key=lambda card: card.rule_code)
 
     def rank(card: Recommendation) -> tuple[int, str]:
         return INDICATOR_ORDER.get(card.rule.indicator, 9), card.rule_code
 
-    def table_order(placed: Placed) -> tuple[int, str]:
-        """Options in product.md's table order (the first-line gabapentinoid first)."""
+    def table_order(placed: Placed) -> tuple[int, int, str]:
+        """Options by strength (strong first, against standard use last), then in
+        product.md's table order."""
         code = placed.card.rule_code
-        return DEFAULT_ORDER.get(code, len(DEFAULT_ORDER)), code
+        strength = STRENGTH_ORDER.get(placed.card.rule.strength or "", len(STRENGTH_ORDER))
+        return strength, DEFAULT_ORDER.get(code, len(DEFAULT_ORDER)), code
 
     options = {card.rule_code: Placed(card) for card in cards if card.rule.kind == Kind.OPTION}
     standalone = []

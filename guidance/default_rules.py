@@ -1,11 +1,11 @@
-"""The default guidance rules of product.md section 5 (version 2 of that document).
+"""The default guidance rules of product.md section 5 (version 3 of that document).
 
-Codes, categories, indicators, kinds, qualified options and conditions are product.md's,
-exactly. Titles and details are ours, grounded in clinical-reference.md (cited by section)
-and the source document (cited by heading), with the wording points of product.md 5.3. A
-fact tagged U there is said to be unverified here.
+Codes, categories, indicators, kinds, strengths, qualified options and conditions are
+product.md's, exactly. Titles and details are ours, grounded in clinical-reference.md
+(cited by section) and the source document (cited by heading), with the wording points of
+product.md 5.3. A fact tagged U there is said to be unverified here.
 
-Loaded by the migration guidance/0002 on a fresh install; guidance/0005 and
+Loaded by the migration guidance/0009 on a fresh install; guidance/0009 and
 `python manage.py load_default_rules` bring an existing database up to this set (see
 load_default_rules).
 """
@@ -208,6 +208,28 @@ DEFAULT_RULES: list[dict[str, Any]] = [
         ],
     },
     {
+        "code": "SAFE-DA-RENAL",
+        "category": "safety",
+        "indicator": "warning",
+        "condition": f"{IRLS11} and crcl_ml_min != null and crcl_ml_min < 60",
+        "title": "Creatinine clearance under 60 mL/min: pramipexole needs a low start and a "
+        "slow titration",
+        "detail": (
+            "About 90% of pramipexole is excreted unchanged by the kidneys: its clearance is "
+            "about 60% lower at a creatinine clearance near 40 mL/min and about 75% lower "
+            "near 20. Start at the lowest dose (0.125 mg 2-3 h before bed) and titrate "
+            "slowly. The label's renal titration interval for RLS (14 days at 20-60 mL/min) "
+            "is unverified."
+        ),
+        "source": "Mirapex label, clinical pharmacology (clinical-reference.md 6.2).",
+        "evidence": "Renal excretion and clearance V; the 14-day RLS interval U.",
+        "test_cases": [
+            case("clearance 59.9", True, **MODERATE_RLS, crcl_ml_min=59.9),
+            case("clearance 60", False, **MODERATE_RLS, crcl_ml_min=60),
+            case("clearance unknown", False, **MODERATE_RLS),
+        ],
+    },
+    {
         "code": "SAFE-AGGRAVATING-MEDS",
         "category": "safety",
         "indicator": "warning",
@@ -400,6 +422,41 @@ DEFAULT_RULES: list[dict[str, Any]] = [
         "test_cases": [
             case("5.9 h", True, sleep_hours_per_night=5.9),
             case("6 h", False, sleep_hours_per_night=6),
+        ],
+    },
+    {
+        "code": "WD-FIRST",
+        "category": "withdrawal",
+        "indicator": "warning",
+        "condition": "rls_criteria_met and cows_total != null and cows_total >= 13 and "
+        "(hours_since_last_dose == null or hours_since_last_dose < 72)",
+        "title": "Moderate or worse withdrawal in its first 72 hours: stabilise it alongside "
+        "any RLS treatment",
+        "detail": (
+            "COWS is 13 or more and the last dose was under 72 hours ago (or its time is "
+            "unknown). Stabilise the withdrawal alongside any RLS treatment: medical "
+            "supervision, and a referral for buprenorphine where it fits. Withdrawal "
+            "restlessness overlaps the RLS symptoms being scored: after opioid abstinence, "
+            "RLS appeared after a mean 1.7 days (Gupta 2018). Re-score the IRLS once the COWS "
+            "is below 13, before committing to a long-term RLS drug. The 72 hours and the "
+            "re-score are this application's design, not a source's advice."
+        ),
+        "source": f"{DOC}: Understanding Kratom Withdrawal. Gupta 2018, Sleep Med 45:39; "
+        "the withdrawal mimic (clinical-reference.md 7, 8).",
+        "evidence": "Overlap and onset V (opioid withdrawal); the 72 h and the re-score are "
+        "this application's design.",
+        "test_cases": [
+            case(
+                "COWS 13 at 30 h",
+                True,
+                rls_criteria_met=True,
+                cows_total=13,
+                hours_since_last_dose=30,
+            ),
+            case("last dose unknown", True, rls_criteria_met=True, cows_total=15),
+            case("COWS 12", False, rls_criteria_met=True, cows_total=12, hours_since_last_dose=30),
+            case("at 72 h", False, rls_criteria_met=True, cows_total=15, hours_since_last_dose=72),
+            case("criteria not met", False, cows_total=15, hours_since_last_dose=30),
         ],
     },
     {
@@ -683,13 +740,18 @@ DEFAULT_RULES: list[dict[str, Any]] = [
 
 # product.md 5.1: which rules are cautions (the rest are options), and which options each
 # caution qualifies. A caution whose options did not fire stands alone.
+DRUG_OPTIONS = ["MED-GABAPENTINOID", "MED-DOPAMINE-AGONIST"]
 CAUTIONS = {
     "SAFE-GABA-RESPIRATORY": ["MED-GABAPENTINOID"],
     "SAFE-GABA-RENAL": ["MED-GABAPENTINOID"],
     "SAFE-GABA-RENAL-UNKNOWN": ["MED-GABAPENTINOID"],
     "SAFE-GABA-MISUSE": ["MED-GABAPENTINOID"],
+    "SAFE-DA-RENAL": ["MED-DOPAMINE-AGONIST"],
     "SAFE-AUGMENTATION": ["MED-DOPAMINE-AGONIST"],
-    "SAFE-AGGRAVATING-MEDS": [],
+    # Address aggravating medicines before or alongside drug treatment (5.4); stabilise
+    # early withdrawal alongside it (WD-FIRST): both shown inside both drug options.
+    "SAFE-AGGRAVATING-MEDS": DRUG_OPTIONS,
+    "WD-FIRST": DRUG_OPTIONS,
     "SAFE-PREGNANCY": [
         "MED-GABAPENTINOID",
         "MED-DOPAMINE-AGONIST",
@@ -704,9 +766,21 @@ CAUTIONS = {
     "TREND-IRLS-WORSE": [],
     "TREND-IRLS-BETTER": [],
 }
+# product.md 5.4: each option's strength in the AASM 2024 table (clinical-reference.md 5.2);
+# every other option is not graded, and a caution has none. IV ferric carboxymaltose is
+# strong for; oral iron is conditional, which IRON-SUPPLEMENT's text says.
+STRENGTHS = {
+    "MED-GABAPENTINOID": "strong",
+    "IRON-SUPPLEMENT": "strong",
+    "IRON-IV-ONLY": "strong",
+    "MED-DOPAMINE-AGONIST": "against_standard_use",
+}
 for _spec in DEFAULT_RULES:
     _spec["kind"] = "caution" if _spec["code"] in CAUTIONS else "option"
-    _spec["qualifies"] = CAUTIONS.get(_spec["code"], [])
+    _spec["qualifies"] = list(CAUTIONS.get(_spec["code"], []))
+    _spec["strength"] = (
+        None if _spec["code"] in CAUTIONS else STRENGTHS.get(_spec["code"], "not_graded")
+    )
 
 # What makes a version of a rule (Rule.CONTENT_FIELDS): the fields compared when an existing
 # database is brought up to this set, edited in the rule editor and shown side by side.
@@ -716,6 +790,7 @@ CONTENT_FIELDS = [
     "category",
     "indicator",
     "kind",
+    "strength",
     "qualifies",
     "condition",
     "source",
@@ -752,7 +827,7 @@ def load_default_rules(rule_model: Any) -> int:
         rule_model.objects.create(
             version=latest.version + 1,
             status="active",
-            change_note=f"{DEFAULT_NOTE}: product.md version 2",
+            change_note=f"{DEFAULT_NOTE}: product.md version 3",
             **spec,
         )
         added += 1

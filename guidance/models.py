@@ -33,6 +33,21 @@ class Kind(models.TextChoices):
     CAUTION = "caution", "Caution"
 
 
+class Strength(models.TextChoices):
+    """product.md 5.4: an option's grade in the AASM 2024 table (clinical-reference.md 5.2).
+    Inside a category, options come in this order; a caution has no strength."""
+
+    STRONG = "strong", "Strong recommendation (AASM 2024)"
+    CONDITIONAL = "conditional", "Conditional recommendation (AASM 2024)"
+    NOT_GRADED = "not_graded", "Not graded"
+    AGAINST_STANDARD_USE = "against_standard_use", "Against standard use (AASM 2024, conditional)"
+
+
+# Options in a category, and options in the review queue and the patient header, in this
+# order: what to do before what to avoid.
+STRENGTH_ORDER = {strength: rank for rank, strength in enumerate(Strength.values)}
+
+
 class Indicator(models.TextChoices):
     CRITICAL = "critical", "Critical"
     WARNING = "warning", "Warning"
@@ -71,6 +86,14 @@ class Rule(models.Model):
     category = models.CharField(max_length=12, choices=Category)
     indicator = models.CharField(max_length=8, choices=Indicator)
     kind = models.CharField(max_length=7, choices=Kind, default=Kind.OPTION)
+    strength = models.CharField(  # noqa: DJ001 (a caution has none: null)
+        max_length=20,
+        choices=Strength,
+        null=True,
+        blank=True,
+        help_text="For an option: the grade of its recommendation in the AASM 2024 table "
+        "(product.md 5.4). A caution has none.",
+    )
     qualifies = models.JSONField(
         default=list,
         blank=True,
@@ -127,6 +150,12 @@ class Rule(models.Model):
                 condition=Q(category__in=Category.values), name="rule_category_valid"
             ),
             models.CheckConstraint(condition=Q(kind__in=Kind.values), name="rule_kind_valid"),
+            # An option has a strength (not_graded when it has no grade); a caution none.
+            models.CheckConstraint(
+                condition=(Q(kind=Kind.OPTION) & Q(strength__in=Strength.values))
+                | (Q(kind=Kind.CAUTION) & Q(strength__isnull=True)),
+                name="rule_strength_of_its_kind",
+            ),
         ]
         indexes = [
             # Rule.objects.active(): the rule set evaluated on every assessment save.

@@ -175,7 +175,8 @@ class RuleForm(forms.ModelForm[Rule]):
     The test cases come from the rows (`case_rows`) or from the JSON (`test_cases`), as
     `cases_from` says; the other one is not read. A post without `cases_from` (a script, or
     a client that knows only the JSON) is read from the rows when it has them, else from the
-    JSON. Kind and qualified options not posted at all are kept from the version edited.
+    JSON. Kind, strength and qualified options not posted at all are kept from the version
+    edited.
     """
 
     kind = forms.ChoiceField(
@@ -273,6 +274,14 @@ class RuleForm(forms.ModelForm[Rule]):
         kind = self.cleaned_data.get("kind")
         return str(kind or self.initial.get("kind") or Kind.OPTION)
 
+    def clean_strength(self) -> str | None:
+        if not self._posted("strength"):
+            kept = self.initial.get("strength")
+            if kept is None and self.cleaned_data.get("kind", Kind.OPTION) == Kind.OPTION:
+                return "not_graded"  # a script that knows nothing of strengths: no grade
+            return str(kept) if kept else None
+        return str(self.cleaned_data.get("strength") or "") or None
+
     def clean_qualifies(self) -> list[str]:
         if not self._posted("qualifies"):
             kept = self.initial.get("qualifies")
@@ -286,10 +295,21 @@ class RuleForm(forms.ModelForm[Rule]):
             raise forms.ValidationError(f"Not the code of an option: {', '.join(unknown)}.")
         return codes
 
+    def _check_strength(self, cleaned: dict[str, Any]) -> None:
+        """An option has a strength (product.md 5.4: "Not graded" when it has none); a
+        caution has none."""
+        kind, strength = cleaned.get("kind"), cleaned.get("strength") or None
+        if kind == Kind.OPTION and strength is None:
+            self.add_error("strength", "Choose the option's strength (Not graded if it has none).")
+        elif kind == Kind.CAUTION and strength is not None:
+            self.add_error("strength", "A caution has no strength: leave this empty.")
+        cleaned["strength"] = strength
+
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
         if cleaned.get("kind") == Kind.OPTION and cleaned.get("qualifies"):
             self.add_error("qualifies", "Only a caution qualifies options: leave this empty.")
+        self._check_strength(cleaned)
         if self.cases_source == ROWS:
             if self.case_rows.is_valid():
                 cleaned["test_cases"] = self.case_rows.cases()

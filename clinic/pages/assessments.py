@@ -60,6 +60,9 @@ class CardView:
     cautions: list["CardView"] = field(default_factory=list)
     decisions: list[Decision] = field(default_factory=list)  # oldest first
     dismissals: list[Dismissal] = field(default_factory=list)  # in an EHR, not decisions
+    # A caution carried by a second option is shown in full once, under the first: here
+    # it is named and linked (one card, one id, one decision). The first option's title.
+    shown_under: str | None = None
 
     @property
     def is_option(self) -> bool:
@@ -113,15 +116,22 @@ def card_page(
     failed_id, failed_form = failed_decision or (None, None)
     decide_url = addresses("guidance:decide")
 
-    def view(placed: Placed) -> CardView:
+    shown: dict[int, str] = {}  # a caution shown in full, and the option it is shown in
+
+    def view(placed: Placed, within: str = "") -> CardView:
+        card = placed.card
+        elsewhere = shown.get(card.pk)
+        if elsewhere is None:
+            shown[card.pk] = within
         return CardView(
-            card=placed.card,
-            because=because_words(placed.card),
-            decide_url=decide_url(placed.card.uuid),
-            form=failed_form if placed.card.pk == failed_id else None,
-            cautions=[view(Placed(caution)) for caution in placed.cautions],
-            decisions=list(placed.card.decisions.all()),
-            dismissals=list(placed.card.dismissals.all()),
+            card=card,
+            because=because_words(card),
+            decide_url=decide_url(card.uuid),
+            form=failed_form if card.pk == failed_id else None,
+            cautions=[view(Placed(caution), card.rule.title) for caution in placed.cautions],
+            decisions=list(card.decisions.all()),
+            dismissals=list(card.dismissals.all()),
+            shown_under=elsewhere,
         )
 
     sections = [

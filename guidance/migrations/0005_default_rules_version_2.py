@@ -1,16 +1,11 @@
 from django.db import migrations
 
-from guidance.default_rules import load_default_rules
-
-
-def load(apps, schema_editor):
-    """A fresh install gets the default rules; a database holding version 1 of them gets
-    product.md version 2 as new versions of the same codes (old versions retired and kept;
-    cards keep the version that produced them). Rules an admin has edited are left alone."""
-    load_default_rules(apps.get_model("guidance", "Rule"))
+# The default rules were brought to product.md version 2 here until their set gained a
+# strength on every option (version 3): they are now loaded, or brought up to date, by
+# 0009, once the field exists. Databases that ran this migration keep what it loaded.
 
 
 class Migration(migrations.Migration):
     dependencies = [("guidance", "0004_kinds_because_acknowledged")]
 
-    operations = [migrations.RunPython(load, migrations.RunPython.noop)]
+    operations = [migrations.RunPython(migrations.RunPython.noop, migrations.RunPython.noop)]

@@ -44,6 +44,7 @@ def test_saving_an_assessment_stores_the_fired_cards_with_rule_and_version(
         "SAFE-GABA-MISUSE",
         "IRON-SUPPLEMENT",
         "CBT-INSOMNIA",
+        "WD-FIRST",
         "WD-SUPERVISION",
         "WD-BUPRENORPHINE",
         "WD-PEAK-WINDOW",
@@ -60,11 +61,12 @@ def test_saving_an_assessment_stores_the_fired_cards_with_rule_and_version(
     page = client.get(assessment.get_absolute_url()).content.decode()
     assert "Suggestions for clinician review" in page
     assert "orders, prescribes and accepts nothing by itself" in page
-    # product.md section 5's order: options by category, each carrying its cautions.
+    # product.md section 5's order (version 3): options by category, withdrawal first, each
+    # carrying its cautions.
     headings = [
+        "Withdrawal (",
         "Medication (",
         "Iron (",
-        "Withdrawal (",
         "Behavioural (",
         "Lifestyle",
         "Monitoring (",

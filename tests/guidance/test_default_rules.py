@@ -1,5 +1,5 @@
-"""Each default rule of product.md section 5 (version 2) fires exactly where its condition
-says, with the kind and qualified options of section 5.1.
+"""Each default rule of product.md section 5 (version 3) fires exactly where its condition
+says, with the kind and qualified options of section 5.1 and the strength of 5.4.
 
 The table is written from product.md, not from guidance/default_rules.py: for every rule,
 a case where it fires and the nearest case where it does not.
@@ -20,6 +20,7 @@ PRODUCT_MD = {
     "SAFE-GABA-RENAL": ("safety", "warning", f"{IRLS11} and crcl_ml_min != null and crcl_ml_min < 60"),
     "SAFE-GABA-RENAL-UNKNOWN": ("safety", "info", f"{IRLS11} and crcl_ml_min == null"),
     "SAFE-GABA-MISUSE": ("safety", "warning", IRLS11),
+    "SAFE-DA-RENAL": ("safety", "warning", f"{IRLS11} and crcl_ml_min != null and crcl_ml_min < 60"),
     "SAFE-AUGMENTATION": ("safety", "warning", "on_dopamine_agonist"),
     "SAFE-AGGRAVATING-MEDS": ("safety", "warning", "on_serotonergic_antidepressant or on_sedating_antihistamine or on_dopamine_antagonist"),
     "SAFE-PREGNANCY": ("safety", "critical", "pregnant"),
@@ -31,6 +32,7 @@ PRODUCT_MD = {
     "IRON-OVERLOAD": ("safety", "critical", "iron_overload"),
     "CBT-ANXIETY": ("behavioural", "info", "gad7_total != null and gad7_total >= 10"),
     "CBT-INSOMNIA": ("behavioural", "info", "sleep_hours_per_night != null and sleep_hours_per_night < 6"),
+    "WD-FIRST": ("withdrawal", "warning", "rls_criteria_met and cows_total != null and cows_total >= 13 and (hours_since_last_dose == null or hours_since_last_dose < 72)"),
     "WD-SUPERVISION": ("withdrawal", "warning", "cows_total != null and cows_total >= 13"),
     "WD-BUPRENORPHINE": ("withdrawal", "info", "cows_total != null and cows_total >= 13 and not on_opioid_agonist_treatment"),
     "WD-PEAK-WINDOW": ("withdrawal", "info", "hours_since_last_dose != null and hours_since_last_dose >= 24 and hours_since_last_dose <= 72"),
@@ -54,8 +56,10 @@ CAUTIONS = {
     "SAFE-GABA-RENAL": ["MED-GABAPENTINOID"],
     "SAFE-GABA-RENAL-UNKNOWN": ["MED-GABAPENTINOID"],
     "SAFE-GABA-MISUSE": ["MED-GABAPENTINOID"],
+    "SAFE-DA-RENAL": ["MED-DOPAMINE-AGONIST"],
     "SAFE-AUGMENTATION": ["MED-DOPAMINE-AGONIST"],
-    "SAFE-AGGRAVATING-MEDS": [],
+    "SAFE-AGGRAVATING-MEDS": ["MED-GABAPENTINOID", "MED-DOPAMINE-AGONIST"],
+    "WD-FIRST": ["MED-GABAPENTINOID", "MED-DOPAMINE-AGONIST"],
     "SAFE-PREGNANCY": ["MED-GABAPENTINOID", "MED-DOPAMINE-AGONIST", "IRON-SUPPLEMENT", "IRON-IV-ONLY"],
     "SAFE-ADOLESCENT": [],
     "IRON-OVERLOAD": ["IRON-SUPPLEMENT", "IRON-IV-ONLY"],
@@ -65,6 +69,14 @@ CAUTIONS = {
     "TREND-IRLS-WORSE": [],
     "TREND-IRLS-BETTER": [],
 }  # fmt: skip
+
+# product.md 5.4: the options with a grade; every other option is not graded.
+STRENGTHS = {
+    "MED-GABAPENTINOID": "strong",
+    "IRON-SUPPLEMENT": "strong",
+    "IRON-IV-ONLY": "strong",
+    "MED-DOPAMINE-AGONIST": "against_standard_use",
+}
 
 RLS = {"rls_criteria_met": True}
 MOD = {"rls_criteria_met": True, "irls_total": 11}
@@ -88,6 +100,7 @@ CASES = {
     "SAFE-GABA-RENAL": [(MOD | {"crcl_ml_min": 59.9}, MOD | {"crcl_ml_min": 60}), (MOD | {"crcl_ml_min": 30}, MOD)],
     "SAFE-GABA-RENAL-UNKNOWN": [(MOD, MOD | {"crcl_ml_min": 80}), (MOD, RLS | {"irls_total": 10})],
     "SAFE-GABA-MISUSE": [(MOD, RLS | {"irls_total": 10}), (MOD, {"irls_total": 40})],
+    "SAFE-DA-RENAL": [(MOD | {"crcl_ml_min": 59.9}, MOD | {"crcl_ml_min": 60}), (MOD | {"crcl_ml_min": 20}, MOD), (MOD | {"crcl_ml_min": 20}, RLS | {"irls_total": 10, "crcl_ml_min": 20})],
     "SAFE-AUGMENTATION": [({"on_dopamine_agonist": True}, {})],
     "SAFE-AGGRAVATING-MEDS": [
         ({"on_serotonergic_antidepressant": True}, {}),
@@ -119,6 +132,11 @@ CASES = {
     "IRON-OVERLOAD": [({"iron_overload": True}, {})],
     "CBT-ANXIETY": [({"gad7_total": 10}, {"gad7_total": 9}), ({"gad7_total": 21}, {})],
     "CBT-INSOMNIA": [({"sleep_hours_per_night": 5.9}, {"sleep_hours_per_night": 6}), ({"sleep_hours_per_night": 0}, {})],
+    "WD-FIRST": [
+        (RLS | {"cows_total": 13, "hours_since_last_dose": 30}, RLS | {"cows_total": 12, "hours_since_last_dose": 30}),
+        (RLS | {"cows_total": 15, "hours_since_last_dose": 71.9}, RLS | {"cows_total": 15, "hours_since_last_dose": 72}),
+        (RLS | {"cows_total": 15}, {"cows_total": 15}),  # last dose unknown; criteria not met
+    ],
     "WD-SUPERVISION": [({"cows_total": 13}, {"cows_total": 12}), ({"cows_total": 48}, {})],
     "WD-BUPRENORPHINE": [
         ({"cows_total": 13}, {"cows_total": 12}),
@@ -191,6 +209,13 @@ def test_each_default_rule_has_product_mds_kind_and_qualified_options(active_rul
     assert (rule.kind, rule.qualifies) == expected
 
 
+@pytest.mark.parametrize("code", sorted(PRODUCT_MD))
+def test_each_default_option_has_product_mds_strength_and_a_caution_none(active_rules, code):
+    rule = active_rules[code]
+    expected = None if code in CAUTIONS else STRENGTHS.get(code, "not_graded")
+    assert rule.strength == expected
+
+
 @pytest.mark.parametrize(
     ("code", "fires", "does_not"),
     [(code, fires, not_) for code, pairs in CASES.items() for fires, not_ in pairs],
@@ -247,6 +272,8 @@ WORDING = {
     "MED-DOPAMINE-AGONIST": ["excreted unchanged by the kidneys", "sudden sleep episodes"],
     "SAFE-AUGMENTATION": ["levodopa (about 27%)", "dopamine agonists (about 6%)"],
     "WD-SUPERVISION": ["restlessness", "tremor"],
+    "SAFE-DA-RENAL": ["90%", "60% lower", "75% lower", "lowest dose", "unverified"],
+    "WD-FIRST": ["1.7 days", "Re-score the IRLS once the COWS is below 13", "this application's design"],
     "SAFE-GABA-RESPIRATORY": ["antidepressants", "antihistamines", "unknown last-dose time", "this application's"],
 }  # fmt: skip
 

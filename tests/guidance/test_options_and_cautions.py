@@ -95,8 +95,18 @@ def test_cautions_sit_inside_the_options_they_qualify_or_stand_alone(
     guidance = client.get(Assessment.objects.get().get_absolute_url()).context["guidance"]
     options = {item.card.rule_code: item for s in guidance["sections"] for item in s.cards}
     inside = {c.card.rule_code for c in options["MED-GABAPENTINOID"].cautions}
-    assert inside == {"SAFE-GABA-RESPIRATORY", "SAFE-GABA-MISUSE"}
+    assert inside == {"SAFE-GABA-RESPIRATORY", "SAFE-GABA-MISUSE", "WD-FIRST"}
     assert "SAFE-GABA-RESPIRATORY" not in options  # shown inside, not on its own
+    # COWS 14 within 72 h: the withdrawal comes first, inside both drug options; in full
+    # under the first (the strong gabapentinoid), named and linked under the other.
+    agonist = {c.card.rule_code: c for c in options["MED-DOPAMINE-AGONIST"].cautions}
+    gabapentinoid = options["MED-GABAPENTINOID"]
+    assert agonist["WD-FIRST"].shown_under == gabapentinoid.card.rule.title
+    first = next(c for c in gabapentinoid.cautions if c.card.rule_code == "WD-FIRST")
+    assert first.shown_under is None
+    page = client.get(Assessment.objects.get().get_absolute_url()).content.decode()
+    assert page.count(f'id="card-{first.card.uuid}"') == 1  # one card, one id
+    assert page.count(f'href="#card-{first.card.uuid}"') >= 1
 
     # Already on a gabapentinoid: the option does not fire, so its cautions stand alone.
     patient = make_patient(date_of_birth="1958-03-01")

@@ -44,7 +44,7 @@ def cbt(db):
 def test_the_rule_list_shows_every_code_with_its_active_version(as_user, guidance_admin):
     response = as_user(guidance_admin).get(reverse("guidance:rules"))
     page = response.content.decode()
-    assert len(response.context["codes"]) == 32
+    assert len(response.context["codes"]) == 34
     assert "MED-GABAPENTINOID" in page
     assert "DDX-AKATHISIA" in page
 

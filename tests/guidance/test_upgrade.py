@@ -1,5 +1,6 @@
-"""A database that holds version 1 of the default rules is brought to version 2 by the
-migration: new versions of the same codes, history kept, cards keep their version."""
+"""A database that holds version 1 or version 2 of the default rules is brought to version 3
+by the migrations: new versions of the changed codes, history kept, cards keep their
+version, an admin's edits kept."""
 
 import pytest
 from django.db import connection
@@ -8,7 +9,8 @@ from django.db.migrations.executor import MigrationExecutor
 from guidance.default_rules import DEFAULT_RULES
 
 BEFORE = [("guidance", "0003_historicaladherence_adherence")]
-AFTER = [("guidance", "0005_default_rules_version_2")]
+BEFORE_STRENGTH = [("guidance", "0007_dismissal")]
+AFTER = [("guidance", "0009_default_rules_version_3")]
 V1_RESPIRATORY = (
     "rls_criteria_met and irls_total != null and irls_total >= 11 and "
     "(on_opioid_agonist_treatment or uses_other_opioids or on_cns_depressant or "
@@ -34,7 +36,7 @@ def every_app_migrated_afterwards():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_version_1_database_gets_the_version_2_rules_as_new_versions():
+def test_a_version_1_database_gets_the_version_3_rules_as_new_versions():
     from guidance.default_rules import load_default_rules
     from guidance.models import Rule as CurrentRule
 
@@ -77,6 +79,7 @@ def test_a_version_1_database_gets_the_version_2_rules_as_new_versions():
 
     assert active["TREND-IRLS-WORSE"].version == 1  # new codes start at version 1
     assert active["LIFE-DIET"].title == "Our clinic's wording"  # an admin's edit is kept
+    assert active["LIFE-DIET"].strength == "not_graded"  # an option without a grade
     assert Rule.objects.filter(code="LIFE-DIET").count() == 1
     unchanged = active["LIFE-EXERCISE"]
     assert (unchanged.version, Rule.objects.filter(code="LIFE-EXERCISE").count()) == (1, 1)
@@ -85,3 +88,70 @@ def test_a_version_1_database_gets_the_version_2_rules_as_new_versions():
     from guidance.default_rules import load_default_rules
 
     assert load_default_rules(Rule) == 0
+
+
+def v2_spec(spec: dict) -> dict:
+    """A default rule as product.md version 2 had it: no strength, the aggravating-medicines
+    caution standing alone, and neither SAFE-DA-RENAL nor WD-FIRST."""
+    fields = {name: value for name, value in spec.items() if name != "strength"}
+    if spec["code"] == "SAFE-AGGRAVATING-MEDS":
+        fields["qualifies"] = []
+    return fields
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_version_2_database_gets_the_version_3_rules_and_keeps_an_admins_edit():
+    from guidance.models import Rule as CurrentRule
+
+    CurrentRule.objects.all().delete()  # the version 2 set is written below, as it was
+    old = migrate(BEFORE_STRENGTH)
+    Rule = old.get_model("guidance", "Rule")
+    for spec in DEFAULT_RULES:
+        if spec["code"] not in ("SAFE-DA-RENAL", "WD-FIRST"):
+            Rule.objects.create(
+                version=1, status="active", change_note="Default rule", **v2_spec(spec)
+            )
+    Rule.objects.filter(code="MED-DOPAMINE-AGONIST").update(
+        title="Our clinic's dopamine agonist wording", change_note="Reworded for our leaflets"
+    )
+    User = old.get_model("auth", "User")
+    Patient = old.get_model("patients", "Patient")
+    Assessment = old.get_model("patients", "Assessment")
+    Recommendation = old.get_model("guidance", "Recommendation")
+    patient = Patient.objects.create(
+        mrn="M2", given_name="A", family_name="B", date_of_birth="1980-01-01", sex="female"
+    )
+    assessment = Assessment.objects.create(
+        patient=patient, assessed_by=User.objects.create(username="c2")
+    )
+    v2_gabapentinoid = Rule.objects.get(code="MED-GABAPENTINOID")
+    card = Recommendation.objects.create(
+        assessment=assessment, rule=v2_gabapentinoid, rule_code="MED-GABAPENTINOID"
+    )
+
+    new = migrate(AFTER)
+    Rule = new.get_model("guidance", "Rule")
+    active = {rule.code: rule for rule in Rule.objects.filter(status="active")}
+    assert set(active) == {spec["code"] for spec in DEFAULT_RULES}
+    # New codes at version 1; changed ones as version 2, the old version retired and kept.
+    assert (active["SAFE-DA-RENAL"].version, active["WD-FIRST"].version) == (1, 1)
+    assert active["WD-FIRST"].qualifies == ["MED-GABAPENTINOID", "MED-DOPAMINE-AGONIST"]
+    aggravating = active["SAFE-AGGRAVATING-MEDS"]
+    assert (aggravating.version, aggravating.strength) == (2, None)
+    assert aggravating.qualifies == ["MED-GABAPENTINOID", "MED-DOPAMINE-AGONIST"]
+    gabapentinoid = active["MED-GABAPENTINOID"]
+    assert (gabapentinoid.version, gabapentinoid.strength) == (2, "strong")
+    assert Rule.objects.get(code="MED-GABAPENTINOID", version=1).status == "retired"
+    assert new.get_model("guidance", "Recommendation").objects.get(pk=card.pk).rule_id == (
+        v2_gabapentinoid.pk
+    )
+    # An option whose only change is its grade, now said: no new version.
+    assert (active["LIFE-EXERCISE"].version, active["LIFE-EXERCISE"].strength) == (1, "not_graded")
+    # An admin's wording is theirs: kept, not graded, not made "against standard use".
+    agonist = active["MED-DOPAMINE-AGONIST"]
+    assert (agonist.version, agonist.title) == (1, "Our clinic's dopamine agonist wording")
+    assert agonist.strength == "not_graded"
+
+    from guidance.default_rules import load_default_rules
+
+    assert load_default_rules(Rule) == 0  # running it again changes nothing

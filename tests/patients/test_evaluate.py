@@ -65,6 +65,13 @@ def test_valid_input_prints_scores_every_fact_and_recommendations(tmp_path):
     assert facts["gad7_total"] is None
     assert isinstance(result["recommendations"], list)
     assert result["not_evaluated"] == []
+    fired = {card["rule"]: card for card in result["recommendations"]}
+    # COWS 14 at 36 h with RLS criteria met: stabilise the withdrawal first (version 3).
+    assert fired["WD-FIRST"]["qualifies"] == ["MED-GABAPENTINOID", "MED-DOPAMINE-AGONIST"]
+    assert (fired["WD-FIRST"]["kind"], fired["WD-FIRST"]["strength"]) == ("caution", None)
+    assert fired["MED-GABAPENTINOID"]["strength"] == "strong"
+    assert fired["MED-DOPAMINE-AGONIST"]["strength"] == "against_standard_use"
+    assert fired["LIFE-SLEEP"]["strength"] == "not_graded"
 
 
 def test_hours_since_last_dose_can_be_given_directly(tmp_path):

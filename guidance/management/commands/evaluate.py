@@ -77,6 +77,7 @@ class Command(BaseCommand):
                     "category": rule.category,
                     "indicator": rule.indicator,
                     "kind": rule.kind,
+                    "strength": rule.strength,
                     "qualifies": list(rule.qualifies),
                     "because": engine.because(rule.condition, facts),
                     "title": rule.title,
