@@ -60,6 +60,15 @@ class RuleStatus(models.TextChoices):
     RETIRED = "retired", "Retired"
 
 
+def rank_of(indicator: str, kind: str, strength: str | None) -> int:
+    """Rule.rank, from the three fields it depends on (a migration computes it too)."""
+    if indicator == Indicator.CRITICAL:
+        return 0
+    if kind == Kind.OPTION:
+        return 1 + STRENGTH_ORDER.get(strength or Strength.NOT_GRADED, 2)
+    return 5 + INDICATOR_ORDER[indicator] - INDICATOR_ORDER[Indicator.WARNING]
+
+
 class RuleQuerySet(models.QuerySet["Rule"]):
     def active(self) -> "RuleQuerySet":
         return self.filter(status=RuleStatus.ACTIVE)
@@ -173,9 +182,19 @@ class Rule(models.Model):
         return self.status == RuleStatus.ACTIVE
 
     @property
+    def short_title(self) -> str:
+        """The title up to its first colon ("Breathing risk with gabapentinoids"): how an
+        option's accept action and a folded card name the cautions it carries."""
+        return self.title.split(":", 1)[0].strip()
+
+    @property
     def rank(self) -> int:
-        """The indicator's place in the review queue: critical 0, warning 1, info 2."""
-        return INDICATOR_ORDER[self.indicator]
+        """A card's place in the review queue and the patient header: what to do above what
+        to avoid (product.md version 3). Critical first (0); then the options by strength
+        (strong 1, conditional 2, not graded 3, against standard use 4), so that an option
+        against standard use never outranks a strong one; then the other cautions, warning
+        (5) before info (6)."""
+        return rank_of(self.indicator, self.kind, self.strength)
 
     def run_cases(self) -> list[CaseResult]:
         """This version's test cases, run. Raises ConditionError when the condition no
@@ -290,10 +309,11 @@ class Recommendation(Versioned):
     # `version` (from Versioned) moves with every decision: a clinician deciding on a
     # card someone else has just decided is told, not silently overwritten.
     created_at = models.DateTimeField(default=timezone.now, editable=False)
-    # The rule's indicator as its place in the review queue (Rule.rank), kept with the card
+    # The rule's place in the review queue (Rule.rank), kept with the card
     # whenever its rule is set, so that the queue reads a page in order off an index
     # instead of sorting every undecided card (1.2 million at 100,000 patients). A rule
-    # version's indicator never changes. Not part of the history: it is the rule's.
+    # version's indicator, kind and strength never change. Not part of the history: it is
+    # the rule's. (Named for what it held before strengths: the indicator's order.)
     indicator_rank = models.PositiveSmallIntegerField(default=2, editable=False)
 
     history = HistoricalRecords(excluded_fields=["indicator_rank"])
@@ -350,9 +370,11 @@ class Recommendation(Versioned):
         on the card since `expected_version` was shown, and ValueError for a decision its
         kind does not take (a caution is acknowledged or deferred, never accepted).
 
-        Accepting an option acknowledges, in the same transaction, each critical caution on
-        the assessment that qualifies it and is not yet acknowledged: a clinician cannot
-        accept a gabapentinoid without the breathing caution being on record as weighed.
+        Accepting an option acknowledges, in the same transaction, every caution on the
+        assessment that qualifies it and is not yet acknowledged, whatever its indicator
+        (product.md 5.1, version 3), each recorded as acknowledged with the option: an accept
+        can never leave a caution of the option undecided (it once acknowledged the critical
+        ones only, and the renal and misuse warnings stayed undecided inside a folded card).
         """
         if status not in DECISIONS[Kind(self.rule.kind)]:
             raise ValueError(f"A {self.rule.kind} cannot be {status}.")
@@ -368,10 +390,7 @@ class Recommendation(Versioned):
                 )
             if status == CardStatus.ACCEPTED:
                 for caution in self.carried_cautions():
-                    if (
-                        caution.rule.indicator == Indicator.CRITICAL
-                        and caution.status != CardStatus.ACKNOWLEDGED
-                    ):
+                    if caution.status != CardStatus.ACKNOWLEDGED:
                         caution.acknowledge_with(option=self, by=by)
         return decision
 
@@ -418,7 +437,7 @@ class Decision(models.Model):
     comment = models.TextField(blank=True)
     by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     at = models.DateTimeField(default=timezone.now)
-    # A critical caution acknowledged by accepting the option it qualifies (product.md 5.1):
+    # A caution acknowledged by accepting the option it qualifies (product.md 5.1):
     # the option's card, so that the record says the acknowledgement came with it.
     with_option = models.ForeignKey(
         Recommendation, null=True, blank=True, on_delete=models.PROTECT, related_name="+"

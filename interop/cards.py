@@ -95,7 +95,7 @@ def card(
     acknowledges: list[str] | None = None,
 ) -> Card:
     """One card. `suggestion` (options only) is the uuid of its one suggestion: accepting
-    it accepts the option here. `acknowledges` names the critical cautions that accepting
+    it accepts the option here. `acknowledges` names the cautions that accepting
     the option acknowledges with it (product.md 5.1), so that the EHR user knows."""
     detail = [_text(rule.detail)]
     if because:

@@ -1,7 +1,7 @@
 """Feedback: what the EHR user did with our cards, recorded as their decision here.
 
 - accepted (an option's suggestion): the option accepted, as in the app, so that its
-  critical cautions are acknowledged with it (product.md 5.1);
+  cautions are all acknowledged with it (product.md 5.1);
 - overridden, an option: declined, with the override reason mapped to our coded reasons
   (interop.cards; anything else is "other", its code and display kept in the comment);
 - overridden, a caution: acknowledged (a caution is weighed, never declined);

@@ -25,7 +25,7 @@ from django.db import transaction
 
 from guidance import engine
 from guidance.cards import arrange, because_words, describe_because
-from guidance.models import CardStatus, Indicator, Kind, Recommendation, Rule
+from guidance.models import CardStatus, Kind, Recommendation, Rule
 from interop import cards, drugs
 from interop.fhir import identity
 from interop.hook_request import HookRequest
@@ -111,7 +111,7 @@ def patient_view_card(
     card: Recommendation, carried: list[Recommendation], link: str
 ) -> tuple[HookCard, Card]:
     """An undecided card, and the record of it kept for feedback. An option gets one
-    suggestion, and names the critical cautions that accepting it acknowledges."""
+    suggestion, and names every caution that accepting it acknowledges (product.md 5.1)."""
     is_option = card.rule.kind == Kind.OPTION
     hook_card = HookCard(
         rule=card.rule,
@@ -120,10 +120,7 @@ def patient_view_card(
         suggestion_uuid=uuid.uuid4() if is_option else None,
     )
     weighed = [
-        caution.rule.title
-        for caution in carried
-        if caution.rule.indicator == Indicator.CRITICAL
-        and caution.status != CardStatus.ACKNOWLEDGED
+        caution.rule.title for caution in carried if caution.status != CardStatus.ACKNOWLEDGED
     ]
     body = cards.card(
         uuid=hook_card.uuid,

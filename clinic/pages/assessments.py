@@ -21,9 +21,9 @@ from guidance.models import (
     Decision,
     DeclineReason,
     Dismissal,
-    Indicator,
     Kind,
     Recommendation,
+    Strength,
 )
 from patients.mimics import MIMIC_NAMES
 from patients.models import Assessment
@@ -69,14 +69,24 @@ class CardView:
         return bool(self.card.rule.kind == Kind.OPTION)
 
     @property
-    def unacknowledged_critical(self) -> list["CardView"]:
-        """Critical cautions inside this option that accepting it would acknowledge."""
+    def unacknowledged(self) -> list["CardView"]:
+        """The cautions this option carries that accepting it would acknowledge: every one
+        not yet acknowledged, whatever its indicator (product.md 5.1)."""
+        return [c for c in self.cautions if c.card.status != CardStatus.ACKNOWLEDGED]
+
+    @property
+    def acknowledged_with_it(self) -> list["CardView"]:
+        """The cautions acknowledged when this option was accepted (named on the folded
+        card: "accepted with: ...")."""
         return [
             caution
             for caution in self.cautions
-            if caution.card.rule.indicator == Indicator.CRITICAL
-            and caution.card.status != CardStatus.ACKNOWLEDGED
+            if any(d.with_option_id == self.card.pk for d in caution.decisions)
         ]
+
+    @property
+    def against_standard_use(self) -> bool:
+        return bool(self.card.rule.strength == Strength.AGAINST_STANDARD_USE)
 
 
 @dataclass

@@ -6,7 +6,7 @@ from uuid import UUID
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.db import IntegrityError
-from django.db.models import Prefetch
+from django.db.models import Prefetch, Q
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -19,7 +19,7 @@ from clinic.pages.history import patient_changes
 from clinic.pages.patients import patient_rows, timeline, trend_charts
 from clinic.paging import CappedPage
 from clinic.requests import AuthenticatedRequest
-from guidance.models import CardStatus, Decision, Indicator, Recommendation
+from guidance.models import CardStatus, Decision, Indicator, Recommendation, Strength
 from patients.models import EditConflict, FollowUpStatus, Patient
 
 PAGE_SIZE = 25
@@ -124,13 +124,16 @@ def patient_detail(request: AuthenticatedRequest, uuid: UUID) -> HttpResponse:
             "timeline": timeline(assessments, decisions, followups),
             "charts": trend_charts(assessments, followups),
             "changes": patient_changes(records)[:HISTORY_SHOWN],
+            # What the header lists of the waiting cards, in the queue's order: the
+            # critical ones, the strong options, and the warnings (Rule.rank).
             "waiting": Recommendation.objects.awaiting_review()
+            .filter(assessment__patient=patient)
             .filter(
-                assessment__patient=patient,
-                rule__indicator__in=[Indicator.CRITICAL, Indicator.WARNING],
+                Q(rule__indicator__in=[Indicator.CRITICAL, Indicator.WARNING])
+                | Q(rule__strength=Strength.STRONG)
             )
             .select_related("rule", "assessment")
-            .only("uuid", "rule__indicator", "rule__title", "assessment__uuid"),
+            .only("uuid", "rule__indicator", "rule__strength", "rule__title", "assessment__uuid"),
         },
     )
 
@@ -209,6 +212,13 @@ def patient_summary(request: AuthenticatedRequest, uuid: UUID) -> HttpResponse:
     def having(status: str) -> list[Recommendation]:
         return [card for card in cards if card.status == status]
 
+    # Under each accepted option, the cautions acknowledged with it (product.md 5.5).
+    with_option: dict[int, list[Recommendation]] = {}
+    for card in having(CardStatus.ACKNOWLEDGED):
+        decision = card.latest_decision
+        if decision is not None and decision.with_option_id is not None:
+            with_option.setdefault(decision.with_option_id, []).append(card)
+
     return render(
         request,
         "patients/patient_summary.html",
@@ -217,7 +227,7 @@ def patient_summary(request: AuthenticatedRequest, uuid: UUID) -> HttpResponse:
             "latest": latest,
             "facts": latest.facts() if latest else None,
             "later_rescores": sorted(later_rescores, key=lambda f: f.happened_on or 0),
-            "accepted": having(CardStatus.ACCEPTED),
+            "accepted": [(card, with_option.get(card.pk, [])) for card in having("accepted")],
             "acknowledged": having(CardStatus.ACKNOWLEDGED),
             "declined": having(CardStatus.DECLINED),
             "deferred": having(CardStatus.DEFERRED),

@@ -402,7 +402,7 @@ class _Builder:
         if reasons:
             resource["reason"] = reasons
         if decision.with_option is not None:
-            # A critical caution acknowledged by accepting the option it qualifies.
+            # A caution acknowledged by accepting the option it qualifies.
             resource["entity"] = [{"role": "source", "what": reference(decision.with_option.uuid)}]
         return resource
 

@@ -1,4 +1,5 @@
 import json
+import re
 
 from playwright.sync_api import expect
 
@@ -51,14 +52,26 @@ def test_a_clinician_saves_an_assessment_sees_cards_declines_one_and_accepts_ano
     expect(agonist).to_contain_text("(Contraindicated) by Cleo Nician")
     expect(agonist).to_contain_text("History of impulse-control problems")
 
-    accept = "Accept, acknowledging the critical caution"
-    gabapentin.get_by_role("button", name=accept).click()
+    # The accept names every caution the option carries, warnings as well as the critical
+    # one, and acknowledges them all with it.
+    accept = gabapentin.get_by_role("button", name=re.compile(r"^Accept, acknowledging: "))
+    expect(accept).to_contain_text("Breathing risk with gabapentinoids")
+    expect(accept).to_contain_text("Gabapentinoid misuse")
+    accept.click()
     expect(gabapentin.locator("> summary [data-status]")).to_have_text("Accepted")
-    expect(breathing.locator("> summary [data-status]")).to_have_text("Acknowledged")
+    carried = gabapentin.locator(".card-cautions > details.card")
+    assert carried.count() >= 3
+    for n in range(carried.count()):
+        expect(carried.nth(n).locator("> summary [data-status]")).to_have_text("Acknowledged")
     expect(breathing).to_contain_text("Acknowledged on accepting")
     page.reload()  # what was swapped in is what was saved
     expect(gabapentin.locator("> summary [data-status]")).to_have_text("Accepted")
     expect(breathing.locator("> summary [data-status]")).to_have_text("Acknowledged")
+    # Folded, the option still names what it was accepted with, and nothing is undecided.
+    named = gabapentin.locator("> summary [data-carries]")
+    expect(named).to_contain_text("Accepted with: Breathing risk with gabapentinoids")
+    expect(named).to_contain_text("Gabapentinoid misuse")
+    expect(named).not_to_contain_text("Undecided")
 
 
 def test_a_guidance_admin_changes_a_threshold_is_refused_a_misspelling_and_activates_v2(

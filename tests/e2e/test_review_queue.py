@@ -42,9 +42,15 @@ def test_a_clinician_follows_the_count_decides_the_first_card_and_it_leaves_the_
     queue = page.locator("tbody")
     expect(queue).to_contain_text("Older, Ada")
     expect(queue).to_contain_text("Younger, Ben")
-    # Critical first: no critical row after the first non-critical one.
+    # Critical first: no critical row after the first non-critical one (then the options
+    # by strength, then the other cautions: Rule.rank).
     indicators = [text.split()[0] for text in rows.locator("td:first-child").all_inner_texts()]
-    assert indicators == sorted(indicators, key=["Critical", "Warning", "Info"].index)
+    critical = [n for n, indicator in enumerate(indicators) if indicator == "Critical"]
+    assert critical == list(range(len(critical)))
+    shown = rows.all_inner_texts()
+    strong = next(n for n, row in enumerate(shown) if "alpha-2-delta" in row)
+    against = next(n for n, row in enumerate(shown) if "Pramipexole" in row)
+    assert strong < against
 
     rows.first.get_by_role("link").click()
     card = page.locator(f"#card-{first.uuid}")

@@ -34,8 +34,11 @@ def test_the_review_queue_lists_every_undecided_card_critical_first_then_oldest(
     assert {card.pk for card in rows} == set(pending.values_list("pk", flat=True))
     assert decided.pk not in {card.pk for card in rows}
     assert rows[0].rule.indicator == "critical"
-    indicators = [card.rule.indicator for card in rows]
-    assert indicators == sorted(indicators, key=["critical", "warning", "info"].index)
+    # What to do before what to avoid: critical, then options by strength, then cautions.
+    ranks = [card.rule.rank for card in rows]
+    assert ranks == sorted(ranks)
+    codes = [card.rule_code for card in rows]
+    assert codes.index("MED-GABAPENTINOID") < codes.index("MED-DOPAMINE-AGONIST")
     page = response.content.decode()
     assert "Older, Given" in page
     assert "Archived" not in page
@@ -74,6 +77,10 @@ def test_the_patient_header_shows_age_and_undecided_critical_and_warning_cards(a
     assert "Critical: Breathing risk with gabapentinoids" in waiting
     assert "Warning: Gabapentinoid misuse" in waiting
     assert "Info:" not in waiting
+    # The strong first-line option ranks above the option against standard use, whose
+    # warning badge once put it first.
+    strong = waiting.index("Strong option: Consider an alpha-2-delta ligand")
+    assert strong < waiting.index("Warning: Pramipexole")
 
 
 def test_the_home_page_shows_each_role_what_is_waiting(as_user, clinician, staff, guidance_admin):

@@ -31,34 +31,42 @@ def decide(client, card, status, **extra):
     )
 
 
-def test_accepting_an_option_acknowledges_its_unacknowledged_critical_caution(
+def test_accepting_an_option_acknowledges_and_names_every_caution_it_carries(
     as_user, clinician, older_patient
 ):
+    """Version 2 acknowledged the critical caution only: the renal and misuse warnings
+    stayed undecided inside the accepted, folded card."""
     client = as_user(clinician)
     record(client, older_patient)
     by_code = cards(Assessment.objects.get())
-    option, breathing = by_code["MED-GABAPENTINOID"], by_code["SAFE-GABA-RESPIRATORY"]
-    misuse = by_code["SAFE-GABA-MISUSE"]  # a warning: not acknowledged by the acceptance
+    option = by_code["MED-GABAPENTINOID"]
+    carried = option.carried_cautions()
+    codes = {caution.rule_code for caution in carried}
+    assert {"SAFE-GABA-RESPIRATORY", "SAFE-GABA-MISUSE", "WD-FIRST"} <= codes
+    assert {caution.rule.indicator for caution in carried} >= {"critical", "warning"}
 
     page = client.get(option.assessment.get_absolute_url()).content.decode()
-    assert "Accept, acknowledging the critical caution" in page
+    accept = page[page.index(f'id="card-{option.uuid}"') :]
+    accept = accept[accept.index("data-accept") : accept.index("</button>")]
+    assert "Accept, acknowledging: " in accept
+    for caution in carried:
+        assert caution.rule.short_title in accept  # each one named before the click
     assert decide(client, option, "accepted").status_code == 302
 
     option.refresh_from_db()
-    breathing.refresh_from_db()
-    misuse.refresh_from_db()
-    assert (option.status, breathing.status, misuse.status) == (
-        "accepted",
-        "acknowledged",
-        "pending",
-    )
-    acknowledgement = breathing.decisions.get()
-    assert (acknowledgement.status, acknowledgement.by, acknowledgement.with_option) == (
-        "acknowledged",
-        clinician,
-        option,
-    )
-    assert option.decisions.get().by == clinician
+    assert option.status == "accepted"
+    for caution in carried:
+        caution.refresh_from_db()
+        assert caution.status == "acknowledged", caution.rule_code
+        acknowledgement = caution.decisions.get()
+        assert (acknowledgement.by, acknowledgement.with_option) == (clinician, option)
+    # Folded, the option still names every caution it carries, as accepted with it.
+    page = client.get(option.assessment.get_absolute_url()).content.decode()
+    summary = page[page.index(f'id="card-{option.uuid}"') :]
+    summary = summary[summary.index("data-carries") : summary.index("</summary>")]
+    assert "Accepted with: " in summary
+    assert all(caution.rule.short_title in summary for caution in carried)
+    assert "Undecided" not in summary
 
 
 def test_a_caution_is_acknowledged_and_cannot_be_accepted_or_declined(
@@ -161,7 +169,7 @@ def test_follow_up_adherence_asks_only_about_accepted_options(
     client = as_user(clinician)
     record(client, older_patient)
     by_code = cards(Assessment.objects.get())
-    decide(client, by_code["MED-GABAPENTINOID"], "accepted")  # acknowledges the breathing caution
+    decide(client, by_code["MED-GABAPENTINOID"], "accepted")  # acknowledges its cautions
     followup = FollowUp.objects.create(
         patient=older_patient, due_date="2026-11-26", scheduled_by=staff
     )
@@ -172,4 +180,5 @@ def test_follow_up_adherence_asks_only_about_accepted_options(
     )
     asked = {field.label for field in form.adherence_fields()}
     assert asked == {by_code["MED-GABAPENTINOID"].rule.title}
-    assert Decision.objects.filter(status="acknowledged").count() == 1
+    carried = by_code["MED-GABAPENTINOID"].carried_cautions()
+    assert Decision.objects.filter(status="acknowledged").count() == len(carried) >= 2

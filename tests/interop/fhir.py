@@ -70,7 +70,9 @@ def make_record(clinician: Any, **patient_fields: Any) -> Any:
     )
     evaluate_assessment(assessment=second)
     cards = {card.rule_code: card for card in Recommendation.objects.filter(assessment=first)}
-    # Accepting the gabapentinoid acknowledges the critical breathing caution with it.
+    # The misuse caution weighed on its own; then accepting the gabapentinoid acknowledges
+    # its other cautions (the breathing caution among them) with it.
+    cards["SAFE-GABA-MISUSE"].decide(status="acknowledged", by=clinician, expected_version=1)
     cards["MED-GABAPENTINOID"].decide(status="accepted", by=clinician, expected_version=1)
     cards["IRON-SUPPLEMENT"].decide(
         status="declined",
@@ -80,7 +82,6 @@ def make_record(clinician: Any, **patient_fields: Any) -> Any:
         expected_version=1,
     )
     cards["LIFE-SLEEP"].decide(status="deferred", by=clinician, expected_version=1)
-    cards["SAFE-GABA-MISUSE"].decide(status="acknowledged", by=clinician, expected_version=1)
     FollowUp.objects.create(
         patient=patient,
         due_date=date(2026, 11, 24),

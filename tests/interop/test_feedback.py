@@ -66,10 +66,14 @@ def test_accepting_an_option_accepts_it_as_the_ehr_with_its_critical_cautions(
     decision = option.latest_decision
     assert decision.by == ehr.client.user
     assert decision.comment == ("From Test EHR feedback, EHR user Practitioner/COREPRACTITIONER1.")
-    # The breathing caution qualifying it is acknowledged with it, as in the app.
-    breathing = card_of(seeded, "SAFE-GABA-RESPIRATORY")
-    assert breathing.status == CardStatus.ACKNOWLEDGED
-    assert breathing.latest_decision.with_option == option
+    # Every caution qualifying it (the critical breathing caution and the warnings alike)
+    # is acknowledged with it, as in the app.
+    carried = option.carried_cautions()
+    assert {"SAFE-GABA-RESPIRATORY", "SAFE-GABA-MISUSE"} <= {c.rule_code for c in carried}
+    for caution in carried:
+        assert caution.status == CardStatus.ACKNOWLEDGED, caution.rule_code
+        assert caution.latest_decision.with_option == option
+        assert caution.latest_decision.by == ehr.client.user
     # The history names the EHR's account; the feedback is kept with its decision.
     assert option.history.first().history_user == ehr.client.user
     feedback = HookFeedback.objects.get()

@@ -292,7 +292,7 @@ def provenances_of(bundle: dict, code: str) -> list[dict]:
 
 
 def test_a_provenance_per_decision_with_who_when_and_why(bundle):
-    assert len(resources(bundle, "Provenance")) == Decision.objects.count() == 5
+    assert len(resources(bundle, "Provenance")) == Decision.objects.count() == 6
     (declined,) = provenances_of(bundle, "IRON-SUPPLEMENT")
     decision = Decision.objects.get(status="declined")
     assert declined["recorded"] == decision.at.isoformat(timespec="seconds")

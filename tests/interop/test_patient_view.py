@@ -100,18 +100,15 @@ def test_only_options_carry_a_suggestion_with_no_actions(client, ehr, seeded):
             assert suggestion is None
 
 
-def test_an_option_says_which_critical_cautions_accepting_it_records_as_weighed(
-    client, ehr, seeded
-):
+def test_an_option_says_every_caution_accepting_it_records_as_weighed(client, ehr, seeded):
     sent = {card["summary"]: card for card in view(client, ehr, patient_resource("RLS-0042"))}
     gabapentinoid = next(s for s in sent if s.startswith("Consider an alpha-2-delta"))
-    breathing = Recommendation.objects.select_related("rule").get(
-        assessment=seeded, rule_code="SAFE-GABA-RESPIRATORY"
-    )
-    assert (
-        f"**Accepting this also records as weighed:** {breathing.rule.title}"
-        in sent[gabapentinoid]["detail"]
-    )
+    option = Recommendation.objects.get(assessment=seeded, rule_code="MED-GABAPENTINOID")
+    titles = [caution.rule.title for caution in option.carried_cautions()]
+    assert len(titles) >= 2  # the critical breathing caution and the misuse warning at least
+    detail = sent[gabapentinoid]["detail"]
+    weighed = detail[detail.index("**Accepting this also records as weighed:**") :]
+    assert all(cards._text(title) in weighed for title in titles)
 
 
 def test_override_reasons_are_coded_with_their_displays(client, ehr, seeded):

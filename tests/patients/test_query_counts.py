@@ -59,7 +59,9 @@ def test_the_patient_page_query_count_does_not_grow_with_history_or_assessments(
     for _ in range(15):
         assessment = make_assessment(patient, clinician, **COMPLETE_IRLS, **CRITERIA_MET)
     evaluate_assessment(assessment=assessment)
-    for card in Recommendation.objects.filter(assessment=assessment):
+    # Cautions first: accepting an option acknowledges the ones it carries.
+    for card in Recommendation.objects.filter(assessment=assessment).order_by("rule__kind"):
+        card.refresh_from_db()
         status = "acknowledged" if card.rule.kind == "caution" else "accepted"
         card.decide(status=status, by=clinician, expected_version=card.version)
     for day in range(1, 11):
@@ -142,7 +144,8 @@ def test_the_assessment_page_query_count_does_not_grow_with_corrections_cards_or
         assessment.save()
     evaluate_assessment(assessment=assessment)
     cards = list(Recommendation.objects.filter(assessment=assessment))
-    for card in cards:
+    for card in sorted(cards, key=lambda card: card.rule.kind):  # cautions first
+        card.refresh_from_db()
         card.dismiss(by=clinician, where="Test EHR feedback, EHR user Practitioner/x")
         card.decide(status="deferred", by=clinician, expected_version=card.version)
         status = "acknowledged" if card.rule.kind == "caution" else "accepted"

@@ -169,9 +169,14 @@ def test_the_printable_summary_is_a_handover_of_scores_labs_decisions_and_what_i
     assert "Creatinine clearance (Cockcroft–Gault): unknown" in part("labs")
     assert "Consider an alpha-2-delta ligand" in part("accepted")
     assert "Pramipexole" not in part("accepted")
-    # The breathing caution (last dose unknown) was acknowledged with the acceptance.
+    # Every caution the option carried was acknowledged with the acceptance, and is listed
+    # under it (the breathing caution for the unknown last dose, the misuse warning, ...).
     assert "Breathing risk with gabapentinoids" in part("acknowledged")
     assert "(on accepting an option)" in part("acknowledged")
+    carried = cards["MED-GABAPENTINOID"].carried_cautions()
+    assert len(carried) >= 4
+    for caution in carried:
+        assert caution.rule.title in part("accepted-with"), caution.rule_code
     assert "Contraindicated" in part("declined")
     assert "Gambling history" in part("declined")
     assert "Regular moderate exercise" in part("undecided")
