@@ -48,6 +48,7 @@ patient_urls = [
 
 guidance_urls = [
     path("cards/<uuid:uuid>/decide/", assessments.card_decide, name="decide"),
+    path("assessments/<uuid:uuid>/lifestyle/", assessments.lifestyle_decide, name="lifestyle"),
     path("review/", assessments.awaiting_review, name="review"),
     path("rules/", rules.rule_list, name="rules"),
     path("rules/new/", rules.rule_create, name="rule_create"),

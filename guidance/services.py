@@ -162,3 +162,15 @@ def record_followup(
             )
         followup.patient.refresh_latest_scores()
     return following
+
+
+def decide_together(
+    *, cards: list[Recommendation], status: str, by: User, expected: Mapping[int, int]
+) -> list[Recommendation]:
+    """One decision for several cards (the lifestyle advice, product.md 5.5), each still
+    recorded as its own decision, all or none: a card decided by someone else since its
+    version in `expected` was shown raises EditConflict and nothing is recorded."""
+    with transaction.atomic():
+        for card in cards:
+            card.decide(status=status, by=by, expected_version=expected.get(card.pk, -1))
+    return cards

@@ -95,16 +95,66 @@ class CardSection:
     title: str
     cards: list[CardView]
 
+    @property
+    def open(self) -> list[CardView]:
+        """The cards one decision for the section may still decide: neither accepted nor
+        declined (the lifestyle block's "Give this advice" and "Defer all")."""
+        return [c for c in self.cards if c.card.status in (CardStatus.PENDING, CardStatus.DEFERRED)]
+
 
 # The section titles of the assessment page, by guidance.cards.arrange's section keys.
 SECTION_TITLES = {
     "critical": "Critical cautions",
-    "lifestyle": "Lifestyle: each decided on its own",
+    "lifestyle": "Lifestyle advice",
     "cautions": "Other cautions",
 }
 
 
 DECLINE_REASONS = [("", "Choose a reason"), *DeclineReason.choices]
+
+
+@dataclass(frozen=True)
+class PlanLine:
+    """One line of the plan at the top of the card page (product.md 5.5): a stand-alone
+    critical caution, an option (with its strength and the cautions it carries), or the
+    lifestyle advice as one line; each links to its card."""
+
+    title: str
+    anchor: str  # the id on the page it links to
+    status: str  # the card's status label, or for the lifestyle line how many are undecided
+    strength: str = ""  # an option's strength as product.md 5.4 says it ("" when none)
+    cautions: int = 0  # the cautions an option carries
+    critical: bool = False
+    against_standard_use: bool = False
+
+
+def plan(sections: list[CardSection]) -> list[PlanLine]:
+    """The plan: the stand-alone critical cautions, then each option in page order, the
+    lifestyle options as one line."""
+    lines = []
+    for section in sections:
+        if section.key == "cautions":
+            continue
+        if section.key == "lifestyle":
+            waiting = sum(not item.card.is_decided for item in section.cards)
+            status = f"{waiting} of {len(section.cards)} undecided" if waiting else "decided"
+            lines.append(PlanLine("Lifestyle advice", "section-lifestyle", status))
+            continue
+        for item in section.cards:
+            rule = item.card.rule
+            strength = Strength(rule.strength) if rule.strength else None
+            lines.append(
+                PlanLine(
+                    title=rule.short_title,
+                    anchor=f"card-{item.card.uuid}",
+                    status=item.card.get_status_display(),
+                    strength=strength.label if strength and strength != "not_graded" else "",
+                    cautions=len(item.cautions),
+                    critical=section.key == "critical",
+                    against_standard_use=item.against_standard_use,
+                )
+            )
+    return lines
 
 
 def card_page(
@@ -154,6 +204,7 @@ def card_page(
     ]
     evaluation = getattr(assessment, "evaluation", None)
     return {
+        "plan": plan(sections),
         "sections": sections,
         "count": len(cards),
         "pending": sum(not card.is_decided for card in cards),

@@ -19,8 +19,8 @@ from clinic.pages.history import assessment_changes
 from clinic.paging import CappedPage
 from clinic.panel import panel_for
 from clinic.requests import AuthenticatedRequest
-from guidance.models import Recommendation
-from guidance.services import save_assessment
+from guidance.models import CardStatus, Category, Kind, Recommendation
+from guidance.services import decide_together, save_assessment
 from patients.facts import WINDOW_LABELS
 from patients.models import Assessment, EditConflict
 from patients.scales import SCALES
@@ -233,6 +233,61 @@ def decided(
     if failed:
         return render_assessment(request, card.assessment, failed_decision=failed)
     return redirect(f"{card.assessment.get_absolute_url()}#card-{card.uuid}")
+
+
+# What "Give this advice" and "Defer all" record on each lifestyle card still open.
+TOGETHER = {"accepted": "Given", "deferred": "Deferred"}
+
+
+@require_POST
+def lifestyle_decide(request: AuthenticatedRequest, uuid: UUID) -> HttpResponse:
+    """The lifestyle advice as one decision: accept (give it) or defer every lifestyle card
+    not yet accepted or declined, each recorded as its own decision, all or none. The
+    versions shown are posted back: a card decided elsewhere meanwhile stops the whole."""
+    assessment = get_assessment_for_user(
+        request, uuid, perm="guidance.decide_recommendation", change=True
+    )
+    status = request.POST.get("status", "")
+    cards = list(
+        Recommendation.objects.filter(
+            assessment=assessment,
+            rule__category=Category.LIFESTYLE,
+            rule__kind=Kind.OPTION,
+            status__in=[CardStatus.PENDING, CardStatus.DEFERRED],
+        ).select_related("rule", "assessment__patient")
+    )
+    if status not in TOGETHER or not cards:
+        said = "Nothing was recorded: choose to give the advice or to defer it."
+        return together(request, assessment, said, error=True)
+    expected = {}
+    for card in cards:
+        shown = request.POST.get(f"version-{card.uuid}", "")
+        expected[card.pk] = int(shown) if shown.isdecimal() and len(shown) < 10 else -1
+    try:
+        decide_together(cards=cards, status=status, by=request.user, expected=expected)
+    except EditConflict:
+        said = (
+            "Someone decided part of the lifestyle advice while you were reading: nothing "
+            "was recorded. Their decisions are shown below."
+        )
+        return together(request, assessment, said, error=True)
+    said = f"{TOGETHER[status]}: {len(cards)} lifestyle suggestion{'s' if len(cards) != 1 else ''}."
+    return together(request, assessment, said)
+
+
+def together(
+    request: AuthenticatedRequest, assessment: Assessment, said: str, *, error: bool = False
+) -> HttpResponse:
+    if request.htmx:
+        context = {
+            "assessment": assessment,
+            "guidance": card_page(assessment),
+            "announcement": said,
+            "announcement_is_error": error,
+        }
+        return render(request, "guidance/cards.html#guidance", context)
+    (messages.error if error else messages.success)(request, said)
+    return redirect(f"{assessment.get_absolute_url()}#section-lifestyle")
 
 
 REVIEW_PAGE_SIZE = 50

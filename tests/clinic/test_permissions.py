@@ -56,6 +56,7 @@ MATRIX = [
     ("patients:followup_note", "post", "followup", CLINICAL),
     ("patients:worklist", "get", False, CLINICAL),
     ("guidance:decide", "post", "card", CLINICIAN),
+    ("guidance:lifestyle", "post", "assessment", CLINICIAN),
     ("guidance:review", "get", False, CLINICIAN),
     ("guidance:rules", "get", False, GUIDANCE),
     ("guidance:rule_create", "get", False, GUIDANCE),
