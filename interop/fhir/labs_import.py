@@ -30,9 +30,11 @@ import json
 import re
 import sys
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
+
+from django.utils import timezone
 
 from interop.fhir import codes, identity
 from interop.fhir.bundle import parse_bundle, patient_references, valid_entries
@@ -64,6 +66,15 @@ class FoundLab:
     effective: str  # the effective time as the file says it; "" when it has none
     resource: str  # "Observation/ferritin-1"
     loinc: str
+
+    @property
+    def effective_day(self) -> date | None:
+        """The day the result is of, as the rest of the app shows dates: a FHIR date as
+        given (no time zone to move it by), a dateTime on the clinic's calendar."""
+        moment = fhir_time(self.effective) if self.effective else None
+        if moment is None:
+            return None
+        return moment.date() if FHIR_DATE.match(self.effective) else timezone.localdate(moment)
 
 
 @dataclass

@@ -664,6 +664,25 @@ def test_uploaded_labs_are_shown_for_confirmation_and_nothing_is_saved(as_user, 
     assert not Assessment.history.exists()
 
 
+@pytest.mark.parametrize(
+    ("zone", "effective", "shown"),
+    [
+        ("UTC", "2026-11-20T08:00:00Z", "20 Nov 2026"),
+        ("America/New_York", "2026-11-20T03:00:00Z", "19 Nov 2026"),  # the clinic's evening
+        ("America/New_York", "2026-11-20", "20 Nov 2026"),  # a date stays that date
+    ],
+)
+def test_the_confirmation_shows_dates_as_the_rest_of_the_app(
+    as_user, clinician, patient, settings, zone, effective, shown
+):
+    settings.TIME_ZONE = zone
+    content = json.dumps(
+        bundle(fhir_patient(), observation("f-1", "2276-4", 42, "ug/L", effective))
+    )
+    page = upload(as_user(clinician), patient, content.encode()).content.decode()
+    assert f'<time datetime="{effective}">{shown}</time>' in page
+
+
 def test_confirmed_labs_open_the_new_assessment_pre_filled_once(as_user, clinician, patient):
     client = as_user(clinician)
     token = upload(client, patient, LAB_FILE).context["confirm"]["token"].value()
