@@ -10,6 +10,7 @@ from django.db.models import Prefetch
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html_join
+from django.utils.text import capfirst
 
 from clinic.forms.assessments import ASSESSMENT_SECTIONS, DecisionForm
 from clinic.pages.history import display_value, field_label
@@ -43,7 +44,7 @@ def entered_sections(assessment: Assessment) -> list[dict[str, Any]]:
                 value = ", ".join(MIMIC_NAMES[code] for code in assessment.mimics) or None
             elif isinstance(value, datetime):
                 value = date_format(timezone.localtime(value), "j M Y H:i")
-            rows.append({"label": field_label(Assessment, name), "value": value})
+            rows.append({"label": capfirst(field_label(Assessment, name)), "value": value})
         sections.append({"title": title, "rows": rows})
     return sections
 

@@ -9,6 +9,7 @@ from typing import Any
 from django.db.models import Model
 from django.utils import timezone
 from django.utils.formats import date_format
+from django.utils.text import capfirst
 
 from clinic.forms.assessments import ASSESSMENT_FIELDS
 from clinic.forms.patients import PatientForm
@@ -17,7 +18,7 @@ from patients.models import Assessment
 
 
 def field_label(model: type[Model], name: str) -> str:
-    """A model field's label, as its forms show it."""
+    """A model field's label, as a sentence uses it ("changed: condition, test cases")."""
     return str(getattr(model._meta.get_field(name), "verbose_name", name))
 
 
@@ -113,5 +114,6 @@ def patient_changes(records: Sequence[Any]) -> list[dict[str, Any]]:
 
 
 def assessment_changes(records: Sequence[Any]) -> list[dict[str, Any]]:
-    labels = {name: field_label(Assessment, name) for name in ASSESSMENT_FIELDS}
+    # As the form labels them, at the start of a line: "Notes", not "notes".
+    labels = {name: capfirst(field_label(Assessment, name)) for name in ASSESSMENT_FIELDS}
     return change_rows(records, fields=ASSESSMENT_FIELDS, labels=labels, created="Recorded")

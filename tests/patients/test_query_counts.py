@@ -157,3 +157,12 @@ def test_the_assessment_page_query_count_does_not_grow_with_corrections_cards_or
     assert len(cards) > 10
     assert response.content.decode().count('data-rule="') == len(cards)
     assert response.content.decode().count("Dismissed in the EHR 1×") == len(cards)
+
+
+def test_the_assessment_history_labels_fields_as_the_form_does(as_user, clinician):
+    """A field without a label of its own (notes) was shown as "notes" in the history."""
+    assessment = make_assessment(make_patient(), clinician, notes="first")
+    assessment.notes = "second"
+    assessment.save()
+    page = as_user(clinician).get(assessment.get_absolute_url()).content.decode()
+    assert "Notes: first → second" in page
