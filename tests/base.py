@@ -128,3 +128,31 @@ def resubmit(form) -> dict:
         else:
             data[field.html_name] = str(value)
     return data
+
+
+def realistic_assessment(clinician, *, at):
+    """Issue 21's patient, its rules evaluated: severe RLS (IRLS 24), last dose 30 h before
+    `at`, COWS 15, on sertraline, creatinine clearance 57 mL/min, ferritin 40, TSAT 22."""
+    from datetime import timedelta
+
+    from guidance.services import evaluate_assessment
+
+    patient = make_patient(
+        given_name="Rae", family_name="Listic", date_of_birth=date(1981, 6, 1), sex="female"
+    )
+    assessment = make_assessment(
+        patient,
+        clinician,
+        assessed_at=at,
+        last_dose_at=at - timedelta(hours=30),
+        **CRITERIA_MET,
+        **COMPLETE_IRLS,
+        **(COMPLETE_COWS | {"cows_sweating": 2}),
+        on_serotonergic_antidepressant=True,
+        weight_kg=70,
+        serum_creatinine_mg_dl=1.38,
+        ferritin_ng_ml=40,
+        tsat_percent=22,
+    )
+    evaluate_assessment(assessment=assessment)
+    return assessment

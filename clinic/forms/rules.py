@@ -303,7 +303,6 @@ class RuleForm(forms.ModelForm[Rule]):
             self.add_error("strength", "Choose the option's strength (Not graded if it has none).")
         elif kind == Kind.CAUTION and strength is not None:
             self.add_error("strength", "A caution has no strength: leave this empty.")
-        cleaned["strength"] = strength
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}

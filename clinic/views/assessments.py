@@ -219,24 +219,43 @@ def decided(
     error: bool = False,
     failed: tuple[int, DecisionForm] | None = None,
 ) -> HttpResponse:
-    """The answer to a decision: the guidance section for htmx, else the page."""
+    """The answer to a decision on one card."""
+    anchor = f"card-{card.uuid}"
+    return answer(
+        request, card.assessment, said, error=error, anchor=anchor, focus=card, failed=failed
+    )
+
+
+def answer(
+    request: AuthenticatedRequest,
+    assessment: Assessment,
+    said: str,
+    *,
+    anchor: str,
+    error: bool = False,
+    focus: Recommendation | None = None,
+    failed: tuple[int, DecisionForm] | None = None,
+) -> HttpResponse:
+    """The answer to a decision (one card's, or the lifestyle block's): the guidance
+    section for htmx, else the page at `anchor`."""
     if request.htmx:
         context = {
-            "assessment": card.assessment,
-            "guidance": card_page(card.assessment, failed),
+            "assessment": assessment,
+            "guidance": card_page(assessment, failed),
             "announcement": said,
             "announcement_is_error": error,
-            "focus": card.uuid,
+            "focus": focus.uuid if focus else None,
         }
         return render(request, "guidance/cards.html#guidance", context)
     (messages.error if error else messages.success)(request, said)
     if failed:
-        return render_assessment(request, card.assessment, failed_decision=failed)
-    return redirect(f"{card.assessment.get_absolute_url()}#card-{card.uuid}")
+        return render_assessment(request, assessment, failed_decision=failed)
+    return redirect(f"{assessment.get_absolute_url()}#{anchor}")
 
 
 # What "Give this advice" and "Defer all" record on each lifestyle card still open.
 TOGETHER = {"accepted": "Given", "deferred": "Deferred"}
+LIFESTYLE = "section-lifestyle"  # the block's place on the page
 
 
 @require_POST
@@ -258,7 +277,7 @@ def lifestyle_decide(request: AuthenticatedRequest, uuid: UUID) -> HttpResponse:
     )
     if status not in TOGETHER or not cards:
         said = "Nothing was recorded: choose to give the advice or to defer it."
-        return together(request, assessment, said, error=True)
+        return answer(request, assessment, said, error=True, anchor=LIFESTYLE)
     expected = {}
     for card in cards:
         shown = request.POST.get(f"version-{card.uuid}", "")
@@ -270,24 +289,9 @@ def lifestyle_decide(request: AuthenticatedRequest, uuid: UUID) -> HttpResponse:
             "Someone decided part of the lifestyle advice while you were reading: nothing "
             "was recorded. Their decisions are shown below."
         )
-        return together(request, assessment, said, error=True)
+        return answer(request, assessment, said, error=True, anchor=LIFESTYLE)
     said = f"{TOGETHER[status]}: {len(cards)} lifestyle suggestion{'s' if len(cards) != 1 else ''}."
-    return together(request, assessment, said)
-
-
-def together(
-    request: AuthenticatedRequest, assessment: Assessment, said: str, *, error: bool = False
-) -> HttpResponse:
-    if request.htmx:
-        context = {
-            "assessment": assessment,
-            "guidance": card_page(assessment),
-            "announcement": said,
-            "announcement_is_error": error,
-        }
-        return render(request, "guidance/cards.html#guidance", context)
-    (messages.error if error else messages.success)(request, said)
-    return redirect(f"{assessment.get_absolute_url()}#section-lifestyle")
+    return answer(request, assessment, said, anchor=LIFESTYLE)
 
 
 REVIEW_PAGE_SIZE = 50

@@ -3,21 +3,13 @@
 folded card and the printable summary then name; the lifestyle advice is given at once."""
 
 import re
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 from playwright.sync_api import expect
 
 from guidance.models import Recommendation
-from guidance.services import evaluate_assessment
-from tests.base import (
-    COMPLETE_COWS,
-    COMPLETE_IRLS,
-    CRITERIA_MET,
-    PASSWORD,
-    make_assessment,
-    make_patient,
-)
+from tests.base import PASSWORD, realistic_assessment
 
 CAUTIONS = [
     "Breathing risk with gabapentinoids",
@@ -30,27 +22,8 @@ CAUTIONS = [
 
 @pytest.fixture
 def realistic(clinician):
-    """Severe RLS, last dose 30 h ago, COWS 15, on sertraline, CrCl 57 mL/min, ferritin 40."""
-    patient = make_patient(
-        given_name="Rae", family_name="Listic", date_of_birth=date(1981, 6, 1), sex="female"
-    )
-    now = datetime.now(tz=UTC)
-    assessment = make_assessment(
-        patient,
-        clinician,
-        assessed_at=now,
-        last_dose_at=now - timedelta(hours=30),
-        **CRITERIA_MET,
-        **COMPLETE_IRLS,
-        **(COMPLETE_COWS | {"cows_sweating": 2}),
-        on_serotonergic_antidepressant=True,
-        weight_kg=70,
-        serum_creatinine_mg_dl=1.38,
-        ferritin_ng_ml=40,
-        tsat_percent=22,
-    )
-    evaluate_assessment(assessment=assessment)
-    return assessment
+    """Issue 21's patient (tests.base.realistic_assessment), assessed now."""
+    return realistic_assessment(clinician, at=datetime.now(tz=UTC))
 
 
 @pytest.mark.parametrize(("width", "height"), [(1280, 800), (768, 1024)])

@@ -2,14 +2,13 @@
 first, options by strength, the lifestyle advice as one decision that still records one
 decision a card, and a decision-block count a clinician can get through."""
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
 import pytest
 from django.urls import reverse
 
 from guidance.models import CardStatus, Decision, Recommendation
-from guidance.services import evaluate_assessment
-from tests.base import COMPLETE_COWS, COMPLETE_IRLS, CRITERIA_MET, make_assessment, make_patient
+from tests.base import realistic_assessment
 
 
 @pytest.fixture(autouse=True)
@@ -19,25 +18,8 @@ def _frozen(frozen_clock):
 
 @pytest.fixture
 def realistic(clinician):
-    """Issue 21's patient: severe RLS (IRLS 24), last dose 30 h ago, COWS 15, on sertraline,
-    creatinine clearance 57 mL/min, ferritin 40."""
-    patient = make_patient(date_of_birth=date(1981, 6, 1), sex="female")  # 45
-    assessment = make_assessment(
-        patient,
-        clinician,
-        assessed_at=datetime(2026, 11, 26, 12, tzinfo=UTC),
-        last_dose_at=datetime(2026, 11, 25, 6, tzinfo=UTC),
-        **CRITERIA_MET,
-        **COMPLETE_IRLS,
-        **(COMPLETE_COWS | {"cows_sweating": 2}),
-        on_serotonergic_antidepressant=True,
-        weight_kg=70,
-        serum_creatinine_mg_dl=1.38,
-        ferritin_ng_ml=40,
-        tsat_percent=22,
-    )
-    evaluate_assessment(assessment=assessment)
-    return assessment
+    """Issue 21's patient (tests.base.realistic_assessment), assessed now."""
+    return realistic_assessment(clinician, at=datetime(2026, 11, 26, 12, tzinfo=UTC))
 
 
 def decision_blocks(guidance) -> int:

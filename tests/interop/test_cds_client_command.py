@@ -13,7 +13,16 @@ from django.core.management.base import CommandError, SystemCheckError
 
 from interop.models import CdsClient
 from tests.clinic.test_settings import PRODUCTION, run_manage
-from tests.interop.ehr import MRN_SYSTEM, Ehr, assert_outcome, ec_key, key_set, public_jwk
+from tests.interop.ehr import (
+    MRN_SYSTEM,
+    Ehr,
+    assert_outcome,
+    ec_key,
+    hook_body,
+    key_set,
+    patient_resource,
+    public_jwk,
+)
 
 SANDBOX_JWKS = "https://sandbox.cds-hooks.org/.well-known/jwks.json"
 pytestmark = pytest.mark.django_db
@@ -94,8 +103,6 @@ def test_an_ehr_is_not_added_without_a_usable_mrn_system(tmp_path, system):
 
 def test_an_mrn_system_is_set_on_a_client_registered_without_one(client, seeded):
     """Clients registered before the system was required get no cards until it is set."""
-    from tests.interop.ehr import hook_body, patient_resource
-
     ehr = Ehr(CdsClient.register(iss="https://ehr.example.org", name="Old", jwks=key_set()))
     body = hook_body(patient=patient_resource("RLS-0042"))
     path = "/cds-services/rls-patient-view"
