@@ -13,6 +13,7 @@ from django.db.models import Q
 from django.db.models.functions import Lower
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import get_format
 from simple_history.models import HistoricalRecords
 
 from patients.facts import (
@@ -30,6 +31,23 @@ from patients.scales import ITEMS, SCALES, Score, score_all
 def normalise_mrn(value: str) -> str:
     """MRNs are compared upper-case with surrounding and inner spaces removed."""
     return "".join(value.split()).upper()
+
+
+# Part of an MRN is looked for anywhere in it from three characters on (patients/0009's
+# trigram index on PostgreSQL needs three).
+MRN_INSIDE_MIN = 3
+# A date of birth as typed in a search: the clinic's date formats (en-gb: 14/03/1988), ISO,
+# and the app's own display ("14 Mar 1988").
+BIRTH_DATE_FORMATS = ("%d %b %Y", "%d %B %Y")
+
+
+def parse_date_of_birth(query: str) -> date | None:
+    """The date `query` is, in a format a person types a date of birth in, or None."""
+    text = " ".join(query.split())
+    for format in (*get_format("DATE_INPUT_FORMATS"), *BIRTH_DATE_FORMATS):
+        with suppress(ValueError):
+            return datetime.strptime(text, format).date()  # noqa: DTZ007 (a date, no time)
+    return None
 
 
 class EditConflict(Exception):
@@ -94,8 +112,17 @@ class PatientQuerySet(models.QuerySet["Patient"]):
         return self.filter(archived_at__isnull=False)
 
     def search(self, query: str) -> "PatientQuerySet":
-        """Match every word as a prefix of the given or family name; a single word may
-        also be an MRN prefix. Each branch can use a prefix index (patients/0004)."""
+        """A date of birth ("14/03/1988", "1988-03-14", "14 Mar 1988") finds those born
+        that day. Otherwise every word must begin the given or family name, and a single
+        word may also be part of an MRN: its beginning, or anywhere in it once it holds a
+        digit and three characters ("0042" finds "MRN-00421"; names hold no digits, so a
+        name search never scans every MRN). Each branch can use an index (patients/0004,
+        0009)."""
+        born = parse_date_of_birth(query)
+        if born is not None:
+            return self.filter(date_of_birth=born).order_by(
+                Lower("family_name"), Lower("given_name"), "mrn"
+            )
         words = query.replace(",", " ").split()
         if not words:
             return self
@@ -103,7 +130,9 @@ class PatientQuerySet(models.QuerySet["Patient"]):
         for word in words:
             matches &= Q(family_name__istartswith=word) | Q(given_name__istartswith=word)
         if len(words) == 1:
-            matches |= Q(mrn__startswith=normalise_mrn(words[0]))
+            mrn = normalise_mrn(words[0])
+            inside = len(mrn) >= MRN_INSIDE_MIN and any(c.isdigit() for c in mrn)
+            matches |= Q(mrn__contains=mrn) if inside else Q(mrn__startswith=mrn)
         # Case-insensitive order for the (few) matches. It also keeps PostgreSQL from
         # walking the whole name-order index in search of 25 matches: it reads them off
         # the prefix indexes and sorts them instead.
@@ -163,6 +192,8 @@ class Patient(Versioned):
         indexes = [
             # The patient list: active patients in name order, a page at a time.
             models.Index(fields=["family_name", "given_name", "mrn"], name="patient_name_order"),
+            # The search by date of birth.
+            models.Index(fields=["date_of_birth"], name="patient_birth_date"),
             # The few archived patients, whose cards the review queue leaves out.
             models.Index(
                 fields=["archived_at"],
@@ -197,10 +228,11 @@ class Patient(Versioned):
         }
 
     @property
-    def severe_flags(self) -> list[str]:
-        """ "IRLS severe", "COWS moderately severe"…: latest totals in the severe bands."""
+    def flagged_scores(self) -> list[Score]:
+        """The latest totals in a scale's flagged bands ("IRLS severe", "COWS moderately
+        severe"…), for the worklist to show in their band's colour."""
         return [
-            f"{score.scale.name} {score.band.label}"
+            score
             for score in self.latest_scores().values()
             if score is not None and score.is_flagged
         ]
@@ -336,6 +368,13 @@ def scale_constraints(*codes: str) -> list[models.CheckConstraint]:
 
 # The scales a follow-up may re-score.
 RESCORED_SCALES: tuple[str, ...] = ("irls", "cows")
+
+
+def rescored_scales(kind: str) -> tuple[str, ...]:
+    """The scales a follow-up of this kind may re-score. A phone call re-scores the IRLS
+    only: the COWS is administered by a clinician who observes the patient (pulse, pupils,
+    gooseflesh, tremor, yawning; clinical-reference.md 3.1), which needs them in the room."""
+    return RESCORED_SCALES if kind == FollowUpKind.VISIT else ("irls",)
 
 
 def rescored_at(happened_on: date) -> datetime:

@@ -19,6 +19,7 @@ from patients.models import (
     FollowUpKind,
     FollowUpQuerySet,
     FollowUpStatus,
+    rescored_scales,
 )
 from patients.scales import ITEMS, SCALES, score_all
 
@@ -68,8 +69,6 @@ class FollowUpRecordForm(forms.ModelForm[FollowUp]):
     """What happened at a follow-up. The optional IRLS and COWS re-score uses the scale
     registry exactly as the assessment does; adherence is asked for each accepted card."""
 
-    RESCORE = RESCORED_SCALES
-
     outcome = forms.ChoiceField(
         choices=[(FollowUpStatus.COMPLETED, "Completed"), (FollowUpStatus.MISSED, "Missed")],
         widget=forms.RadioSelect(attrs={"class": "form-check-input"}),
@@ -101,9 +100,15 @@ class FollowUpRecordForm(forms.ModelForm[FollowUp]):
         super().__init__(*args, **kwargs)
         self.fields["happened_on"].required = True
         self.fields["missed_reason"].help_text = "Required when the follow-up was missed."
-        for code in self.RESCORE:
+        # The scales this kind of contact may re-score; the others' items are not fields,
+        # so that nothing posted for them is saved.
+        self.rescore = rescored_scales(self.instance.kind)
+        for code in RESCORED_SCALES:
             for scale_item in SCALES[code].items:
-                self.fields[scale_item.key] = scale_item_field(scale_item)
+                if code in self.rescore:
+                    self.fields[scale_item.key] = scale_item_field(scale_item)
+                else:
+                    del self.fields[scale_item.key]
         self.accepted_cards = list(accepted_cards)
         for card in self.accepted_cards:
             self.fields[f"adherence_{card.uuid}"] = forms.ChoiceField(
@@ -125,7 +130,7 @@ class FollowUpRecordForm(forms.ModelForm[FollowUp]):
                 "scale": SCALES[code],
                 "fields": [self[i.key] for i in SCALES[code].items],
             }
-            for code in self.RESCORE
+            for code in self.rescore
         ]
 
     def adherence_fields(self) -> list[BoundField]:
@@ -159,7 +164,8 @@ class FollowUpRecordForm(forms.ModelForm[FollowUp]):
             self.add_error("missed_reason", "Say why the follow-up was missed.")
         answers = {key: cleaned.get(key) for key in self.Meta.fields if key in ITEMS}
         if missed and any(value is not None for value in answers.values()):
-            self.add_error(None, "A missed follow-up has no re-score: clear the IRLS and COWS.")
+            rescored = " and ".join(SCALES[code].name for code in self.rescore)
+            self.add_error(None, f"A missed follow-up has no re-score: clear the {rescored}.")
         _, problems = score_all(answers)
         for key, problem in problems.items():
             if key not in self.errors:

@@ -19,6 +19,9 @@ phone_format = RegexValidator(
 )
 
 
+DUPLICATE_MRN = "A patient with this MRN already exists."
+
+
 class PatientForm(forms.ModelForm[Patient]):
     """Registration and editing. `expected_version` catches edits that would overwrite
     someone else's save (see Patient.save_edit)."""
@@ -41,12 +44,29 @@ class PatientForm(forms.ModelForm[Patient]):
             "date_of_birth": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
             "notes": forms.Textarea(attrs={"rows": 3}),
         }
+        error_messages = {"mrn": {"unique": DUPLICATE_MRN}}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # The patient who already has the MRN typed, for the page to link to (for those
+        # allowed to see them), once the MRN is refused as a duplicate.
+        self.duplicate: Patient | None = None
         self.fields["phone"].validators.append(phone_format)
         if self.instance.pk and not self.is_bound:
             self.initial["expected_version"] = self.instance.version
+
+    def validate_unique(self) -> None:
+        super().validate_unique()
+        if self.has_error("mrn", code="unique"):
+            self.duplicate = self._holder_of_mrn()
+
+    def refuse_duplicate_mrn(self) -> None:
+        """For a save that lost a race: another registration took the MRN meanwhile."""
+        self.add_error("mrn", forms.ValidationError(DUPLICATE_MRN, code="unique"))
+        self.duplicate = self._holder_of_mrn()
+
+    def _holder_of_mrn(self) -> Patient | None:
+        return Patient.objects.exclude(pk=self.instance.pk).filter(mrn=self.instance.mrn).first()
 
     def clean_mrn(self) -> str:
         mrn = normalise_mrn(self.cleaned_data["mrn"])
@@ -83,5 +103,9 @@ class ArchiveForm(forms.Form):
 
 
 class PatientSearchForm(forms.Form):
-    q = forms.CharField(label="Name or MRN", max_length=100, required=False)
+    q = forms.CharField(
+        label="Name, MRN or date of birth",
+        max_length=100,
+        required=False,
+    )
     archived = forms.BooleanField(label="Include archived", required=False)

@@ -13,7 +13,7 @@ from django.utils.html import format_html_join
 from django.utils.text import capfirst
 
 from clinic.forms.assessments import ASSESSMENT_SECTIONS, DecisionForm
-from clinic.pages.history import display_value, field_label
+from clinic.pages.history import display_value, field_label, measured
 from clinic.pages.patients import addresses
 from guidance.cards import Placed, arrange, because_words
 from guidance.models import (
@@ -44,6 +44,8 @@ def entered_sections(assessment: Assessment) -> list[dict[str, Any]]:
                 value = ", ".join(MIMIC_NAMES[code] for code in assessment.mimics) or None
             elif isinstance(value, datetime):
                 value = date_format(timezone.localtime(value), "j M Y H:i")
+            elif isinstance(value, int | float) and not isinstance(value, bool):
+                value = measured(name, value)
             rows.append({"label": capfirst(field_label(Assessment, name)), "value": value})
         sections.append({"title": title, "rows": rows})
     return sections

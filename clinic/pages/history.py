@@ -13,6 +13,7 @@ from django.utils.text import capfirst
 
 from clinic.forms.assessments import ASSESSMENT_FIELDS
 from clinic.forms.patients import PatientForm
+from patients.facts import FACT_BY_NAME
 from patients.mimics import MIMIC_NAMES
 from patients.models import Assessment
 
@@ -82,14 +83,23 @@ def change_rows(
     return rows
 
 
+def measured(name: str, value: float) -> str:
+    """A number with the unit of its fact ("Ferritin 40 ng/mL"); a number that is not a
+    fact of the table (a scale item's score) is shown bare."""
+    fact = FACT_BY_NAME.get(name)
+    unit = f" {fact.unit}" if fact is not None and fact.unit else ""
+    return f"{value:g}{unit}"
+
+
 def shown_value(record: Model, name: str, value: object) -> str:
-    """A stored value as a person reads it: choice labels, local times, blanks as a dash."""
+    """A stored value as a person reads it: choice labels, local times, numbers with their
+    units, blanks as a dash."""
     if value is None or value == "" or value == []:
         return "—"
     if isinstance(value, bool):
         return "yes" if value else "no"
-    if isinstance(value, float):
-        return f"{value:g}"
+    if isinstance(value, int | float):
+        return measured(name, value)
     if isinstance(value, datetime):
         return date_format(timezone.localtime(value), "j M Y H:i")
     if name == "mimics" and isinstance(value, list):

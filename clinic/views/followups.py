@@ -122,7 +122,7 @@ def followup_record(request: AuthenticatedRequest, uuid: UUID) -> HttpResponse:
             "form": form,
             "followup": followup,
             "patient": patient,
-            "scores": live_scores(values, form.RESCORE),
+            "scores": live_scores(values, form.rescore),
         },
     )
 

@@ -88,7 +88,7 @@ def patient_create(request: AuthenticatedRequest) -> HttpResponse:
             patient = form.save()
         except IntegrityError:
             # Another registration took the same MRN between validation and save.
-            form.add_error("mrn", "A patient with this MRN already exists.")
+            form.refuse_duplicate_mrn()
         else:
             messages.success(request, "Patient registered.")
             return redirect(patient)
@@ -151,7 +151,7 @@ def patient_edit(request: AuthenticatedRequest, uuid: UUID) -> HttpResponse:
             conflict = merge(form, error.current, expected)
             form = conflict.form
         except IntegrityError:
-            form.add_error("mrn", "A patient with this MRN already exists.")
+            form.refuse_duplicate_mrn()
         else:
             messages.success(request, "Patient record saved.")
             return redirect(patient)

@@ -114,9 +114,9 @@ def test_a_field_both_editors_changed_is_marked_and_keeps_yours_until_you_choose
     [choice] = conflict.choices
     assert (choice.name, choice.base, choice.theirs, choice.yours) == (
         "weight_kg",
-        "82",
-        "80",
-        "85",
+        "82 kg",
+        "80 kg",
+        "85 kg",
     )
     assert page.context["form"]["weight_kg"].value() == 85
     assert "⚠ Weight" in page.content.decode()

@@ -18,7 +18,7 @@ def test_a_clinician_registers_a_patient_finds_them_and_opens_their_page(page, s
     expect(page.get_by_text("Patient registered.")).to_be_visible()
 
     page.get_by_role("link", name="Patients", exact=True).click()
-    page.get_by_label("Name or MRN").fill("quin")
+    page.get_by_label("Name, MRN or date of birth").fill("quin")
     page.get_by_role("button", name="Search").click()
     expect(page.get_by_role("link", name="Someoneelse")).to_have_count(0)
     page.get_by_role("link", name="Quintero, Marlowe").click()

@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from guidance.models import Adherence, Recommendation
 from guidance.services import evaluate_assessment
-from patients.models import FollowUp, Patient
+from patients.models import FollowUp, FollowUpKind, Patient
 from tests.base import COMPLETE_COWS, COMPLETE_IRLS, CRITERIA_MET, make_assessment, make_patient
 
 TODAY = date(2026, 11, 26)
@@ -25,7 +25,17 @@ def patient(db):
 
 @pytest.fixture
 def due(patient, clinician):
-    return FollowUp.objects.create(patient=patient, due_date=TODAY, scheduled_by=clinician)
+    """A visit: it may re-score both the IRLS and the COWS."""
+    return FollowUp.objects.create(
+        patient=patient, due_date=TODAY, scheduled_by=clinician, kind=FollowUpKind.VISIT
+    )
+
+
+@pytest.fixture
+def call(patient, clinician):
+    return FollowUp.objects.create(
+        patient=patient, due_date=TODAY, scheduled_by=clinician, kind=FollowUpKind.PHONE
+    )
 
 
 def record(client, followup, **changes):
@@ -96,6 +106,26 @@ def test_recording_a_completed_follow_up_with_a_cows_re_score(as_user, staff, du
     assert (due.recorded_by, due.happened_on, due.notes) == (staff, TODAY, "Sleeping better")
     due.patient.refresh_from_db()
     assert due.patient.latest_cows_total == 14
+
+
+def test_a_phone_call_re_scores_the_irls_and_never_the_cows(as_user, staff, call):
+    """The COWS needs the patient in the room (pupils, gooseflesh, tremor): a phone call
+    offers the IRLS only, and COWS values posted anyway are not saved."""
+    page = as_user(staff).get(call.get_absolute_url()).content.decode()
+    assert 'name="irls_1"' in page
+    assert 'name="cows_pulse"' not in page
+    assert "COWS re-score" not in page
+    items = {key: str(value) for key, value in (COMPLETE_IRLS | COMPLETE_COWS).items()}
+    assert record(as_user(staff), call, **items).status_code == 302
+    call.refresh_from_db()
+    assert (call.status, call.irls_total, call.cows_total, call.cows_pulse) == (
+        "completed",
+        24,
+        None,
+        None,
+    )
+    call.patient.refresh_from_db()
+    assert call.patient.latest_cows_total is None
 
 
 def test_recording_without_a_re_score(as_user, staff, due):

@@ -166,3 +166,29 @@ def test_the_assessment_history_labels_fields_as_the_form_does(as_user, clinicia
     assessment.save()
     page = as_user(clinician).get(assessment.get_absolute_url()).content.decode()
     assert "Notes: first → second" in page
+
+
+def test_every_saved_number_of_an_assessment_shows_its_unit(as_user, clinician):
+    """The entered values and their history read "Ferritin: 40 ng/mL", not a bare 40.0."""
+    assessment = make_assessment(
+        make_patient(),
+        clinician,
+        ferritin_ng_ml=30,
+        weight_kg=70.5,
+        caffeine_mg_per_day=200,
+        sleep_hours_per_night=6,
+    )
+    assessment.ferritin_ng_ml = 40
+    assessment.save()
+    response = as_user(clinician).get(assessment.get_absolute_url())
+    rows = {
+        row["label"]: row["value"]
+        for section in response.context["sections"]
+        for row in section["rows"]
+    }
+    assert (rows["Ferritin"], rows["Weight"]) == ("40 ng/mL", "70.5 kg")
+    assert (rows["Caffeine per day"], rows["Sleep per night"]) == ("200 mg", "6 h")
+    assert rows["Transferrin saturation"] is None  # not measured: a dash, no unit
+    page = response.content.decode()
+    assert '<dt class="col-sm-5">Ferritin</dt>\n    <dd class="col-sm-7">40 ng/mL</dd>' in page
+    assert "Ferritin: 30 ng/mL → 40 ng/mL" in page

@@ -1,8 +1,9 @@
 import pytest
+from django.contrib.auth.models import Permission
 from django.urls import reverse
 
 from patients.models import Patient
-from tests.base import make_patient
+from tests.base import make_patient, make_user
 
 VALID = {
     "mrn": " mrn 2001 ",
@@ -69,6 +70,36 @@ def test_a_duplicate_mrn_is_refused_whatever_its_case_or_spacing(as_user, clinic
     response = register(as_user(clinician), mrn="mrn 2001")
     assert "MRN already exists" in " ".join(response.context["form"].errors["mrn"])
     assert Patient.objects.count() == 1
+
+
+def test_a_duplicate_mrn_links_to_the_patient_who_has_it(as_user, clinician):
+    existing = make_patient(mrn="MRN2001")
+    response = register(as_user(clinician), mrn="mrn 2001", family_name="Twice")
+    page = response.content.decode()
+    assert "MRN MRN2001 is already registered" in page
+    assert f'<a href="{existing.get_absolute_url()}">open that patient\'s record</a>' in page
+    assert not Patient.objects.filter(family_name="Twice").exists()
+
+
+def test_a_duplicate_mrn_on_an_edit_links_to_the_other_patient(as_user, clinician):
+    existing = make_patient(mrn="MRN2001")
+    edited = make_patient(mrn="MRN2002")
+    data = {**VALID, "mrn": "MRN2001", "expected_version": edited.version}
+    page = as_user(clinician).post(reverse("patients:edit", args=[edited.uuid]), data)
+    assert existing.get_absolute_url() in page.content.decode()
+    edited.refresh_from_db()
+    assert edited.mrn == "MRN2002"
+
+
+def test_a_duplicate_mrn_links_only_for_those_who_may_open_patients(client, db):
+    """Registering without the right to open records: the refusal, but no link."""
+    existing = make_patient(mrn="MRN2001")
+    registrar = make_user("registrar")
+    registrar.user_permissions.add(Permission.objects.get(codename="add_patient"))
+    client.force_login(registrar)
+    response = register(client, mrn="MRN2001")
+    assert "MRN already exists" in " ".join(response.context["form"].errors["mrn"])
+    assert existing.get_absolute_url() not in response.content.decode()
 
 
 def test_markup_in_a_name_is_shown_escaped(as_user, clinician):

@@ -1,5 +1,7 @@
 import re
+from datetime import date
 
+import pytest
 from django.urls import reverse
 
 from tests.base import make_patient
@@ -33,6 +35,39 @@ def test_patients_are_found_by_mrn_prefix_however_it_is_typed(as_user, staff):
     make_patient(mrn="ABC-123", family_name="Found")
     make_patient(mrn="XYZ-999", family_name="Other")
     assert names(search(as_user(staff), "abc-1")) == ["Found"]
+
+
+def test_patients_are_found_by_part_of_their_mrn(as_user, staff):
+    make_patient(mrn="MRN-00421", family_name="Found")
+    make_patient(mrn="MRN-01042", family_name="Also")
+    make_patient(mrn="MRN-99999", family_name="Other")
+    client = as_user(staff)
+    assert names(search(client, "0042")) == ["Found"]
+    assert names(search(client, "042")) == ["Also", "Found"]
+    # Two characters look at the beginning only: "42" is inside both, the start of none.
+    assert names(search(client, "42")) == []
+
+
+def test_a_name_search_does_not_look_inside_mrns(as_user, staff):
+    """Names hold no digits: a word without one is a name's or an MRN's beginning."""
+    make_patient(mrn="XSMITHX", family_name="Jones")
+    make_patient(mrn="SMITH1", family_name="Brown")
+    assert names(search(as_user(staff), "smith")) == ["Brown"]
+
+
+@pytest.mark.parametrize("typed", ["14/03/1988", "1988-03-14", "14 Mar 1988", " 14 march  1988 "])
+def test_patients_are_found_by_date_of_birth_as_it_is_typed(as_user, clinician, typed):
+    make_patient(family_name="Born", date_of_birth=date(1988, 3, 14))
+    make_patient(family_name="Twin", date_of_birth=date(1988, 3, 14))
+    make_patient(family_name="Later", date_of_birth=date(1988, 3, 15))
+    assert names(search(as_user(clinician), typed)) == ["Born", "Twin"]
+
+
+def test_a_date_that_does_not_exist_is_searched_as_words(as_user, clinician):
+    make_patient(family_name="Born", date_of_birth=date(1988, 3, 14))
+    response = search(as_user(clinician), "31/02/1988")
+    assert response.status_code == 200
+    assert names(response) == []
 
 
 def test_the_search_term_never_appears_in_a_url(as_user, clinician):

@@ -92,22 +92,26 @@ def test_severe_patients_and_undecided_critical_cards_are_marked(as_user, staff,
     severe = make_patient(family_name="Severe")
     make_assessment(severe, clinician, **{f"irls_{n}": 3 for n in range(1, 11)})  # IRLS 30
     severe.refresh_latest_scores()
-    critical = make_patient(family_name="Critical")
+    critical = make_patient(family_name="Pregnant")
     assessment = make_assessment(critical, clinician, pregnant=True)
     evaluate_assessment(assessment=assessment)  # SAFE-PREGNANCY: critical, undecided
     calm = make_patient(family_name="Calm")
     for patient in (severe, critical, calm):
         schedule(0, staff, patient=patient)
     page = as_user(staff).get(reverse("patients:worklist")).content.decode()
-    rows = {name: page.split(name)[1].split("</tr>")[0] for name in ("Severe", "Critical", "Calm")}
-    assert "IRLS severe" in rows["Severe"]
-    assert "critical card undecided" in rows["Critical"]
+    rows = {name: page.split(name)[1].split("</tr>")[0] for name in ("Severe", "Pregnant", "Calm")}
+    # Coloured as everywhere else: a critical card red, a score in its band's colour.
+    assert '<span class="badge band-3 me-1" data-flag="irls">IRLS severe</span>' in rows["Severe"]
+    assert (
+        '<span class="badge text-bg-danger me-1" data-flag="critical">'
+        "Critical card undecided</span>"
+    ) in rows["Pregnant"]
     assert "badge" not in rows["Calm"]
 
     card = Recommendation.objects.get(rule_code="SAFE-PREGNANCY")
     card.decide(status="acknowledged", by=clinician, expected_version=card.version)
     page = as_user(staff).get(reverse("patients:worklist")).content.decode()
-    assert "critical card undecided" not in page
+    assert "Critical card undecided" not in page
 
 
 def test_each_row_links_to_the_patient_and_to_recording(as_user, staff):
