@@ -3,7 +3,7 @@ from datetime import timedelta
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from patients.models import FollowUp
+from patients.models import FollowUp, FollowUpKind
 from patients.scales import COWS
 from tests.base import COMPLETE_IRLS, PASSWORD, make_assessment, make_patient
 
@@ -23,7 +23,11 @@ def test_staff_record_a_due_follow_up_with_a_cows_re_score_and_see_it_on_the_cha
         cows_gooseflesh=0, **COMPLETE_IRLS,
     )  # fmt: skip
     FollowUp.objects.create(
-        patient=patient, due_date=timezone.localdate(), scheduled_by=clinician, assigned_to=staff
+        patient=patient,
+        due_date=timezone.localdate(),
+        scheduled_by=clinician,
+        assigned_to=staff,
+        kind=FollowUpKind.VISIT,  # the COWS needs the patient in the room
     )
 
     sign_in(staff, PASSWORD)
