@@ -1,5 +1,7 @@
 from typing import Any
 
+from axes import admin as axes_admin
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.contrib import admin
 from django.http import HttpRequest
 from django_otp.plugins.otp_static.models import StaticDevice
@@ -35,3 +37,33 @@ class AccountEventAdmin(admin.ModelAdmin[AccountEvent]):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+class ReadOnlyAxesMixin:
+    """django-axes' sign-in records are evidence, read like the other audit models: its
+    admin may show them, never add, change or delete them (nor clean them up in bulk;
+    django-axes expires them itself)."""
+
+    actions = None
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+for model, axes_model_admin in (
+    (AccessAttempt, axes_admin.AccessAttemptAdmin),
+    (AccessLog, axes_admin.AccessLogAdmin),
+    (AccessFailureLog, axes_admin.AccessFailureLogAdmin),
+):
+    if admin.site.is_registered(model):
+        admin.site.unregister(model)
+    read_only = type(
+        f"ReadOnly{axes_model_admin.__name__}", (ReadOnlyAxesMixin, axes_model_admin), {}
+    )
+    admin.site.register(model, read_only)

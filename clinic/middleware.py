@@ -9,6 +9,7 @@ from django.contrib.auth import logout
 from django.core.exceptions import BadRequest
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.utils.cache import add_never_cache_headers
 from django_htmx.http import HttpResponseClientRedirect
 
 from clinic import sessions
@@ -32,6 +33,21 @@ class NulInAddressMiddleware:
         if "\x00" in request.path_info or "\x00" in query:
             raise BadRequest("A NUL character in the address.")
         return self.get_response(request)
+
+
+class NoStoreMiddleware:
+    """No response of the app is kept by a browser's cache or a proxy: each one says
+    Cache-Control: no-store (with Django's never-cache headers), so that the back button
+    or a shared computer shows no patient data after sign-out. Static files never reach
+    it: WhiteNoise, above it, serves them with their own long-lived headers."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        add_never_cache_headers(response)
+        return response
 
 
 class SessionLifetimeMiddleware:
@@ -62,11 +78,10 @@ class IdleTimeoutMiddleware:
     """Sign people out after SESSION_COOKIE_AGE without a request (30 minutes).
 
     Django's SESSION_SAVE_EVERY_REQUEST would do it with a database write on every page;
-    this pushes the expiry on at most once a minute instead, so a session ends between
-    29 and 30 idle minutes after its last request.
+    this pushes the expiry on at most once every SESSION_TOUCH_SECONDS (a minute) instead,
+    so a session ends between 29 and 30 idle minutes after its last request. The idle
+    time-out is never under twice that interval (settings.py).
     """
-
-    TOUCH_EVERY_SECONDS = 60
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -75,7 +90,7 @@ class IdleTimeoutMiddleware:
         session = getattr(request, "session", None)
         if session is not None and request.user.is_authenticated:
             now = int(time.time())
-            if now - session.get("_touched", 0) >= self.TOUCH_EVERY_SECONDS:
+            if now - session.get("_touched", 0) >= settings.SESSION_TOUCH_SECONDS:
                 session["_touched"] = now  # modified, so saved with a new expiry
         return self.get_response(request)
 

@@ -163,6 +163,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "clinic.middleware.NulInAddressMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Below WhiteNoise (static files keep their caching): everything else is no-store.
+    "clinic.middleware.NoStoreMiddleware",
     # Before CommonMiddleware, as django-cors-headers asks; it only answers for the CDS
     # Hooks endpoints (CORS_URLS_REGEX).
     "corsheaders.middleware.CorsMiddleware",
@@ -243,9 +245,14 @@ LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
 # Sessions end after 30 minutes without a request (clinic.middleware.IdleTimeoutMiddleware
-# pushes the expiry on as people use the app), and 12 hours after sign-in whatever the
-# activity (clinic.middleware.SessionLifetimeMiddleware).
-SESSION_COOKIE_AGE = env_int("DJANGO_SESSION_IDLE_SECONDS", 30 * 60, minimum=60)
+# pushes the expiry on as people use the app, at most once every SESSION_TOUCH_SECONDS),
+# and 12 hours after sign-in whatever the activity (SessionLifetimeMiddleware). The idle
+# time-out is at least twice the push interval: a session then lives at least half its
+# time-out after its last request, however the requests fall between pushes.
+SESSION_TOUCH_SECONDS = 60
+SESSION_COOKIE_AGE = env_int(
+    "DJANGO_SESSION_IDLE_SECONDS", 30 * 60, minimum=2 * SESSION_TOUCH_SECONDS
+)
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_MAX_SECONDS = env_int("DJANGO_SESSION_MAX_SECONDS", 12 * 3600, minimum=60)
 

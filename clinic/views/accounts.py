@@ -19,7 +19,6 @@ from django.db.models import Exists, OuterRef
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse, reverse_lazy
-from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -61,7 +60,6 @@ sign_out = auth_views.LogoutView.as_view()
 
 
 @login_not_required
-@never_cache
 @sensitive_post_parameters("code")
 def sign_in_code(request: HttpRequest) -> HttpResponse:
     """The second step: a code from the authenticator app, or a recovery code."""
@@ -116,7 +114,6 @@ def account(request: AuthenticatedRequest) -> HttpResponse:
     )
 
 
-@never_cache
 @sensitive_post_parameters("code")
 def two_factor_enrol(request: AuthenticatedRequest) -> HttpResponse:
     """Set up an authenticator app: scan the QR code (or type the secret), then confirm
@@ -152,7 +149,6 @@ def two_factor_enrol(request: AuthenticatedRequest) -> HttpResponse:
     )
 
 
-@never_cache
 def two_factor_recovery_codes(request: AuthenticatedRequest) -> HttpResponse:
     codes = request.session.pop(sessions.RECOVERY_CODES, None)
     if codes is None:

@@ -7,7 +7,6 @@ from uuid import UUID
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_http_methods, require_POST
 
 from clinic import sessions
@@ -32,7 +31,6 @@ def patient_fhir_export(request: AuthenticatedRequest, uuid: UUID) -> HttpRespon
     bundle = patient_bundle(patient, now=timezone.now())
     response = HttpResponse(json.dumps(bundle, ensure_ascii=False), content_type=FHIR_JSON)
     response["Content-Disposition"] = f'attachment; filename="patient-{patient.uuid}.fhir.json"'
-    patch_cache_control(response, private=True, no_store=True)
     return response
 
 

@@ -1,11 +1,13 @@
 """The admin shows clinical records and their history; nobody rewrites them there."""
 
 import pytest
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
+from django.test import Client
 from django.urls import reverse
 
 from guidance.models import Decision, Evaluation, Recommendation, Rule
 from patients.models import Assessment, FollowUp, Patient
-from tests.base import make_patient, record
+from tests.base import PASSWORD, make_patient, record
 
 
 @pytest.fixture
@@ -78,3 +80,29 @@ def test_history_pages_of_the_audit_trail_open(as_user, superuser, decided, mode
     obj = model.objects.first()
     name = f"admin:{model._meta.app_label}_{model._meta.model_name}_history"
     assert as_user(superuser).get(reverse(name, args=[obj.pk])).status_code == 200
+
+
+@pytest.mark.parametrize("model", [AccessAttempt, AccessLog, AccessFailureLog])
+def test_sign_in_records_cannot_be_changed_or_deleted_in_the_admin(
+    as_user, superuser, clinician, model
+):
+    """django-axes' records are evidence of guessing: read-only like the other audit."""
+    client = as_user(superuser)
+    Client().post(reverse("login"), {"username": "clinician", "password": PASSWORD})  # a log
+    for _ in range(2):  # an attempt
+        Client().post(reverse("login"), {"username": "clinician", "password": "wrong"})
+    if model is AccessFailureLog:
+        model.objects.create(username="clinician", ip_address="192.0.2.1", locked_out=False)
+    obj = model.objects.first()
+    assert obj is not None
+    before = list(model.objects.values())
+    name = f"admin:axes_{model._meta.model_name}"
+    changelist = client.get(reverse(f"{name}_changelist"))
+    assert changelist.status_code == 200
+    assert "action-select" not in changelist.content.decode()  # no bulk delete or clean-up
+    assert client.get(reverse(f"{name}_add")).status_code == 403
+    assert client.post(reverse(f"{name}_change", args=[obj.pk]), {}).status_code == 403
+    assert client.post(reverse(f"{name}_delete", args=[obj.pk]), {"post": "yes"}).status_code == 403
+    bulk = {"action": "delete_selected", "_selected_action": [obj.pk], "post": "yes"}
+    client.post(reverse(f"{name}_changelist"), bulk)
+    assert list(model.objects.values()) == before

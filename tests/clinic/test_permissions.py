@@ -128,6 +128,13 @@ def test_anonymous_is_sent_to_sign_in(client, name, method, takes_patient, allow
     response = getattr(client, method)(url)
     assert response.status_code == 302
     assert response.url.startswith(reverse("login"))
+    assert_not_stored(response)
+
+
+def assert_not_stored(response):
+    """Nothing behind sign-in may be kept by a browser or a proxy (NoStoreMiddleware)."""
+    directives = {part.strip() for part in response["Cache-Control"].split(",")}
+    assert {"no-store", "private"} <= directives, response["Cache-Control"]
 
 
 @pytest.mark.parametrize("role", sorted(EVERYONE))
@@ -141,6 +148,29 @@ def test_each_role_gets_what_it_may_and_403_otherwise(
         assert response.status_code in (200, 302)
     else:
         assert response.status_code == 403
+    assert_not_stored(response)
+
+
+@pytest.mark.parametrize(("name", "method", "takes_patient", "allowed"), MATRIX)
+def test_a_superuser_is_served_every_page_uncached(
+    as_user, superuser, name, method, takes_patient, allowed
+):
+    response = getattr(as_user(superuser), method)(url_for(name, takes_patient))
+    assert response.status_code in (200, 302, 403)
+    assert_not_stored(response)
+
+
+@pytest.mark.parametrize("name", sorted(PUBLIC | SIGNED_IN_ANY_ROLE))
+def test_the_public_and_any_role_pages_are_uncached_too(as_user, clinician, name):
+    response = as_user(clinician).get(reverse(name))
+    assert_not_stored(response)
+
+
+def test_static_files_keep_their_own_caching(client, settings):
+    """WhiteNoise serves them before the no-store middleware: no patient data in them."""
+    response = client.get("/static/css/app.css")
+    assert response.status_code == 200
+    assert "no-store" not in response.get("Cache-Control", "")
 
 
 @pytest.mark.django_db

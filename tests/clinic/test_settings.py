@@ -129,6 +129,9 @@ def test_the_two_factor_roles_and_proxies_are_read_and_checked():
     misspelt = run_manage("check", DJANGO_2FA_REQUIRED_ROLES="Clinician", **PRODUCTION)
     assert misspelt.returncode != 0
     assert "unknown role(s) Clinician" in misspelt.stderr
+    too_short = run_manage("check", DJANGO_SESSION_IDLE_SECONDS="60", **PRODUCTION)
+    assert too_short.returncode != 0
+    assert "DJANGO_SESSION_IDLE_SECONDS must be at least 120" in too_short.stderr
     negative = run_manage("check", DJANGO_TRUSTED_PROXIES="-1", **PRODUCTION)
     assert negative.returncode != 0
     assert "DJANGO_TRUSTED_PROXIES must be at least 0" in negative.stderr

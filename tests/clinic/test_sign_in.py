@@ -246,6 +246,23 @@ def test_sessions_expire_after_thirty_idle_minutes(as_user, clinician):
         assert client.get(reverse("home")).status_code == 302
 
 
+def test_at_the_shortest_idle_time_out_an_active_session_lives_on(settings, as_user, clinician):
+    """The shortest idle time-out allowed is twice the interval at which the expiry is
+    pushed on (120 s): someone working, a request at least every minute, stays signed in
+    well past it; two idle minutes end the session."""
+    assert settings.SESSION_TOUCH_SECONDS == 60
+    settings.SESSION_COOKIE_AGE = 2 * settings.SESSION_TOUCH_SECONDS
+    with time_machine.travel("2026-11-26 09:00:00Z", tick=False):
+        client = as_user(clinician)
+        client.get(reverse("home"))
+    for second in range(59, 600, 59):  # a request every 59 s for ten minutes
+        at = f"2026-11-26 09:{second // 60:02d}:{second % 60:02d}Z"
+        with time_machine.travel(at, tick=False):
+            assert client.get(reverse("home")).status_code == 200, at
+    with time_machine.travel("2026-11-26 09:11:52Z", tick=False):  # 121 s after the last
+        assert client.get(reverse("home")).status_code == 302
+
+
 def test_sessions_end_twelve_hours_after_sign_in_however_busy(clinician):
     assert settings.SESSION_MAX_SECONDS == 12 * 3600
     with time_machine.travel("2026-11-26 07:00Z", tick=False):
