@@ -3,19 +3,21 @@
 Every view that shows or changes a patient, an assessment, a card or a follow-up fetches
 it here, and each helper does the same four things in the same order: the role check
 (403, before anything is looked up), the lookup by UUID (404), the access log entry, and,
-for a change, the archived guard. (Healthchecks: `_get_check_for_user` in hc/front.)
+for a change, the archived guard. A page that lists patients by name or MRN logs them
+with `log_listed`, one row a page.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from uuid import UUID
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import Model, QuerySet
+from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 
 from clinic.requests import AuthenticatedRequest
 from guidance.models import Recommendation
-from patients.models import Assessment, FollowUp, Patient, PatientAccess
+from patients.models import Assessment, FollowUp, Patient, PatientAccess, PatientListAccess
 
 
 class ArchivedPatient(Exception):
@@ -26,6 +28,17 @@ class ArchivedPatient(Exception):
     def __init__(self, patient: Patient) -> None:
         super().__init__("The patient's record is archived.")
         self.patient = patient
+
+
+def view_name(request: HttpRequest) -> str:
+    return request.resolver_match.view_name if request.resolver_match else ""
+
+
+def log_listed(
+    request: AuthenticatedRequest, patient_ids: Iterable[int], *, searched: bool = False
+) -> None:
+    """The access log's row for a page that lists patients by name or MRN: who saw whom."""
+    PatientListAccess.record(request.user, patient_ids, view_name(request), searched=searched)
 
 
 def _get_for_user[M: Model](
@@ -41,8 +54,7 @@ def _get_for_user[M: Model](
         raise PermissionDenied
     record = get_object_or_404(records, uuid=uuid)
     patient = patient_of(record)
-    view_name = request.resolver_match.view_name if request.resolver_match else ""
-    PatientAccess.objects.create(user=request.user, patient=patient, view=view_name)
+    PatientAccess.record(request.user, patient, view_name(request))
     if change and patient.is_archived:
         raise ArchivedPatient(patient)
     return record

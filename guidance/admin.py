@@ -16,6 +16,7 @@ class RuleAdmin(ReadOnlyHistoryAdmin):
 
 @admin.register(Recommendation)
 class RecommendationAdmin(ReadOnlyHistoryAdmin):
+    patient_lookup = "assessment__patient"
     list_display = ["uuid", "rule", "status", "still_fires", "created_at"]
     list_filter = ["status", "still_fires"]
     list_select_related = ["rule"]
@@ -23,6 +24,7 @@ class RecommendationAdmin(ReadOnlyHistoryAdmin):
 
 @admin.register(Adherence)
 class AdherenceAdmin(ReadOnlyHistoryAdmin):
+    patient_lookup = "followup__patient"
     list_display = ["followup", "recommendation", "answer"]
     list_select_related = ["followup", "recommendation"]
 
@@ -31,6 +33,7 @@ class AdherenceAdmin(ReadOnlyHistoryAdmin):
 # a history table, so they use the admin's own history page (Django's change log).
 @admin.register(Decision)
 class DecisionAdmin(ReadOnlyAdmin[Decision]):
+    patient_lookup = "recommendation__assessment__patient"
     list_display = ["recommendation", "status", "decline_reason", "by", "at"]
     list_filter = ["status", "decline_reason"]
     list_select_related = ["recommendation__rule", "recommendation__assessment", "by"]
@@ -38,11 +41,13 @@ class DecisionAdmin(ReadOnlyAdmin[Decision]):
 
 @admin.register(Dismissal)
 class DismissalAdmin(ReadOnlyAdmin[Dismissal]):
+    patient_lookup = "recommendation__assessment__patient"
     list_display = ["recommendation", "where", "at"]
     list_select_related = ["recommendation__rule", "recommendation__assessment"]
 
 
 @admin.register(Evaluation)
 class EvaluationAdmin(ReadOnlyAdmin[Evaluation]):
+    patient_lookup = "assessment__patient"
     list_display = ["assessment", "evaluated_at", "rules_evaluated"]
     list_select_related = ["assessment"]

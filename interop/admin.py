@@ -18,6 +18,7 @@ class CdsClientAdmin(ReadOnlyAdmin[CdsClient]):
 
 @admin.register(HookCall)
 class HookCallAdmin(ReadOnlyAdmin[HookCall]):
+    patient_lookup = "patient"
     list_display = ["at", "client", "service", "ehr_user", "ehr_patient", "ehr_mrn", "patient"]
     list_filter = ["service", "client"]
     list_select_related = ["client", "patient"]
@@ -26,12 +27,14 @@ class HookCallAdmin(ReadOnlyAdmin[HookCall]):
 
 @admin.register(HookCard)
 class HookCardAdmin(ReadOnlyAdmin[HookCard]):
+    patient_lookup = "call__patient"
     list_display = ["uuid", "call", "rule", "card_version"]
     list_select_related = ["call__client", "rule"]
 
 
 @admin.register(HookFeedback)
 class HookFeedbackAdmin(ReadOnlyAdmin[HookFeedback]):
+    patient_lookup = "hook_card__call__patient"
     list_display = [
         "received_at",
         "hook_card",

@@ -1,5 +1,5 @@
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import date, datetime, time
@@ -312,6 +312,68 @@ class PatientAccess(models.Model):
     def __str__(self) -> str:
         at = timezone.localtime(self.at)
         return f"{self.user} opened {self.patient.uuid} at {at:%Y-%m-%d %H:%M}"
+
+    @classmethod
+    def record(cls, user: User, patient: Patient, view: str) -> None:
+        cls.objects.create(user=user, patient=patient, view=view)
+
+
+class PatientListAccess(models.Model):
+    """One page of a list that showed patients' names or MRNs to a user: the patient list
+    and its search, the worklist, the awaiting-review queue, the admin's lists and
+    searches. One row a page, naming every patient on it (product.md section 7). The words
+    searched for are not kept: the patients they found are."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    view = models.CharField(max_length=50, help_text="Which page listed the patients.")
+    searched = models.BooleanField(default=False, help_text="The page answered a search.")
+    patients = models.ManyToManyField(
+        Patient, related_name="listed_in", through="ListAccessPatient"
+    )
+
+    class Meta:
+        verbose_name = "patient list access"
+        verbose_name_plural = "patient list accesses"
+        ordering = ["-at"]
+
+    def __str__(self) -> str:
+        at = timezone.localtime(self.at)
+        return f"{self.user} listed patients on {self.view} at {at:%Y-%m-%d %H:%M}"
+
+    @classmethod
+    def record(
+        cls, user: User, patient_ids: Iterable[int], view: str, *, searched: bool = False
+    ) -> None:
+        """One row for the page, with each patient on it (two queries); nothing for a page
+        that listed nobody."""
+        ids = sorted(set(patient_ids))
+        if not ids:
+            return
+        with transaction.atomic():
+            entry = cls.objects.create(user=user, view=view, searched=searched)
+            ListAccessPatient.objects.bulk_create(
+                ListAccessPatient(access=entry, patient_id=patient_id) for patient_id in ids
+            )
+
+
+class ListAccessPatient(models.Model):
+    """A patient a list page showed (PatientListAccess.patients)."""
+
+    access = models.ForeignKey(PatientListAccess, on_delete=models.PROTECT, related_name="+")
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["access", "patient"], name="listaccesspatient_unique")
+        ]
+        indexes = [
+            # Admin: on which lists this patient appeared.
+            models.Index(fields=["patient", "access"], name="listaccesspatient_patient")
+        ]
+
+    def __str__(self) -> str:
+        return f"Patient {self.patient_id} on list access {self.access_id}"
 
 
 def _label(name: str) -> str:

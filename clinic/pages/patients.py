@@ -25,6 +25,7 @@ class ListedPatient(Protocol):
     """What the patient list reads of a patient: a Patient, or a row of just these columns
     (values_list(..., named=True), which costs half as much as loading the models)."""
 
+    id: int
     uuid: UUID
     mrn: str
     given_name: str

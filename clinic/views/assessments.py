@@ -11,7 +11,12 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from clinic import sessions
-from clinic.access import get_assessment_for_user, get_card_for_user, get_patient_for_user
+from clinic.access import (
+    get_assessment_for_user,
+    get_card_for_user,
+    get_patient_for_user,
+    log_listed,
+)
 from clinic.conflicts import merge
 from clinic.forms.assessments import AssessmentForm, DecisionForm, live_scores, posted_items
 from clinic.pages.assessments import card_page, entered_sections
@@ -320,4 +325,5 @@ def awaiting_review(request: AuthenticatedRequest) -> HttpResponse:
         )
     )
     page = CappedPage(cards, request.GET.get("page"), REVIEW_PAGE_SIZE)
+    log_listed(request, (card.assessment.patient_id for card in page.rows))
     return render(request, "guidance/awaiting_review.html", {"page": page})

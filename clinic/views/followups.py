@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
-from clinic.access import get_followup_for_user, get_patient_for_user
+from clinic.access import get_followup_for_user, get_patient_for_user, log_listed
 from clinic.forms.assessments import live_scores, posted_items
 from clinic.forms.followups import (
     FollowUpCancelForm,
@@ -224,6 +224,7 @@ def worklist(request: AuthenticatedRequest) -> HttpResponse:
     rows = rows.select_related("patient", "assigned_to").order_by("due_date", "pk")
     page = CappedPage(rows, request.GET.get("page"), WORKLIST_PAGE_SIZE)
     shown = page.rows
+    log_listed(request, (followup.patient_id for followup in shown))
     # One query for the flags of the page's patients, rather than a subquery per row.
     critical = set(
         Recommendation.objects.filter(

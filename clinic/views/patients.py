@@ -12,7 +12,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
-from clinic.access import get_patient_for_user
+from clinic.access import get_patient_for_user, log_listed
 from clinic.conflicts import merge
 from clinic.forms.patients import ArchiveForm, PatientForm, PatientSearchForm
 from clinic.pages.history import patient_changes
@@ -25,7 +25,17 @@ from patients.models import EditConflict, FollowUpStatus, Patient
 PAGE_SIZE = 25
 # What the patient list shows (clinic.pages.patients.ListedPatient): read as named tuples, these
 # cost half as much as a page of Patient instances.
-LIST_COLUMNS = ["uuid", "mrn", "given_name", "family_name", "date_of_birth", "sex", "archived_at"]
+# The id is for the access log's row of the page.
+LIST_COLUMNS = [
+    "id",
+    "uuid",
+    "mrn",
+    "given_name",
+    "family_name",
+    "date_of_birth",
+    "sex",
+    "archived_at",
+]
 SEARCH_SESSION_KEY = "patient_search"
 HISTORY_SHOWN = 20
 TIMELINE_DECISIONS = 50
@@ -60,6 +70,7 @@ def patient_list(request: AuthenticatedRequest) -> HttpResponse:
     patients = Patient.objects.all() if search.get("archived") else Patient.objects.active()
     listed = patients.search(search.get("q", "")).values_list(*LIST_COLUMNS, named=True)
     page = CappedPage(listed, request.GET.get("page"), PAGE_SIZE)
+    log_listed(request, (row.id for row in page.rows), searched=bool(search.get("q")))
     return render(
         request,
         "patients/patient_list.html",

@@ -17,8 +17,10 @@ from tests.base import COMPLETE_COWS, COMPLETE_IRLS, CRITERIA_MET, make_assessme
 # saved back (savepoint, update, release; at most once a minute) so that idle expiry
 # starts again.
 EVERY_PAGE = 7
-# + count, one page of patients
-PATIENT_LIST_QUERIES = EVERY_PAGE + 2
+# The access log's row for a list page: savepoint, the row, its patients, release.
+LIST_LOG = 4
+# + count, one page of patients, the access log's row
+PATIENT_LIST_QUERIES = EVERY_PAGE + 2 + LIST_LOG
 # + patient, access-log insert, assessments with their authors, follow-ups with their
 # people, decisions with their cards and authors, history with its users, the undecided
 # critical and warning cards of the header
