@@ -261,15 +261,18 @@ SESSION_MAX_SECONDS = env_int("DJANGO_SESSION_MAX_SECONDS", 12 * 3600, minimum=6
 # people behind one address do not lock each other out. Failures while locked out are not
 # counted, so a lock-out ends 15 minutes after the fifth failure. clinic.forms.accounts
 # serialises the check and the count for a pair (no sixth try from parallel requests).
-AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_HANDLER = "clinic.throttling.ClinicAxesHandler"
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_FAILURE_LIMIT = 5
+# Failures for one account from all addresses together, within the cool-off, after which
+# only a browser that signed in to it before may try (clinic.throttling).
+AXES_ACCOUNT_FAILURE_LIMIT = 20
 AXES_COOLOFF_TIME = timedelta(minutes=15)
 AXES_RESET_ON_SUCCESS = True
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_LOCKOUT_CALLABLE = "clinic.views.accounts.locked_out"
 AXES_USERNAME_CALLABLE = "clinic.throttling.username_key"
-AXES_CLIENT_IP_CALLABLE = "clinic.throttling.client_address"
+AXES_CLIENT_IP_CALLABLE = "clinic.throttling.throttled_address"
 
 # How many proxies stand in front of the app, each appending the address it was connected
 # from to X-Forwarded-For. 0: the client is the connecting address (REMOTE_ADDR). N: the

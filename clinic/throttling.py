@@ -1,10 +1,28 @@
-"""Sign-in throttling: what django-axes counts failures by, and the lock that makes the
-check and the count one step.
+"""Sign-in throttling: what django-axes counts failures by, the limit per account across
+addresses, the browsers that may pass it, and the lock that makes the check and the count
+one step.
 
-django-axes locks out a (user name, client address) pair after AXES_FAILURE_LIMIT
-failures. It checks the count before the password and adds to it after; two requests
-for the same pair in parallel would both pass the check, so `serialised` holds a lock
-per pair across the whole of `authenticate`.
+Two limits, both checked before the password is (so that neither says whether it was
+right):
+
+- **A (user name, address) pair** is locked after AXES_FAILURE_LIMIT (5) failures for
+  AXES_COOLOFF_TIME (15 minutes). An IPv6 address counts as its /64 (`throttled_address`):
+  one client usually holds a whole /64, 2^64 addresses to rotate through.
+- **An account** is locked for new browsers once AXES_ACCOUNT_FAILURE_LIMIT (20) failures
+  from all addresses together fall within the cool-off (`ClinicAxesHandler`). One address
+  can add at most 5 before its own lock, so it takes four or more addresses (a spray) to
+  reach it: a single stranger never locks the owner out.
+
+During an account lock the owner still signs in from a browser that signed in to this
+account before (`KNOWN_BROWSER_COOKIE`, OWASP's "device cookie"): a value signed with the
+server's secret key, naming the accounts signed in from that browser, set only after a
+complete sign-in (password, and the code where one is used). A stranger cannot make one
+without the secret key or a complete sign-in, and it lifts the account lock only: the
+pair limit still holds for it.
+
+django-axes checks the count before the password and adds to it after; two requests for
+the same pair in parallel would both pass the check, so `serialised` holds a lock per pair
+across the whole of `authenticate`.
 """
 
 import hashlib
@@ -13,12 +31,22 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from axes.handlers.database import AxesDatabaseHandler
+from axes.attempts import get_cool_off_threshold
+from axes.models import AccessAttempt
 from django.conf import settings
+from django.core import signing
 from django.db import connection, transaction
-from django.http import HttpRequest
+from django.db.models import Sum
+from django.http import HttpRequest, HttpResponse
 from ipware.ip import get_client_ip
 
 from clinic.backends import USERNAME_MAX_LENGTH
+
+KNOWN_BROWSER_COOKIE = "known_browser"
+KNOWN_BROWSER_SALT = "clinic.throttling.known-browser"
+KNOWN_BROWSER_DAYS = 90
+KNOWN_BROWSER_ACCOUNTS = 5  # the most recent ones a browser remembers
 
 
 def username_key(request: HttpRequest | None, credentials: dict[str, Any] | None) -> str:
@@ -64,6 +92,74 @@ def client_address(request: HttpRequest) -> str | None:
         return None
 
 
+def throttled_address(request: HttpRequest) -> str | None:
+    """The address failures are counted by (AXES_CLIENT_IP_CALLABLE): the client's
+    address, an IPv6 one as the first address of its /64 (an IPv4 address written as IPv6,
+    ::ffff:a.b.c.d, as the IPv4 address)."""
+    address = client_address(request)
+    if address is None:
+        return None
+    ip = ipaddress.ip_address(address)
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False).network_address)
+    return address
+
+
+def account_failures(username: str, request: HttpRequest) -> int:
+    """Failures for this user name from every address, within the cool-off."""
+    total = AccessAttempt.objects.filter(
+        username=username, attempt_time__gte=get_cool_off_threshold(request)
+    ).aggregate(failures=Sum("failures_since_start"))["failures"]
+    return int(total or 0)
+
+
+def known_accounts(request: HttpRequest) -> list[str]:
+    """The accounts this browser signed in to before, from its signed cookie (none if the
+    cookie is missing, altered, signed with another key or older than 90 days)."""
+    try:
+        names = signing.loads(
+            request.COOKIES.get(KNOWN_BROWSER_COOKIE, ""),
+            salt=KNOWN_BROWSER_SALT,
+            max_age=KNOWN_BROWSER_DAYS * 86400,
+        )
+    except signing.BadSignature:
+        return []
+    return [name for name in names if isinstance(name, str)] if isinstance(names, list) else []
+
+
+def remember_browser(request: HttpRequest, response: HttpResponse, username: str) -> None:
+    """After a complete sign-in: this browser may pass the account's lock from now on."""
+    names = [username, *(name for name in known_accounts(request) if name != username)]
+    response.set_cookie(
+        KNOWN_BROWSER_COOKIE,
+        signing.dumps(names[:KNOWN_BROWSER_ACCOUNTS], salt=KNOWN_BROWSER_SALT),
+        max_age=KNOWN_BROWSER_DAYS * 86400,
+        secure=settings.SESSION_COOKIE_SECURE,
+        httponly=True,
+        samesite="Lax",
+    )
+
+
+class ClinicAxesHandler(AxesDatabaseHandler):
+    """django-axes' database handler, with the per-account limit across addresses: a
+    browser that has not signed in to the account before is refused once the account's
+    failures reach AXES_ACCOUNT_FAILURE_LIMIT within the cool-off. The refusal comes before
+    the password is checked, and looks the same whatever the password (the lock-out page,
+    which says which limit was met: `request.account_locked`)."""
+
+    def is_locked(self, request: HttpRequest, credentials: dict[str, Any] | None = None) -> bool:
+        if super().is_locked(request, credentials):
+            return True
+        username = username_key(request, credentials)
+        if not username or username in known_accounts(request):
+            return False
+        locked = account_failures(username, request) >= settings.AXES_ACCOUNT_FAILURE_LIMIT
+        request.account_locked = locked  # type: ignore[attr-defined]
+        return locked
+
+
 @contextmanager
 def serialised(request: HttpRequest, username: str) -> Iterator[None]:
     """One sign-in at a time for a (user name, address) pair, in one transaction.
@@ -72,7 +168,7 @@ def serialised(request: HttpRequest, username: str) -> Iterator[None]:
     pairs go on in parallel. SQLite: the transaction itself, which this project starts
     IMMEDIATE (settings.py), serialises every writer.
     """
-    key = f"{username_key(request, {'username': username})}\x00{client_address(request)}"
+    key = f"{username_key(request, {'username': username})}\x00{throttled_address(request)}"
     lock_id = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
     with transaction.atomic():
         if connection.vendor == "postgresql":

@@ -27,6 +27,7 @@ from clinic import sessions, two_factor
 from clinic.forms.accounts import CodeForm, RoleForm, SignInForm
 from clinic.models import Account, AccountEvent
 from clinic.requests import AuthenticatedRequest
+from clinic.throttling import remember_browser
 
 
 class SignInView(auth_views.LoginView):
@@ -51,8 +52,11 @@ class SignInView(auth_views.LoginView):
         auth_login(self.request, user)
         if two_factor.role_requires_it(user):
             self.request.session[sessions.MUST_ENROL] = True
-            return redirect("two_factor_enrol")
-        return HttpResponseRedirect(self.get_success_url())
+            response: HttpResponse = redirect("two_factor_enrol")
+        else:
+            response = HttpResponseRedirect(self.get_success_url())
+        remember_browser(self.request, response, user.get_username())
+        return response
 
 
 sign_in = login_not_required(SignInView.as_view())
@@ -78,7 +82,9 @@ def sign_in_code(request: HttpRequest) -> HttpResponse:
         if two_factor.verify(user, form.cleaned_data["code"]) is not None:
             del request.session[sessions.PENDING_SIGN_IN]
             auth_login(request, user, backend=pending["backend"])
-            return HttpResponseRedirect(pending["next"])
+            response = HttpResponseRedirect(pending["next"])
+            remember_browser(request, response, user.get_username())
+            return response
         form.add_error(
             "code", "That code is not right, or was used already. Try the next code shown."
         )
@@ -95,9 +101,11 @@ def admin_sign_in(request: HttpRequest) -> HttpResponse:
 def locked_out(
     request: HttpRequest, original_response: HttpResponse | None, credentials: Any
 ) -> HttpResponse:
-    """django-axes' answer to a locked (user name, address) pair (AXES_LOCKOUT_CALLABLE)."""
+    """django-axes' answer to a locked (user name, address) pair, or to a new browser
+    during an account's lock (AXES_LOCKOUT_CALLABLE; clinic.throttling)."""
     minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
-    return render(request, "registration/locked_out.html", {"minutes": minutes}, status=429)
+    context = {"minutes": minutes, "account": getattr(request, "account_locked", False)}
+    return render(request, "registration/locked_out.html", context, status=429)
 
 
 def account(request: AuthenticatedRequest) -> HttpResponse:

@@ -5,9 +5,11 @@ import pytest
 import time_machine
 from axes.models import AccessAttempt
 from django.conf import settings
+from django.core import signing
 from django.test import Client
 from django.urls import reverse
 
+from clinic.throttling import KNOWN_BROWSER_COOKIE
 from tests.base import PASSWORD
 
 CLINICIAN_HOME = "198.51.100.10"
@@ -292,3 +294,124 @@ def test_the_session_is_written_at_most_once_a_minute_not_on_every_page(as_user,
     with time_machine.travel("2026-11-26 09:01:30Z", tick=False):
         client.get(reverse("home"))
         assert Session.objects.get().expire_date > expiry  # pushed on after it
+
+
+# Guessing one account's password from many addresses (issue 22): each row sends the
+# guesser's wrong passwords, then the owner's right one, and says whether the owner is in.
+SPRAY_NETWORK = "2001:db8:1:2::"
+
+
+def spray(guesses, addresses, headers_for):
+    per_address = guesses // len(addresses)
+    for address in addresses:
+        fail("clinician", times=per_address, **headers_for(address))
+
+
+def many(count, template="198.18.0.{}"):
+    return [template.format(n) for n in range(1, count + 1)]
+
+
+# (proxies, guesses, the guesser's addresses, how they arrive, the owner's attempt:
+#  (address headers, from a browser that signed in before?), owner signed in?)
+SPRAY_MATRIX = {
+    "80 guesses from 20 addresses; the owner, a new browser elsewhere": (
+        0, 80, many(20), direct, (direct(CLINICIAN_HOME), False), False,
+    ),
+    "80 guesses from 20 addresses; the owner, a browser that signed in before": (
+        0, 80, many(20), direct, (direct(CLINICIAN_HOME), True), True,
+    ),
+    "80 guesses from 20 addresses; the guesser's 21st address": (
+        0, 80, many(20), direct, (direct("198.18.0.21"), False), False,
+    ),
+    "15 guesses from 3 addresses (under the account's 20); the owner elsewhere": (
+        0, 15, many(3), direct, (direct(CLINICIAN_HOME), False), True,
+    ),
+    "one proxy, 60 guesses from 12 addresses of one IPv6 /64; a 13th of that /64": (
+        1, 60, many(12, SPRAY_NETWORK + "{}"), via_proxy,
+        (via_proxy(SPRAY_NETWORK + "99"), False), False,
+    ),
+    "one proxy, 60 guesses from 12 addresses of one IPv6 /64; the owner in another /64": (
+        1, 60, many(12, SPRAY_NETWORK + "{}"), via_proxy,
+        (via_proxy("2001:db8:9:9::1"), False), True,
+    ),
+    "one proxy, 60 guesses from one /64; the same /64 written as IPv4-mapped is IPv4": (
+        1, 60, many(12, SPRAY_NETWORK + "{}"), via_proxy,
+        (via_proxy("::ffff:198.51.100.10"), False), True,
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("proxies", "guesses", "addresses", "arrive", "owner", "signed_in_after"),
+    SPRAY_MATRIX.values(),
+    ids=SPRAY_MATRIX.keys(),
+)
+def test_the_spray_matrix(
+    settings, clinician, proxies, guesses, addresses, arrive, owner, signed_in_after
+):
+    settings.TRUSTED_PROXIES = proxies
+    headers, known_browser = owner
+    browser = Client()
+    if known_browser:  # signed in from this browser last week, then signed out
+        with time_machine.travel("2026-11-19 09:00Z", tick=False):
+            assert signed_in(*sign_in("clinician", PASSWORD, browser, **headers))
+            browser.post(reverse("logout"))
+    spray(guesses, addresses, arrive)
+    response, client = sign_in("clinician", PASSWORD, browser, **headers)
+    if signed_in_after:
+        assert signed_in(response, client)
+    else:
+        assert response.status_code == 429
+        assert "_auth_user_id" not in client.session
+
+
+def test_during_a_spray_the_lock_page_is_the_same_whatever_the_password(clinician):
+    """The account's lock is checked before the password: no oracle, and not counted."""
+    spray(80, many(20), direct)
+    right, _ = sign_in("clinician", PASSWORD, **direct(CLINICIAN_HOME))
+    wrong, _ = sign_in("clinician", "wrong", **direct(CLINICIAN_HOME))
+    assert right.status_code == wrong.status_code == 429
+    assert right.content == wrong.content
+    assert "from several places" in right.content.decode()
+    assert not AccessAttempt.objects.filter(ip_address=CLINICIAN_HOME).exists()
+
+
+def test_a_forged_or_foreign_known_browser_cookie_does_not_pass_the_lock(
+    clinician, staff, settings
+):
+    staff_browser = Client()
+    assert signed_in(*sign_in("staff", PASSWORD, staff_browser))  # staff's, not clinician's
+    staff_browser.post(reverse("logout"))
+    spray(80, many(20), direct)
+    forged = Client()
+    forged.cookies[KNOWN_BROWSER_COOKIE] = signing.dumps(["clinician"], salt="another salt")
+    for browser in (staff_browser, forged):
+        response, _ = sign_in("clinician", PASSWORD, browser, **direct(CLINICIAN_HOME))
+        assert response.status_code == 429
+
+
+def test_a_known_browser_still_meets_the_pair_limit(clinician):
+    browser = Client()
+    response, _ = sign_in("clinician", PASSWORD, browser, **direct(CLINICIAN_HOME))
+    assert signed_in(response, browser)
+    cookie = response.cookies[KNOWN_BROWSER_COOKIE]
+    assert (cookie["httponly"], cookie["samesite"], cookie["max-age"]) == (True, "Lax", 90 * 86400)
+    browser.post(reverse("logout"))
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        sign_in("clinician", "wrong", browser, **direct(CLINICIAN_HOME))
+    response, _ = sign_in("clinician", PASSWORD, browser, **direct(CLINICIAN_HOME))
+    assert response.status_code == 429
+
+
+def test_the_account_lock_ends_with_the_cool_off(clinician):
+    with time_machine.travel("2026-11-26 09:00Z", tick=False):
+        spray(80, many(20), direct)
+        assert sign_in("clinician", PASSWORD, **direct(CLINICIAN_HOME))[0].status_code == 429
+    with time_machine.travel("2026-11-26 09:15:01Z", tick=False):
+        assert signed_in(*sign_in("clinician", PASSWORD, **direct(CLINICIAN_HOME)))
+
+
+def test_ipv6_failures_are_stored_under_their_64(settings, clinician):
+    settings.TRUSTED_PROXIES = 1
+    sign_in("clinician", "wrong", **via_proxy("2001:db8:1:2:aaaa:bbbb:cccc:dddd"))
+    assert AccessAttempt.objects.get().ip_address == SPRAY_NETWORK
