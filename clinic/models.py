@@ -1,6 +1,10 @@
-"""Accounts: a small profile beside Django's user, and the audit trail of what superusers
-did to accounts."""
+"""Accounts: a small profile beside Django's user, the audit trail of what superusers
+did to accounts, and the one-time codes with which a person enrols a second factor."""
 
+import hashlib
+import hmac
+import secrets
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -21,6 +25,8 @@ class AccountEvent(models.Model):
         PASSWORD_CHANGE_FORCED = "password_change_forced", "Password change required"
         PASSWORD_CHANGED = "password_changed", "Password changed"
         ROLE_CHANGED = "role_changed", "Role changed"
+        ENROLMENT_CODE_ISSUED = "enrolment_code_issued", "Enrolment code issued"
+        ENROLMENT_CODE_USED = "enrolment_code_used", "Enrolment code used"
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
@@ -115,3 +121,83 @@ class Account(models.Model):
         self.record(
             AccountEvent.Action.SECOND_FACTOR_RESET, by=by, detail=f"{removed} device(s) removed"
         )
+
+
+def _digest(code: str) -> str:
+    return hashlib.sha256(normalise_enrolment_code(code).encode()).hexdigest()
+
+
+def normalise_enrolment_code(code: str) -> str:
+    """As typed, in any case, with or without its dashes and spaces."""
+    return "".join(character for character in code.upper() if character.isalnum())
+
+
+class EnrolmentCode(models.Model):
+    """A one-time code with which a person whose role requires two-factor sign-in, and who
+    has no authenticator yet, signs in to enrol one: issued by a superuser on the account
+    review page and handed over in person, it proves the enrolment is theirs, not the first
+    person's who knows the password.
+
+    Stored as a SHA-256 digest only (the code is 80 random bits: no salt or slow hash is
+    needed against guessing a digest). Single use; a new code replaces any earlier one;
+    it expires after TWO_FACTOR_ENROLMENT_HOURS (72)."""
+
+    ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read out and typed
+    LENGTH = 16  # 32^16 = 2^80
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="enrolment_codes"
+    )
+    digest = models.CharField(max_length=64, editable=False)
+    issued_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    issued_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-issued_at"]
+
+    def __str__(self) -> str:
+        return f"enrolment code of {self.user_id}, issued {self.issued_at:%Y-%m-%d %H:%M}"
+
+    @classmethod
+    @transaction.atomic
+    def issue(cls, user: User, *, by: User) -> str:
+        """A new code for `user`, shown once to the superuser; any earlier unused one is
+        withdrawn."""
+        cls.objects.filter(user=user, used_at__isnull=True).delete()
+        code = "".join(secrets.choice(cls.ALPHABET) for _ in range(cls.LENGTH))
+        now = timezone.now()
+        hours = settings.TWO_FACTOR_ENROLMENT_HOURS
+        cls.objects.create(
+            user=user,
+            digest=_digest(code),
+            issued_by=by,
+            issued_at=now,
+            expires_at=now + timedelta(hours=hours),
+        )
+        Account.objects.get_or_create(user=user)[0].record(
+            AccountEvent.Action.ENROLMENT_CODE_ISSUED, by=by, detail=f"valid {hours} h"
+        )
+        return "-".join(code[i : i + 4] for i in range(0, cls.LENGTH, 4))
+
+    @classmethod
+    @transaction.atomic
+    def redeem(cls, user: User, code: str) -> bool:
+        """Use up `user`'s code if `code` is it and it is still valid; whether it was."""
+        now = timezone.now()
+        current = (
+            cls.objects.select_for_update()
+            .filter(user=user, used_at__isnull=True, expires_at__gt=now)
+            .first()
+        )
+        if current is None or not hmac.compare_digest(current.digest, _digest(code)):
+            return False
+        current.used_at = now
+        current.save(update_fields=["used_at"])
+        Account.objects.get_or_create(user=user)[0].record(
+            AccountEvent.Action.ENROLMENT_CODE_USED, by=user
+        )
+        return True

@@ -287,6 +287,8 @@ TWO_FACTOR_REQUIRED_ROLES = two_factor_roles(
     os.environ.get("DJANGO_2FA_REQUIRED_ROLES", "").strip() or ("none" if DEBUG else "all")
 )
 OTP_TOTP_ISSUER = "Kratom RLS clinic"
+# How long a one-time enrolment code issued on the account review page stays valid.
+TWO_FACTOR_ENROLMENT_HOURS = env_int("DJANGO_2FA_ENROLMENT_HOURS", 72, minimum=1)
 
 # English only. Without translation machinery (USE_I18N off), every page is cheaper: each
 # date, {% url %} and form label asked for the active language through a thread-local,

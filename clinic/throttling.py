@@ -31,8 +31,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from axes.handlers.database import AxesDatabaseHandler
 from axes.attempts import get_cool_off_threshold
+from axes.handlers.database import AxesDatabaseHandler
 from axes.models import AccessAttempt
 from django.conf import settings
 from django.core import signing
@@ -142,7 +142,7 @@ def remember_browser(request: HttpRequest, response: HttpResponse, username: str
     )
 
 
-class ClinicAxesHandler(AxesDatabaseHandler):
+class ClinicAxesHandler(AxesDatabaseHandler):  # type: ignore[misc]  # django-axes is untyped
     """django-axes' database handler, with the per-account limit across addresses: a
     browser that has not signed in to the account before is refused once the account's
     failures reach AXES_ACCOUNT_FAILURE_LIMIT within the cool-off. The refusal comes before

@@ -25,6 +25,13 @@ RECOVERY_CODES = 10
 TOTP_DIGITS = 6  # django-otp's default, what authenticator apps show
 
 
+def in_force() -> bool:
+    """Whether DJANGO_2FA_REQUIRED_ROLES names any role: then the code is asked for with
+    the password, for everyone (clinic.forms.accounts.SignInForm), so that the password
+    step never answers differently when the password is right."""
+    return bool(settings.TWO_FACTOR_REQUIRED_ROLES)
+
+
 def role_requires_it(user: User) -> bool:
     """Whether DJANGO_2FA_REQUIRED_ROLES names one of the user's roles."""
     required: frozenset[str] = settings.TWO_FACTOR_REQUIRED_ROLES

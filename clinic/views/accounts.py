@@ -25,22 +25,27 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from clinic import sessions, two_factor
 from clinic.forms.accounts import CodeForm, RoleForm, SignInForm
-from clinic.models import Account, AccountEvent
+from clinic.models import Account, AccountEvent, EnrolmentCode
 from clinic.requests import AuthenticatedRequest
 from clinic.throttling import remember_browser
 
 
 class SignInView(auth_views.LoginView):
-    """The password step. Someone with an authenticator is not signed in yet: the code
-    page finishes the job. Someone whose role requires a second factor and who has none
-    is signed in and sent to enrolment, and can do nothing else until it is done
-    (clinic.middleware.AccountRequirementsMiddleware)."""
+    """Signing in. Where a role requires two-factor sign-in (two_factor.in_force), the
+    code comes with the password, checked by the form: someone who must enrol and has not
+    signs in with the one-time enrolment code a superuser issued, and can do nothing but
+    enrol until it is done (clinic.middleware.AccountRequirementsMiddleware).
+
+    Where no role requires it, the password comes first; someone who set up an
+    authenticator anyway gives the code on the next page (sign_in_code)."""
 
     authentication_form = SignInForm
     redirect_authenticated_user = True
 
     def form_valid(self, form: AuthenticationForm) -> HttpResponse:
         user = form.get_user()
+        if two_factor.in_force():
+            return self.signed_in(user, enrolling=getattr(form, "enrolling", False))
         if two_factor.is_enrolled(user):
             self.request.session[sessions.PENDING_SIGN_IN] = {
                 "user": user.pk,
@@ -49,8 +54,14 @@ class SignInView(auth_views.LoginView):
                 "next": self.get_success_url(),
             }
             return redirect("sign_in_code")
+        # Not in force: nobody's role requires a second factor, so nobody must enrol.
+        return self.signed_in(user, enrolling=False)
+
+    def signed_in(self, user: User, *, enrolling: bool) -> HttpResponse:
+        """The password (and where asked for, the code) accepted. Someone who signed in
+        with an enrolment code can do nothing but enrol until it is done."""
         auth_login(self.request, user)
-        if two_factor.role_requires_it(user):
+        if enrolling:
             self.request.session[sessions.MUST_ENROL] = True
             response: HttpResponse = redirect("two_factor_enrol")
         else:
@@ -203,11 +214,17 @@ def account_list(request: AuthenticatedRequest) -> HttpResponse:
     return render(
         request,
         "clinic/account_list.html",
-        {"users": users, "events": events, "role_form": RoleForm()},
+        {
+            "users": users,
+            "events": events,
+            "role_form": RoleForm(),
+            "enrolment_hours": settings.TWO_FACTOR_ENROLMENT_HOURS,
+        },
     )
 
 
 ACTIONS = {
+    "enrolment-code": "enrolment code issued",
     "deactivate": "deactivated: signed out everywhere, and cannot sign in",
     "reactivate": "reactivated",
     "reset-second-factor": "second factor reset",
@@ -233,6 +250,8 @@ def account_action(request: AuthenticatedRequest, pk: int, action: str) -> HttpR
         account.reactivate(by=by)
     elif action == "reset-second-factor":
         account.reset_second_factor(by=by)
+    elif action == "enrolment-code":
+        return enrolment_code(request, user)
     elif action == "force-password-change":
         account.force_password_change(by=by)
     else:
@@ -243,3 +262,23 @@ def account_action(request: AuthenticatedRequest, pk: int, action: str) -> HttpR
         account.set_role(form.group(), by=by)
     messages.success(request, f"{user.get_username()}: {ACTIONS[action]}.")
     return redirect("account_list")
+
+
+def enrolment_code(request: AuthenticatedRequest, person: User) -> HttpResponse:
+    """A new one-time enrolment code, shown once, in the answer to the post itself (never
+    in a message or the session). Refused for an inactive account or one already enrolled
+    (reset its second factor first)."""
+    if not person.is_active or two_factor.is_enrolled(person):
+        messages.error(
+            request,
+            f"{person.get_username()}: no enrolment code for an inactive account or one with "
+            "an authenticator (reset the second factor first).",
+        )
+        return redirect("account_list")
+    code = EnrolmentCode.issue(person, by=request.user)
+    latest = EnrolmentCode.objects.filter(user=person).latest("issued_at")
+    return render(
+        request,
+        "clinic/enrolment_code.html",
+        {"person": person, "code": code, "expires_at": latest.expires_at},
+    )

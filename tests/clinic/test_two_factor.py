@@ -3,17 +3,20 @@ work once, forced enrolment by role, and a superuser's reset."""
 
 import re
 from base64 import b32encode
+from io import StringIO
 
 import pytest
 import time_machine
+from axes.models import AccessAttempt
 from django.contrib.auth.models import Group
+from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 from django_otp.oath import totp
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from clinic.models import AccountEvent
+from clinic.models import AccountEvent, EnrolmentCode
 from clinic.roles import CLINICIANS, SUPERUSER
 from tests.base import PASSWORD
 
@@ -24,9 +27,12 @@ def code_for(device, drift_steps=0):
     return f"{totp(device.bin_key, drift=-drift_steps):06d}"
 
 
-def sign_in(client, username, password=PASSWORD, **params):
+def sign_in(client, username, password=PASSWORD, code=None, **params):
     url = reverse("login") + (f"?next={params['next']}" if "next" in params else "")
-    return client.post(url, {"username": username, "password": password})
+    data = {"username": username, "password": password}
+    if code is not None:
+        data["code"] = code
+    return client.post(url, data)
 
 
 def is_signed_in(client):
@@ -164,9 +170,39 @@ def required(settings):
     settings.TWO_FACTOR_REQUIRED_ROLES = frozenset({CLINICIANS, SUPERUSER})
 
 
-def test_a_role_that_requires_it_is_taken_to_enrolment_and_can_do_nothing_else(required, clinician):
+def issue_code(superuser, person):
+    """What a superuser does on the account review page: the code, shown once."""
+    boss = Client()
+    boss.force_login(superuser)
+    page = boss.post(reverse("account_action", args=[person.pk, "enrolment-code"]))
+    assert page.status_code == 200
+    return re.search(r"data-enrolment-code>([A-Z0-9-]+)<", page.content.decode())[1]
+
+
+def without_csrf(response):
+    return re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "", response.content.decode())
+
+
+def test_a_required_role_without_an_authenticator_cannot_enrol_with_the_password_alone(
+    required, clinician
+):
+    """The password alone used to enrol whoever knew it first: no more."""
     client = Client()
-    response = sign_in(client, "clinician", next="/patients/")
+    response = sign_in(client, "clinician")
+    assert response.status_code == 200
+    assert not is_signed_in(client)
+    assert "enter a correct user name, password and code" in response.content.decode()
+    assert client.get(reverse("two_factor_enrol")).url.startswith(reverse("login"))
+    assert not TOTPDevice.objects.filter(user=clinician).exists()
+    assert AccessAttempt.objects.get(username="clinician").failures_since_start == 1
+
+
+def test_with_an_enrolment_code_they_enrol_and_can_do_nothing_else_until_done(
+    required, superuser, clinician
+):
+    code = issue_code(superuser, clinician)
+    client = Client()
+    response = sign_in(client, "clinician", code=code.lower(), next="/patients/")
     assert response.url == reverse("two_factor_enrol")
     for name in ["home", "patients:list", "account", "password_change"]:
         assert client.get(reverse(name)).url == reverse("two_factor_enrol")
@@ -177,18 +213,81 @@ def test_a_role_that_requires_it_is_taken_to_enrolment_and_can_do_nothing_else(r
     client.post(reverse("two_factor_enrol"), {"code": code_for(device)})
     assert client.get(reverse("two_factor_recovery_codes")).status_code == 200
     assert client.get(reverse("patients:list")).status_code == 200
+    actions = list(AccountEvent.objects.filter(user=clinician).values_list("action", flat=True))
+    assert set(actions) >= {
+        "enrolment_code_issued",
+        "enrolment_code_used",
+        "second_factor_enrolled",
+    }
 
 
-def test_signing_out_is_allowed_before_enrolment(required, clinician):
+def test_an_enrolment_code_works_once_and_is_stored_as_a_digest(required, superuser, clinician):
+    code = issue_code(superuser, clinician)
+    stored = EnrolmentCode.objects.get(user=clinician)
+    assert code.replace("-", "") not in str(EnrolmentCode.objects.values().get(pk=stored.pk))
+    assert len(code.replace("-", "")) == 16  # 80 bits
+    first = Client()
+    assert sign_in(first, "clinician", code=code).url == reverse("two_factor_enrol")
+    first.post(reverse("logout"))
+    second = Client()
+    assert sign_in(second, "clinician", code=code).status_code == 200
+    assert not is_signed_in(second)
+
+
+def test_an_enrolment_code_expires_and_a_new_one_withdraws_the_old(
+    required, superuser, clinician, settings
+):
+    assert settings.TWO_FACTOR_ENROLMENT_HOURS == 72
+    with time_machine.travel(T0, tick=False):
+        old = issue_code(superuser, clinician)
+        new = issue_code(superuser, clinician)
+        assert sign_in(Client(), "clinician", code=old).status_code == 200
+    with time_machine.travel("2026-11-29 09:00:01Z", tick=False):  # 72 h and a second
+        assert sign_in(Client(), "clinician", code=new).status_code == 200
+    assert not TOTPDevice.objects.filter(user=clinician).exists()
+
+
+def test_a_wrong_password_and_the_right_one_without_its_code_look_the_same(
+    required, clinician, enrolled
+):
+    """No password oracle: the same page, status and message until the code is given."""
+    wrong = sign_in(Client(), "clinician", "not-the-password")
+    right = sign_in(Client(), "clinician")
+    right_bad_code = sign_in(Client(), "clinician", code="000000")
+    assert wrong.status_code == right.status_code == right_bad_code.status_code == 200
+    assert without_csrf(wrong) == without_csrf(right)
+    assert right.context["form"].errors == wrong.context["form"].errors
+    assert AccessAttempt.objects.get(username="clinician").failures_since_start == 3
+
+
+def test_an_enrolment_code_cannot_stand_in_for_an_authenticator(
+    required, superuser, clinician, enrolled
+):
+    boss = Client()
+    boss.force_login(superuser)
+    page = boss.post(reverse("account_action", args=[clinician.pk, "enrolment-code"]))
+    assert page.url == reverse("account_list")  # refused: reset the second factor first
+    assert not EnrolmentCode.objects.exists()
+
+
+def test_signing_out_is_allowed_before_enrolment(required, superuser, clinician):
     client = Client()
-    sign_in(client, "clinician")
+    sign_in(client, "clinician", code=issue_code(superuser, clinician))
+    assert is_signed_in(client)
     assert client.post(reverse("logout")).status_code == 302
     assert not is_signed_in(client)
 
 
-def test_a_superuser_is_taken_to_enrolment_when_superusers_are_named(required, superuser):
-    client = Client()
-    assert sign_in(client, "root", "root-password-1").url == reverse("two_factor_enrol")
+def test_a_superuser_enrols_with_a_code_from_the_command_when_superusers_are_named(
+    required, superuser
+):
+    assert sign_in(Client(), "root", "root-password-1").status_code == 200
+    out = StringIO()
+    call_command("enrolment_code", "root", stdout=out)
+    code = out.getvalue().strip()
+    assert sign_in(Client(), "root", "root-password-1", code=code).url == reverse(
+        "two_factor_enrol"
+    )
 
 
 def test_roles_not_named_sign_in_with_the_password_alone(required, staff):
@@ -197,10 +296,14 @@ def test_roles_not_named_sign_in_with_the_password_alone(required, staff):
     assert client.get(reverse("patients:list")).status_code == 200
 
 
-def test_a_required_role_with_an_authenticator_gets_the_code_step_not_enrolment(
+def test_a_required_role_with_an_authenticator_gives_password_and_code_together(
     required, clinician, enrolled
 ):
-    assert sign_in(Client(), "clinician").url == reverse("sign_in_code")
+    client = Client()
+    with time_machine.travel(T0, tick=False):
+        response = sign_in(client, "clinician", code=code_for(enrolled))
+        assert response.url == reverse("home")
+        assert is_signed_in(client)
 
 
 def test_a_superuser_resets_a_second_factor_and_it_is_recorded(
@@ -221,11 +324,15 @@ def test_a_superuser_resets_a_second_factor_and_it_is_recorded(
     assert sign_in(Client(), "clinician").url == reverse("home")  # password alone again
 
 
-def test_after_a_reset_a_required_role_enrols_again(required, superuser, clinician, enrolled):
+def test_after_a_reset_a_required_role_enrols_again_with_a_new_code(
+    required, superuser, clinician, enrolled
+):
     boss = Client()
     boss.force_login(superuser)
     boss.post(reverse("account_action", args=[clinician.pk, "reset-second-factor"]))
-    assert sign_in(Client(), "clinician").url == reverse("two_factor_enrol")
+    assert sign_in(Client(), "clinician").status_code == 200  # not enrolled by the password
+    code = issue_code(superuser, clinician)
+    assert sign_in(Client(), "clinician", code=code).url == reverse("two_factor_enrol")
 
 
 def test_a_group_renamed_out_of_the_setting_no_longer_requires_it(required, clinician):

@@ -4,6 +4,7 @@ from urllib.parse import urlsplit
 from django_otp.oath import totp
 from playwright.sync_api import expect
 
+from clinic.roles import CLINICIANS
 from tests.base import PASSWORD
 
 
@@ -36,3 +37,40 @@ def test_a_clinician_enrols_signs_out_and_signs_in_with_password_and_code(page, 
     expect(page.get_by_role("heading", name="Welcome, Cleo Nician")).to_be_visible()
     expect(page.get_by_role("link", name="Patients", exact=True)).to_be_visible()
     assert blocked == []
+
+
+def test_with_two_factor_required_a_clinician_enrols_with_a_code_from_a_superuser(
+    page, browser, live_server, settings, sign_in, clinician, superuser
+):
+    """Two-factor sign-in required of clinicians: the superuser issues an enrolment code on
+    the account review page; the clinician signs in with password and that code, sets up
+    the authenticator, and from then on gives password and code on the one sign-in form."""
+    settings.TWO_FACTOR_REQUIRED_ROLES = frozenset({CLINICIANS})
+    sign_in(superuser, "root-password-1")
+    page.goto("/accounts/")
+    page.get_by_role("button", name="Issue enrolment code for clinician").click()
+    code = page.locator("[data-enrolment-code]").inner_text()
+    page.get_by_role("button", name="Sign out").click()
+
+    page.goto("/sign-in/")
+    page.get_by_label("Username").fill("clinician")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()  # no code: refused like a wrong password
+    expect(page.get_by_text("Please enter a correct user name, password and code")).to_be_visible()
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_label("Code").fill(code)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/account/two-factor/")
+    key = b32decode(page.locator("#secret").inner_text().replace(" ", ""))
+    page.get_by_label("Code").fill(f"{totp(key):06d}")
+    page.get_by_role("button", name="Confirm").click()
+    page.get_by_role("link", name="I have kept them: continue").click()
+    page.get_by_role("button", name="Sign out").click()
+
+    page.goto("/sign-in/")
+    page.get_by_label("Username").fill("clinician")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_label("Code").fill(f"{totp(key, drift=1):06d}")
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(lambda url: urlsplit(url).path == "/")
+    expect(page.get_by_role("heading", name="Welcome, Cleo Nician")).to_be_visible()

@@ -226,6 +226,7 @@ class World:
         return [str(kinds[segment])] if segment in kinds else [str(u) for u in kinds.values()]
 
 
+from clinic.roles import CLINICIANS, GUIDANCE_ADMINS, STAFF, SUPERUSER  # noqa: E402
 from clinic.views.accounts import ACTIONS as ACCOUNT_ACTIONS  # noqa: E402
 
 PIECE = re.compile(r"<(?:(\w+):)?(\w+)>")
@@ -824,6 +825,30 @@ def every_route() -> list[Route]:
     routes = list(walk(get_resolver().url_patterns))
     assert len(routes) > 25, "the URL patterns were not enumerated"
     return routes
+
+
+# The routes of signing in and of accounts, replayed again with two-factor sign-in
+# required of every role: the sign-in form then asks for a code with the password.
+SIGN_IN_ROUTES = {
+    "login",
+    "sign_in_code",
+    "two_factor_enrol",
+    "account",
+    "account_list",
+    "account_action",
+}
+
+
+@pytest.mark.parametrize(
+    "route",
+    [route for route in every_route() if route.name in SIGN_IN_ROUTES],
+    ids=lambda route: route.template,
+)
+def test_the_sign_in_routes_survive_hostile_input_with_two_factor_required(
+    world, route, record_property, settings
+):
+    settings.TWO_FACTOR_REQUIRED_ROLES = frozenset({CLINICIANS, STAFF, GUIDANCE_ADMINS, SUPERUSER})
+    test_every_route_for_every_role_survives_hostile_input(world, route, record_property)
 
 
 @pytest.mark.parametrize("route", every_route(), ids=lambda route: route.template or "/")
