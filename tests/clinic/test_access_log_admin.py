@@ -85,6 +85,7 @@ def test_every_admin_page_with_patient_data_writes_an_access_log_row(as_user, su
             listed = PatientListAccess.objects.count()
             response = client.get(url)
             assert response.status_code == 200, url
+            assert "no-store" in response["Cache-Control"], url
             walked += 1
             new_opened = PatientAccess.objects.count() - opened
             new_listed = PatientListAccess.objects.count() - listed
