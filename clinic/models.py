@@ -27,6 +27,7 @@ class AccountEvent(models.Model):
         ROLE_CHANGED = "role_changed", "Role changed"
         ENROLMENT_CODE_ISSUED = "enrolment_code_issued", "Enrolment code issued"
         ENROLMENT_CODE_USED = "enrolment_code_used", "Enrolment code used"
+        SIGN_IN_FAILURES_CLEARED = "sign_in_failures_cleared", "Sign-in failures cleared"
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
@@ -81,7 +82,25 @@ class Account(models.Model):
         User.objects.filter(pk=self.user_id).update(is_active=False)
         self.user.is_active = False
         Account.bump_permissions([self.user_id])
+        EnrolmentCode.objects.filter(user_id=self.user_id, used_at__isnull=True).delete()
         self.record(AccountEvent.Action.DEACTIVATED, by=by)
+
+    @transaction.atomic
+    def clear_sign_in_failures(self, *, by: User) -> None:
+        """Lift the account's lock-outs at once (every address's failures for its user
+        name), for an owner kept out by someone guessing. The failures are deleted from
+        django-axes' counts; the event says how many there were."""
+        from axes.models import AccessAttempt
+        from axes.utils import reset
+
+        username = self.user.get_username()
+        addresses = AccessAttempt.objects.filter(username=username).count()
+        reset(username=username)
+        self.record(
+            AccountEvent.Action.SIGN_IN_FAILURES_CLEARED,
+            by=by,
+            detail=f"failures from {addresses} address(es)",
+        )
 
     @transaction.atomic
     def reactivate(self, *, by: User) -> None:

@@ -273,6 +273,9 @@ AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_LOCKOUT_CALLABLE = "clinic.views.accounts.locked_out"
 AXES_USERNAME_CALLABLE = "clinic.throttling.username_key"
 AXES_CLIENT_IP_CALLABLE = "clinic.throttling.throttled_address"
+# What django-axes masks in the form data it keeps with a failure: the code (a recovery or
+# enrolment code would otherwise be readable in the admin) besides its own defaults.
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "code", "csrfmiddlewaretoken"]
 
 # How many proxies stand in front of the app, each appending the address it was connected
 # from to X-Forwarded-For. 0: the client is the connecting address (REMOTE_ADDR). N: the

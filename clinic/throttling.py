@@ -15,10 +15,12 @@ right):
 
 During an account lock the owner still signs in from a browser that signed in to this
 account before (`KNOWN_BROWSER_COOKIE`, OWASP's "device cookie"): a value signed with the
-server's secret key, naming the accounts signed in from that browser, set only after a
-complete sign-in (password, and the code where one is used). A stranger cannot make one
-without the secret key or a complete sign-in, and it lifts the account lock only: the
-pair limit still holds for it.
+server's secret key, naming (by a keyed hash) the accounts signed in from that browser,
+set only after a complete sign-in (password, and the code where one is used); or from an
+address (/64) this account signed in from in the last 90 days (django-axes' AccessLog). A
+stranger cannot make the cookie without the secret key or a complete sign-in; either way
+in lifts the account lock only: the pair limit still holds. A superuser can clear an
+account's failures on the account review page.
 
 django-axes checks the count before the password and adds to it after; two requests for
 the same pair in parallel would both pass the check, so `serialised` holds a lock per pair
@@ -29,16 +31,19 @@ import hashlib
 import ipaddress
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import Any
 
 from axes.attempts import get_cool_off_threshold
 from axes.handlers.database import AxesDatabaseHandler
-from axes.models import AccessAttempt
+from axes.models import AccessAttempt, AccessLog
 from django.conf import settings
 from django.core import signing
 from django.db import connection, transaction
 from django.db.models import Sum
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from ipware.ip import get_client_ip
 
 from clinic.backends import USERNAME_MAX_LENGTH
@@ -92,17 +97,25 @@ def client_address(request: HttpRequest) -> str | None:
         return None
 
 
+# The well-known NAT64 prefix: an IPv4 client reached through a NAT64 gateway.
+NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+
+
 def throttled_address(request: HttpRequest) -> str | None:
     """The address failures are counted by (AXES_CLIENT_IP_CALLABLE): the client's
-    address, an IPv6 one as the first address of its /64 (an IPv4 address written as IPv6,
-    ::ffff:a.b.c.d, as the IPv4 address)."""
+    address, an IPv6 one as the first address of its /64. An IPv4 address carried in IPv6
+    (::ffff:a.b.c.d, 6to4's 2002::/16, NAT64's 64:ff9b::/96) counts as that IPv4 address:
+    otherwise every client behind a NAT64 gateway would share one /64."""
     address = client_address(request)
     if address is None:
         return None
     ip = ipaddress.ip_address(address)
     if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped is not None:
-            return str(ip.ipv4_mapped)
+        embedded = ip.ipv4_mapped or ip.sixtofour
+        if embedded is None and ip in NAT64:
+            embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        if embedded is not None:
+            return str(embedded)
         return str(ipaddress.IPv6Network((ip, 64), strict=False).network_address)
     return address
 
@@ -115,26 +128,49 @@ def account_failures(username: str, request: HttpRequest) -> int:
     return int(total or 0)
 
 
-def known_accounts(request: HttpRequest) -> list[str]:
+def account_mark(username: str) -> str:
+    """An account as the known-browser cookie names it: a keyed hash, so that the cookie of
+    a shared computer does not list who signed in there."""
+    return salted_hmac(KNOWN_BROWSER_SALT, username, algorithm="sha256").hexdigest()[:32]
+
+
+def known_marks(request: HttpRequest) -> list[str]:
     """The accounts this browser signed in to before, from its signed cookie (none if the
     cookie is missing, altered, signed with another key or older than 90 days)."""
     try:
-        names = signing.loads(
+        marks = signing.loads(
             request.COOKIES.get(KNOWN_BROWSER_COOKIE, ""),
             salt=KNOWN_BROWSER_SALT,
             max_age=KNOWN_BROWSER_DAYS * 86400,
         )
     except signing.BadSignature:
         return []
-    return [name for name in names if isinstance(name, str)] if isinstance(names, list) else []
+    return [mark for mark in marks if isinstance(mark, str)] if isinstance(marks, list) else []
+
+
+def known_browser(request: HttpRequest, username: str) -> bool:
+    return account_mark(username) in known_marks(request)
+
+
+def known_address(request: HttpRequest, username: str) -> bool:
+    """Whether this account signed in from this address (its /64) in the last 90 days,
+    by django-axes' log of sign-ins: the owner's usual place, where a known browser may be
+    missing (a new computer, cookies cleared)."""
+    since = timezone.now() - timedelta(days=KNOWN_BROWSER_DAYS)
+    return bool(
+        AccessLog.objects.filter(
+            username=username, ip_address=throttled_address(request), attempt_time__gte=since
+        ).exists()
+    )
 
 
 def remember_browser(request: HttpRequest, response: HttpResponse, username: str) -> None:
     """After a complete sign-in: this browser may pass the account's lock from now on."""
-    names = [username, *(name for name in known_accounts(request) if name != username)]
+    mark = account_mark(username)
+    marks = [mark, *(known for known in known_marks(request) if known != mark)]
     response.set_cookie(
         KNOWN_BROWSER_COOKIE,
-        signing.dumps(names[:KNOWN_BROWSER_ACCOUNTS], salt=KNOWN_BROWSER_SALT),
+        signing.dumps(marks[:KNOWN_BROWSER_ACCOUNTS], salt=KNOWN_BROWSER_SALT),
         max_age=KNOWN_BROWSER_DAYS * 86400,
         secure=settings.SESSION_COOKIE_SECURE,
         httponly=True,
@@ -153,9 +189,12 @@ class ClinicAxesHandler(AxesDatabaseHandler):  # type: ignore[misc]  # django-ax
         if super().is_locked(request, credentials):
             return True
         username = username_key(request, credentials)
-        if not username or username in known_accounts(request):
+        if (
+            not username
+            or account_failures(username, request) < settings.AXES_ACCOUNT_FAILURE_LIMIT
+        ):
             return False
-        locked = account_failures(username, request) >= settings.AXES_ACCOUNT_FAILURE_LIMIT
+        locked = not (known_browser(request, username) or known_address(request, username))
         request.account_locked = locked  # type: ignore[attr-defined]
         return locked
 

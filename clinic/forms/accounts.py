@@ -30,23 +30,14 @@ class SignInForm(AuthenticationForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        for name in ["username", "password"]:
-            field = self.fields[name]
-            field.validators = [
-                v
-                for v in field.validators
-                if not isinstance(
-                    v, validators.MaxLengthValidator | validators.ProhibitNullCharactersValidator
-                )
-            ]
-        # Normalisation can lengthen a name past the field's limit; there is no limit here.
-        cast(forms.CharField, self.fields["username"]).max_length = None
         self.enrolling = False  # signed in with an enrolment code: to enrolment, and only that
         if two_factor.in_force():
+            # No limit or check of its own: a field error shown beside a missing "wrong
+            # password" error would say the password was right (check_second_factor
+            # refuses whatever is not a code).
             self.fields["code"] = forms.CharField(
                 label="Code",
                 required=False,
-                max_length=40,
                 help_text="From your authenticator app, or a recovery code. Setting up "
                 "two-factor sign-in: the enrolment code you were given. Empty if you do "
                 "not use two-factor sign-in.",
@@ -57,6 +48,19 @@ class SignInForm(AuthenticationForm):
                 "invalid_login": "Please enter a correct user name, password and code. The "
                 "user name and password may be case-sensitive.",
             }
+        for name in ["username", "password", "code"]:
+            if name not in self.fields:
+                continue
+            field = self.fields[name]
+            field.validators = [
+                v
+                for v in field.validators
+                if not isinstance(
+                    v, validators.MaxLengthValidator | validators.ProhibitNullCharactersValidator
+                )
+            ]
+        # Normalisation can lengthen a name past the field's limit; there is no limit here.
+        cast(forms.CharField, self.fields["username"]).max_length = None
 
     @sensitive_variables("password", "code")
     def clean(self) -> dict[str, Any]:
@@ -82,6 +86,8 @@ class SignInForm(AuthenticationForm):
         answer, and counts as a failure with django-axes: the answer never says that the
         password was right."""
         code = "".join(str(self.cleaned_data.get("code") or "").split())
+        if len(code) > MAX_CODE_LENGTH or "\x00" in code:
+            code = ""  # no code of ours: refused below as a missing one
         if two_factor.is_enrolled(user):
             accepted = bool(CODE_PATTERN.fullmatch(code.lower())) and (
                 two_factor.verify(user, code.lower()) is not None
@@ -99,6 +105,7 @@ class SignInForm(AuthenticationForm):
 
 
 CODE_PATTERN = re.compile(r"[a-z0-9]{6,16}")
+MAX_CODE_LENGTH = 40  # longer is no code of ours
 
 
 class CodeForm(forms.Form):

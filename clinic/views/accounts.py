@@ -7,6 +7,7 @@ from functools import wraps
 from typing import Any
 from urllib.parse import urlencode
 
+from axes.models import AccessAttempt
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login as auth_login
@@ -207,7 +208,10 @@ def account_list(request: AuthenticatedRequest) -> HttpResponse:
     users = (
         User.objects.select_related("account")
         .prefetch_related("groups")
-        .annotate(enrolled=Exists(TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True)))
+        .annotate(
+            enrolled=Exists(TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True)),
+            failing=Exists(AccessAttempt.objects.filter(username=OuterRef("username"))),
+        )
         .order_by("username")
     )
     events = AccountEvent.objects.select_related("user", "by")[:50]
@@ -225,6 +229,7 @@ def account_list(request: AuthenticatedRequest) -> HttpResponse:
 
 ACTIONS = {
     "enrolment-code": "enrolment code issued",
+    "clear-sign-in-lock": "sign-in failures cleared: lock-outs lifted",
     "deactivate": "deactivated: signed out everywhere, and cannot sign in",
     "reactivate": "reactivated",
     "reset-second-factor": "second factor reset",
@@ -252,6 +257,8 @@ def account_action(request: AuthenticatedRequest, pk: int, action: str) -> HttpR
         account.reset_second_factor(by=by)
     elif action == "enrolment-code":
         return enrolment_code(request, user)
+    elif action == "clear-sign-in-lock":
+        account.clear_sign_in_failures(by=by)
     elif action == "force-password-change":
         account.force_password_change(by=by)
     else:

@@ -4,6 +4,7 @@ from datetime import date
 
 import pytest
 from django.contrib.auth.models import User
+from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from guidance.models import Recommendation, Rule
@@ -166,9 +167,12 @@ def test_the_public_and_any_role_pages_are_uncached_too(as_user, clinician, name
     assert_not_stored(response)
 
 
-def test_static_files_keep_their_own_caching(client, settings):
-    """WhiteNoise serves them before the no-store middleware: no patient data in them."""
-    response = client.get("/static/css/app.css")
+def test_static_files_keep_their_own_caching(settings):
+    """WhiteNoise serves them before the no-store middleware: no patient data in them.
+    (Served from the app's folders here, as no collectstatic runs before the tests.)"""
+    settings.WHITENOISE_USE_FINDERS = True
+    settings.WHITENOISE_AUTOREFRESH = True
+    response = Client().get("/static/css/app.css")  # a new client: WhiteNoise set up anew
     assert response.status_code == 200
     assert "no-store" not in response.get("Cache-Control", "")
 

@@ -338,3 +338,30 @@ def test_after_a_reset_a_required_role_enrols_again_with_a_new_code(
 def test_a_group_renamed_out_of_the_setting_no_longer_requires_it(required, clinician):
     Group.objects.filter(name=CLINICIANS).update(name="Clinicians (old)")
     assert sign_in(Client(), "clinician").url == reverse("home")
+
+
+@pytest.mark.parametrize("code", ["x" * 41, "12\x0034", "ABCD-" * 20])
+def test_a_code_that_is_no_code_fails_as_a_wrong_password_does(required, staff, code):
+    """A code field error beside no "wrong password" error would confirm the password of
+    someone who needs no code: such a code is simply refused, whoever signs in."""
+    wrong = sign_in(Client(), "staff", "not-the-password", code=code)
+    assert wrong.context["form"].errors == {
+        "__all__": [wrong.context["form"].error_messages["invalid_login"]]
+    }
+    right = sign_in(Client(), "staff", code=code)  # staff need no code: the code is ignored
+    assert right.url == reverse("home")
+
+
+def test_a_code_typed_on_a_failed_sign_in_is_not_kept_by_the_throttle(required, clinician):
+    sign_in(Client(), "clinician", "not-the-password", code="abcd2345")
+    attempt = AccessAttempt.objects.get(username="clinician")
+    assert "abcd2345" not in attempt.post_data
+    assert "code=********************" in attempt.post_data
+
+
+def test_deactivating_withdraws_an_unused_enrolment_code(required, superuser, clinician):
+    code = issue_code(superuser, clinician)
+    clinician.account.deactivate(by=superuser)
+    clinician.account.reactivate(by=superuser)
+    assert sign_in(Client(), "clinician", code=code).status_code == 200
+    assert not EnrolmentCode.objects.exists()
