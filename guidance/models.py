@@ -135,6 +135,13 @@ class Rule(models.Model):
     activated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    # The version this one was made from in the editor (none for a new rule or one loaded
+    # from the defaults): saving or activating it after a newer version of the same base
+    # was saved shows what that version changed (clinic.views.rules).
+    based_on = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="+", editable=False
+    )
+    retire_reason = models.CharField(max_length=300, blank=True, editable=False)
 
     history = HistoricalRecords()
     objects = RuleQuerySet.as_manager()
@@ -212,8 +219,9 @@ class Rule(models.Model):
             self.created_by = by
             self.save()
 
-    def activate(self, *, by: User) -> None:
-        """Make this version the active one of its code; the previous one is retired.
+    def activate(self, *, by: User) -> list["Rule"]:
+        """Make this version the active one of its code; the previous one is retired, and
+        returned (none when no version was active).
 
         Raises RuleNotReady, saying why, unless the version has test cases and every one
         of them passes: nothing goes live untested.
@@ -234,17 +242,37 @@ class Rule(models.Model):
             # constraint.
             locked = Rule.objects.select_for_update().filter(code=self.code).order_by("pk")
             list(locked.values_list("pk", flat=True))
-            previous = Rule.objects.filter(code=self.code, status=RuleStatus.ACTIVE)
-            for rule in previous.exclude(pk=self.pk):
-                rule.retire()  # one by one, so that each retirement has its history row
+            previous = list(
+                Rule.objects.filter(code=self.code, status=RuleStatus.ACTIVE).exclude(pk=self.pk)
+            )
+            for rule in previous:  # one by one, so that each retirement has its history row
+                rule.retire(reason=f"replaced by version {self.version}")
             self.status = RuleStatus.ACTIVE
             self.activated_at = timezone.now()
             self.activated_by = by
+            self.retire_reason = ""
             self.save()
+        return previous
 
-    def retire(self) -> None:
+    def retire(self, *, reason: str) -> None:
+        """No longer run on new assessments; the reason is kept with the version and in its
+        history (with who did it: the history middleware records the request's user)."""
         self.status = RuleStatus.RETIRED
+        self.retire_reason = reason
+        self._change_reason = f"retired: {reason}"
         self.save()
+
+    def newer_than_base(self) -> "Rule | None":
+        """The newest other version saved after the one this version was made from, if
+        any: what this version would undo if activated as it is."""
+        if self.based_on_id is None:
+            return None
+        return (
+            Rule.objects.of(self.code)
+            .filter(version__gt=self.based_on.version)  # type: ignore[union-attr]
+            .exclude(pk=self.pk)
+            .first()
+        )
 
 
 class RuleNotReady(Exception):

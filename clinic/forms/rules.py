@@ -205,6 +205,10 @@ class RuleForm(forms.ModelForm[Rule]):
         "yes/no facts false, everything else null.",
     )
 
+    # The newest version of the code when the editor opened the form: a version saved
+    # after it is shown before this one is saved (clinic.views.rules.rule_edit).
+    latest_seen = forms.IntegerField(widget=forms.HiddenInput, required=False, min_value=0)
+
     class Meta:
         model = Rule
         fields = ["code", *Rule.CONTENT_FIELDS, "change_note"]
@@ -388,3 +392,17 @@ def storable(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+class RetireForm(forms.Form):
+    reason = forms.CharField(
+        label="Why retire it",
+        min_length=5,
+        max_length=300,
+        help_text="Kept with the version and in its history, with your name.",
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+    confirm = forms.BooleanField(
+        label="I understand: this rule stops running on new assessments (cards it made stay)",
+        required=True,
+    )

@@ -8,6 +8,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from django.utils.text import capfirst
+
+from clinic.conflicts import FieldChange
 from clinic.pages.history import display_value, field_label
 from guidance.models import (
     Rule,
@@ -135,3 +138,46 @@ def default_counterpart(version: Rule, versions: Sequence[Rule]) -> Rule | None:
     if earlier:
         return max(earlier, key=lambda other: other.version)
     return min(later, key=lambda other: other.version) if later else None
+
+
+@dataclass
+class RuleConflict:
+    """A version edited from `base` while `theirs` was saved: the three-way difference of
+    clinic.conflicts, for rule versions (edit_conflict.html shows it). `merged` holds the
+    form's values: theirs where only they changed a field, yours everywhere else."""
+
+    by: Any
+    at: Any
+    changes: list[FieldChange]
+    merged: dict[str, Any]
+    base_known: bool = True
+
+    @property
+    def choices(self) -> list[FieldChange]:
+        return [change for change in self.changes if change.needs_choice]
+
+
+def rule_conflict(base: Rule, theirs: Rule, yours: Rule) -> RuleConflict:
+    """Merge `yours` (made from `base`) with `theirs`, field by field, as patient edits
+    are merged: nothing either side changed is lost without being shown."""
+    changes: list[FieldChange] = []
+    merged: dict[str, Any] = {}
+    for name in Rule.CONTENT_FIELDS:
+        before, other, mine = (getattr(rule, name) for rule in (base, theirs, yours))
+        they_changed, you_changed = other != before, mine != before
+        merged[name] = other if they_changed and not you_changed else mine
+        if not they_changed and not you_changed:
+            continue
+        kept = "both" if other == mine else "theirs" if not you_changed else "yours"
+        changes.append(
+            FieldChange(
+                name=name,
+                label=capfirst(_LABELS.get(name, field_label(Rule, name))),
+                base=compared_text(base, name),
+                theirs=compared_text(theirs, name),
+                yours=compared_text(yours, name),
+                kept=kept,
+                needs_choice=kept == "yours" and they_changed,
+            )
+        )
+    return RuleConflict(by=theirs.created_by, at=theirs.created_at, changes=changes, merged=merged)

@@ -1,15 +1,24 @@
 """The rule editor, for guidance admins. It shows rules and counts, never a patient."""
 
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.db import IntegrityError
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from clinic.forms.case_rows import FACT_HINTS, VALUE_WORDS
-from clinic.forms.rules import CompareForm, RuleForm
-from clinic.pages.rules import compare_rules, default_counterpart, rule_codes, rule_versions
+from clinic.forms.rules import CompareForm, RetireForm, RuleForm
+from clinic.pages.rules import (
+    compare_rules,
+    default_counterpart,
+    rule_codes,
+    rule_conflict,
+    rule_versions,
+)
 from clinic.requests import AuthenticatedRequest
 from guidance.engine import ConditionError
 from guidance.models import Rule, RuleNotReady, RuleStatus
@@ -77,7 +86,10 @@ def rule_create(request: AuthenticatedRequest) -> HttpResponse:
 def rule_edit(request: AuthenticatedRequest, code: str, version: int) -> HttpResponse:
     """Edit a version: saving makes a new draft version; the one edited stays as it was."""
     base = get_object_or_404(Rule, code=code, version=version)
+    newest = Rule.objects.of(base.code).first()
+    assert newest is not None
     initial = {name: getattr(base, name) for name in RuleForm.Meta.fields if name != "change_note"}
+    initial["latest_seen"] = newest.version
     form = RuleForm(
         request.POST if request.method == "POST" else None,
         initial=initial,
@@ -88,6 +100,21 @@ def rule_edit(request: AuthenticatedRequest, code: str, version: int) -> HttpRes
         form = form.with_more_rows()
     elif request.method == "POST" and form.is_valid():
         rule = form.save(commit=False)
+        seen = form.cleaned_data.get("latest_seen")
+        if newest.version > (seen if seen is not None else base.version):
+            # A version was saved since the editor opened this one: show what it changed,
+            # merged with theirs, and save nothing yet.
+            conflict = rule_conflict(base, newest, rule)
+            merged = RuleForm(
+                initial={**conflict.merged, "code": base.code, "latest_seen": newest.version},
+                instance=Rule(code=base.code),
+                code_fixed=True,
+            )
+            merged.initial["change_note"] = form.cleaned_data.get("change_note", "")
+            # Saved again, it is a version made from the newest one, with both changes.
+            action = reverse("guidance:rule_edit", args=[newest.code, newest.version])
+            return form_page(request, merged, base, conflict=conflict, newest=newest, action=action)
+        rule.based_on = base
         try:
             rule.save_as_new_version(by=request.user)
         except IntegrityError:
@@ -95,7 +122,7 @@ def rule_edit(request: AuthenticatedRequest, code: str, version: int) -> HttpRes
         else:
             messages.success(request, f"Saved as {rule}, a draft. {base} is unchanged.")
             return redirect(rule)
-    return form_page(request, form, base)
+    return form_page(request, form, base, newer=newest if newest.version > base.version else None)
 
 
 @permission_required("guidance.view_rule", raise_exception=True)
@@ -128,12 +155,16 @@ def rule_compare(request: AuthenticatedRequest, code: str) -> HttpResponse:
 
 
 def form_page(
-    request: AuthenticatedRequest, form: RuleForm, base: Rule | None = None
+    request: AuthenticatedRequest,
+    form: RuleForm,
+    base: Rule | None = None,
+    **context: Any,
 ) -> HttpResponse:
     return render(
         request,
         "guidance/rule_form.html",
         {
+            **context,
             "form": form,
             "base": base,
             "facts": FACT_HINTS,
@@ -146,21 +177,46 @@ def form_page(
 @permission_required("guidance.change_rule", raise_exception=True)
 @require_POST
 def rule_activate(request: AuthenticatedRequest, code: str, version: int) -> HttpResponse:
-    rule = get_object_or_404(Rule, code=code, version=version)
+    rule = get_object_or_404(Rule.objects.select_related("based_on"), code=code, version=version)
+    newer = rule.newer_than_base()
+    if newer is not None and not request.POST.get("confirmed"):
+        # Made from an older version than one saved since: activating it would undo what
+        # that one changed. Show the three-way difference first.
+        assert rule.based_on is not None
+        conflict = rule_conflict(rule.based_on, newer, rule)
+        return render(
+            request,
+            "guidance/rule_activate_confirm.html",
+            {"rule": rule, "newer": newer, "conflict": conflict},
+        )
     try:
-        rule.activate(by=request.user)
+        retired = rule.activate(by=request.user)
     except RuleNotReady as problem:
-        messages.error(request, f"Not activated: {problem}")
+        messages.error(request, f"{rule} was not activated: {problem}")
     else:
-        messages.success(request, f"{rule} is now active; the previous version is retired.")
+        was = (
+            f"{', '.join(str(old) for old in retired)} retired."
+            if retired
+            else "No version was active before."
+        )
+        messages.success(request, f"{rule} is now active, for new assessments. {was}")
     return redirect(rule)
 
 
 @permission_required("guidance.change_rule", raise_exception=True)
-@require_POST
+@require_http_methods(["GET", "POST"])
 def rule_retire(request: AuthenticatedRequest, code: str, version: int) -> HttpResponse:
+    """Retire a version, with a reason, after a confirmation page that says what it means
+    (a critical rule's retirement says so)."""
     rule = get_object_or_404(Rule, code=code, version=version)
-    if rule.status != RuleStatus.RETIRED:
-        rule.retire()
-        messages.success(request, f"{rule} is retired: it no longer runs on new assessments.")
-    return redirect(rule)
+    if rule.status == RuleStatus.RETIRED:
+        messages.info(request, f"{rule} is already retired.")
+        return redirect(rule)
+    form = RetireForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        rule.retire(reason=form.cleaned_data["reason"])
+        messages.success(
+            request, f"{rule} is retired: it no longer runs on new assessments. Cards it made stay."
+        )
+        return redirect(rule)
+    return render(request, "guidance/rule_retire.html", {"rule": rule, "form": form})

@@ -67,6 +67,7 @@ MATRIX = [
     ("guidance:rule_edit", "get", "rule", GUIDANCE),
     ("guidance:rule_edit", "post", "rule", GUIDANCE),
     ("guidance:rule_activate", "post", "rule", GUIDANCE),
+    ("guidance:rule_retire", "get", "rule", GUIDANCE),
     ("guidance:rule_retire", "post", "rule", GUIDANCE),
     ("account", "get", False, EVERYONE),
     ("password_change", "get", False, EVERYONE),

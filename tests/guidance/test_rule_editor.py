@@ -110,7 +110,9 @@ def test_a_draft_with_failing_test_cases_cannot_be_activated(as_user, guidance_a
     page = client.get(v2.get_absolute_url()).content.decode()
     assert "failing" in page
     response = client.post(reverse("guidance:rule_activate", args=["CBT-ANXIETY", 2]), follow=True)
-    assert "Not activated: test cases failing: GAD-7 10" in response.content.decode()
+    assert "CBT-ANXIETY v2 was not activated: test cases failing: GAD-7 10" in (
+        response.content.decode()
+    )
     v2.refresh_from_db()
     assert v2.status == "draft"
     assert Rule.objects.active().get(code="CBT-ANXIETY").version == 1  # the old one stays
@@ -147,7 +149,10 @@ def test_activating_a_passing_draft_retires_the_previous_version(as_user, guidan
 
 
 def test_a_rule_is_retired_and_no_longer_fires(as_user, guidance_admin, clinician, cbt):
-    as_user(guidance_admin).post(reverse("guidance:rule_retire", args=["CBT-ANXIETY", 1]))
+    as_user(guidance_admin).post(
+        reverse("guidance:rule_retire", args=["CBT-ANXIETY", 1]),
+        {"reason": "No longer used here", "confirm": "on"},
+    )
     cbt.refresh_from_db()
     assert cbt.status == "retired"
     assessment = make_assessment(make_patient(), clinician, **{f"gad7_{n}": 3 for n in range(1, 8)})

@@ -130,7 +130,7 @@ def test_the_active_version_is_compared_with_nothing(cbt, mixed):
 
 
 def test_without_an_active_version_there_is_nothing_to_gain_or_lose(cbt, draft, mixed):
-    cbt.retire()
+    cbt.retire(reason="test")
     preview = preview_counts(draft, None)
     assert (preview.draft_fires, preview.active_fires, preview.gain) == ("15", None, None)
 
