@@ -35,7 +35,12 @@ def table(result: dict[str, Any]) -> str:
         **result["pages"],
         **{
             name: result[name]
-            for name in ("cds_patient_view", "assessment_save", "assessment_correction")
+            for name in (
+                "cds_patient_view",
+                "rule_stats",
+                "assessment_save",
+                "assessment_correction",
+            )
         },
     }
     for name, figures in requests.items():

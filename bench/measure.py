@@ -182,7 +182,33 @@ def report(patients: int, requests: int, progress: Callable[[str], None] = print
         "pages": measure_pages(requests, rng),
         "rule_preview": measure_rule_preview(),
         "cds_patient_view": measure_cds(requests, rng),
+        "rule_stats": measure_rule_stats(),
         **measure_saves(requests, rng),
+    }
+
+
+def measure_rule_stats(runs: int = 20) -> dict[str, Any]:
+    """The governance figures of every rule version over the last 90 days (issue 23):
+    clinic.governance.rule_figures, as manage.py rule_stats computes them."""
+    from datetime import timedelta
+
+    from clinic.governance import Period, rule_figures
+
+    now = timezone.now()
+    period = Period(now - timedelta(days=90), now)
+    counter = QueryCounter()
+    with connection.execute_wrapper(counter):
+        rows = rule_figures(period)
+    timings = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        rule_figures(period)
+        timings.append((time.perf_counter() - started) * 1000)
+    return {
+        "p50_ms": round(statistics.median(timings), 1),
+        "p95_ms": round(percentile(timings, 0.95), 1),
+        "queries": counter.count,
+        "versions": len(rows),
     }
 
 

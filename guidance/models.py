@@ -142,6 +142,7 @@ class Rule(models.Model):
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="+", editable=False
     )
     retire_reason = models.CharField(max_length=300, blank=True, editable=False)
+    retired_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     history = HistoricalRecords()
     objects = RuleQuerySet.as_manager()
@@ -251,6 +252,7 @@ class Rule(models.Model):
             self.activated_at = timezone.now()
             self.activated_by = by
             self.retire_reason = ""
+            self.retired_at = None
             self.save()
         return previous
 
@@ -259,6 +261,7 @@ class Rule(models.Model):
         history (with who did it: the history middleware records the request's user)."""
         self.status = RuleStatus.RETIRED
         self.retire_reason = reason
+        self.retired_at = timezone.now()
         self._change_reason = f"retired: {reason}"
         self.save()
 
