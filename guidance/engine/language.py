@@ -58,6 +58,54 @@ def _where(text: str, position: int | None) -> str:
 
 _TYPE_WORDS = {"BOOLEAN": "true/false", "FLOAT": "a number", "STRING": "text", "DATETIME": "a date"}
 
+# A fact compared with a value, as written: `sex > 5`, `irls_total >= "x"`.
+_COMPARISON = re.compile(
+    r"\b(?P<fact>[a-z_][a-z0-9_]*)\s*(?P<op>==|!=|<=|>=|<|>)\s*"
+    r"(?P<value>\"[^\"]*\"|'[^']*'|-?\d+(?:\.\d+)?|true|false|null)"
+)
+_FACT_TYPE_WORDS = {
+    BOOL: "true/false",
+    INT: "a number",
+    FLOAT: "a number",
+    STR: "text",
+    DATETIME: "a date",
+}
+
+
+def _value_type(value: str) -> str | None:
+    if value == "null":
+        return None
+    if value in ("true", "false"):
+        return BOOL
+    if value[0] in "\"'":
+        return STR
+    return FLOAT
+
+
+def _locate_mismatch(text: str) -> str | None:
+    """rule-engine refuses `sex > 5` without saying where: find the comparison of a fact
+    with a value that does not fit it, and name the fact, the operator and the position."""
+    for match in _COMPARISON.finditer(text):
+        fact = FACT_BY_NAME.get(match["fact"])
+        value_type = _value_type(match["value"])
+        if fact is None or value_type is None:
+            continue
+        numeric = fact.type in (INT, FLOAT)
+        fits = (numeric and value_type == FLOAT) or fact.type == value_type
+        ordered = match["op"] in ("<", "<=", ">", ">=")
+        if fits and not (ordered and not numeric):
+            continue
+        what = _FACT_TYPE_WORDS[fact.type]
+        if fact.choices:
+            what += f" (one of {', '.join(fact.choices)})"
+        problem = (
+            f"{match['op']} compares numbers only"
+            if ordered and not numeric
+            else f"it is compared with {match['value']}, which is {_FACT_TYPE_WORDS[value_type]}"
+        )
+        return f"Type mismatch {_where(text, match.start())}: {fact.name} is {what}, and {problem}."
+    return None
+
 
 def _type_word(data_type: Any) -> str:
     name: str = data_type.name  # a rule_engine.DataType
@@ -437,6 +485,9 @@ def compile_condition(text: str) -> Condition:
         position = error.token.lexpos if error.token is not None else None
         raise ConditionError(f"Syntax error {_where(text, position)}.") from None
     except rule_engine.EngineError as error:
+        located = _locate_mismatch(text)
+        if located is not None:
+            raise ConditionError(located) from None
         raise ConditionError(
             f"Type mismatch ({error.message}): an operator is used on a fact of the wrong type, "
             "such as < on text. Check each fact's type in the fact table."

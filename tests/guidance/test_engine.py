@@ -25,6 +25,19 @@ def rule(code, condition, indicator="info", version=1):
         ("pregnant == 1", "Type mismatch: pregnant is true/false but is compared with 1"),
         ("irls_band >= 11", "Type mismatch"),
         ("sex == 3", "Type mismatch: sex is text"),
+        # rule-engine's own refusal says neither where nor which fact: the fact, the
+        # operator and the position are found and named.
+        (
+            "age_years > 5 and sex > 5",
+            "Type mismatch at character 19 (“sex > 5…”): sex is text (one of female, male, "
+            "other, unknown), and > compares numbers only.",
+        ),
+        ("pregnant > 1", "Type mismatch at character 1 (“pregnant > 1…”): pregnant is true/false"),
+        (
+            'ferritin_ng_ml != null and ferritin_ng_ml < "a"',
+            'at character 28 (“ferritin_ng_ml < "a"…”): ferritin_ng_ml is a number, and it is '
+            'compared with "a", which is text.',
+        ),
         ("rls_criteria_met and (", "Syntax error at the end of the condition"),
         ("rls_criteria_met or or pregnant", "Syntax error at character 21"),
         ("irls_total", "irls_total gives a number, not true or false"),
