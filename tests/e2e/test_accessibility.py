@@ -61,6 +61,7 @@ PAGES = {
         "/guidance/rules/MED-GABAPENTINOID/v1/?preview=1",
         "/guidance/rules/SAFE-GABA-RESPIRATORY/v1/edit/",
         "/guidance/rules/SAFE-GABA-RESPIRATORY/compare/?version=1&against=1",
+        "/guidance/rules/SAFE-GABA-RESPIRATORY/v1/retire/",
     ],
     "superuser": ["/", "/accounts/", "/account/", "/guidance/rules/", "{patient}"],
 }
@@ -91,4 +92,14 @@ def test_main_pages_have_no_critical_or_serious_violations(request, page, sign_i
 
 def test_the_sign_in_page_has_no_critical_or_serious_violations(page, live_server):
     page.goto("/sign-in/")
+    assert serious(page) == []
+
+
+def test_the_sign_in_page_with_its_code_field_has_no_critical_or_serious_violations(
+    page, live_server, settings
+):
+    """Two-factor sign-in required of a role: the code is asked with the password."""
+    settings.TWO_FACTOR_REQUIRED_ROLES = frozenset({"Clinicians"})
+    page.goto("/sign-in/")
+    assert page.get_by_label("Code").is_visible()
     assert serious(page) == []

@@ -6,6 +6,7 @@ from playwright.sync_api import expect
 
 from clinic.roles import CLINICIANS
 from tests.base import PASSWORD
+from tests.e2e.test_accessibility import serious
 
 
 def test_a_clinician_enrols_signs_out_and_signs_in_with_password_and_code(page, sign_in, clinician):
@@ -50,6 +51,7 @@ def test_with_two_factor_required_a_clinician_enrols_with_a_code_from_a_superuse
     page.goto("/accounts/")
     page.get_by_role("button", name="Issue enrolment code for clinician").click()
     code = page.locator("[data-enrolment-code]").inner_text()
+    assert serious(page) == []  # the page that shows the code once
     page.get_by_role("button", name="Sign out").click()
 
     page.goto("/sign-in/")
