@@ -10,7 +10,10 @@ Loaded by the migration guidance/0009 on a fresh install; guidance/0009 and
 load_default_rules).
 """
 
+from datetime import timedelta
 from typing import Any
+
+from django.utils import timezone
 
 IRLS11 = "rls_criteria_met and irls_total != null and irls_total >= 11"
 
@@ -782,9 +785,9 @@ for _spec in DEFAULT_RULES:
         None if _spec["code"] in CAUTIONS else STRENGTHS.get(_spec["code"], "not_graded")
     )
 
-# What makes a version of a rule (Rule.CONTENT_FIELDS): the fields compared when an existing
-# database is brought up to this set, edited in the rule editor and shown side by side.
-CONTENT_FIELDS = [
+# What a rule says and does: the fields compared when an existing database is brought up
+# to this set.
+CLINICAL_FIELDS = [
     "title",
     "detail",
     "category",
@@ -797,7 +800,26 @@ CONTENT_FIELDS = [
     "evidence",
     "test_cases",
 ]
+# What makes a version of a rule (Rule.CONTENT_FIELDS): the clinical fields and who keeps
+# the rule current and when it is next reviewed (issue 23, knowledge currency); edited in
+# the rule editor and shown side by side.
+CONTENT_FIELDS = [*CLINICAL_FIELDS, "owner", "review_by"]
 DEFAULT_NOTE = "Default rule"
+# The default set's keeper, and its first review a year after it is loaded.
+DEFAULT_OWNER = "Guidance admins"
+REVIEW_CYCLE_DAYS = 365
+
+
+def currency(rule_model: Any) -> dict[str, Any]:
+    """The owner and next review of a default version, where the model has them (not the
+    migrations' older models)."""
+    names = {field.name for field in rule_model._meta.get_fields()}
+    if "owner" not in names:
+        return {}
+    return {
+        "owner": DEFAULT_OWNER,
+        "review_by": timezone.localdate() + timedelta(days=REVIEW_CYCLE_DAYS),
+    }
 
 
 def load_default_rules(rule_model: Any) -> int:
@@ -813,22 +835,28 @@ def load_default_rules(rule_model: Any) -> int:
     for spec in DEFAULT_RULES:
         versions = rule_model.objects.filter(code=spec["code"])
         latest = versions.order_by("-version").first()
+        keeper = currency(rule_model)
         if latest is None:
-            rule_model.objects.create(version=1, status="active", change_note=DEFAULT_NOTE, **spec)
+            rule_model.objects.create(
+                version=1, status="active", change_note=DEFAULT_NOTE, **spec, **keeper
+            )
             added += 1
             continue
         active = versions.filter(status="active").first()
         if active is None or not active.change_note.startswith(DEFAULT_NOTE):
             continue  # retired by an admin, or edited: theirs to keep
-        if all(getattr(active, name) == spec[name] for name in CONTENT_FIELDS):
+        if all(getattr(active, name) == spec[name] for name in CLINICAL_FIELDS):
             continue
         active.status = "retired"
+        if hasattr(active, "retired_at"):  # not in the migrations' older models
+            active.retired_at = timezone.now()
         active.save()
         rule_model.objects.create(
             version=latest.version + 1,
             status="active",
             change_note=f"{DEFAULT_NOTE}: product.md version 3",
             **spec,
+            **keeper,
         )
         added += 1
     return added

@@ -142,6 +142,19 @@ class Rule(models.Model):
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="+", editable=False
     )
     retire_reason = models.CharField(max_length=300, blank=True, editable=False)
+    # Knowledge currency (issue 23): part of the version, like its content.
+    owner = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="Who keeps this rule current: a person or a group. Yours if left empty.",
+    )
+    review_by = models.DateField(
+        "next review",
+        null=True,
+        blank=True,
+        help_text="When the rule's evidence and wording are next checked. A year from today "
+        "if left empty.",
+    )
     retired_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     history = HistoricalRecords()
@@ -264,6 +277,11 @@ class Rule(models.Model):
         self.retired_at = timezone.now()
         self._change_reason = f"retired: {reason}"
         self.save()
+
+    @property
+    def review_overdue(self) -> bool:
+        """No next review set, or its date passed (on the clinic's calendar)."""
+        return self.review_by is None or self.review_by < timezone.localdate()
 
     def newer_than_base(self) -> "Rule | None":
         """The newest other version saved after the one this version was made from, if

@@ -3,9 +3,11 @@
 import json
 import math
 import re
+from datetime import date, timedelta
 from typing import Any
 
 from django import forms
+from django.utils import timezone
 
 from clinic.forms.case_rows import (
     BLANK_ROWS,
@@ -17,6 +19,7 @@ from clinic.forms.case_rows import (
     ROWS,
     case_rows,
 )
+from guidance.default_rules import REVIEW_CYCLE_DAYS
 from guidance.engine import ConditionError, case_facts, compile_condition
 from guidance.models import Kind, Rule
 
@@ -218,6 +221,7 @@ class RuleForm(forms.ModelForm[Rule]):
             ),
             "detail": forms.Textarea(attrs={"rows": 4}),
             "source": forms.Textarea(attrs={"rows": 2}),
+            "review_by": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
         }
         labels = {"change_note": "What changed, and why"}
 
@@ -265,6 +269,15 @@ class RuleForm(forms.ModelForm[Rule]):
                 "A rule with this code exists: edit it to make a new version."
             )
         return code
+
+    def clean_review_by(self) -> date:
+        """A year from today if left empty; never in the past (it would be overdue at once)."""
+        review_by: date | None = self.cleaned_data.get("review_by")
+        if review_by is None:
+            return timezone.localdate() + timedelta(days=REVIEW_CYCLE_DAYS)
+        if review_by < timezone.localdate():
+            raise forms.ValidationError("The next review cannot be in the past.")
+        return review_by
 
     def clean_condition(self) -> str:
         condition = str(self.cleaned_data["condition"]).strip()

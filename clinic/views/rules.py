@@ -69,6 +69,7 @@ def rule_create(request: AuthenticatedRequest) -> HttpResponse:
         form = form.with_more_rows()
     elif request.method == "POST" and form.is_valid():
         rule = form.save(commit=False)
+        rule.owner = rule.owner or owner_name(request)
         try:
             rule.save_as_new_version(by=request.user)
         except IntegrityError:
@@ -115,6 +116,7 @@ def rule_edit(request: AuthenticatedRequest, code: str, version: int) -> HttpRes
             action = reverse("guidance:rule_edit", args=[newest.code, newest.version])
             return form_page(request, merged, base, conflict=conflict, newest=newest, action=action)
         rule.based_on = base
+        rule.owner = rule.owner or owner_name(request)
         try:
             rule.save_as_new_version(by=request.user)
         except IntegrityError:
@@ -152,6 +154,11 @@ def rule_compare(request: AuthenticatedRequest, code: str) -> HttpResponse:
             "changes": [field.label for field in fields if field.changed],
         },
     )
+
+
+def owner_name(request: AuthenticatedRequest) -> str:
+    """A version saved without an owner is owned by whoever saved it."""
+    return request.user.get_full_name() or request.user.get_username()
 
 
 def form_page(

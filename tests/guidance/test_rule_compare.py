@@ -12,7 +12,7 @@ URL = reverse("guidance:rule_compare", args=["SAFE-GABA-RESPIRATORY"])
 
 def new_version(rule, by, **changes):
     fields = ("title", "detail", "category", "indicator", "kind", "qualifies", "condition")
-    fields += ("source", "evidence", "test_cases")
+    fields += ("source", "evidence", "test_cases", "owner", "review_by")
     version = Rule(code=rule.code, **{name: getattr(rule, name) for name in fields})
     for name, value in changes.items():
         setattr(version, name, value)

@@ -24,6 +24,8 @@ def form_data(rule, **changes):
         "source": rule.source,
         "evidence": rule.evidence,
         "test_cases": json.dumps(rule.test_cases),
+        "owner": rule.owner,
+        "review_by": rule.review_by.isoformat() if rule.review_by else "",
         "change_note": "Tightened the threshold",
     }
     data.update(changes)
