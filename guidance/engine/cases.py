@@ -5,6 +5,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from guidance.engine.evaluation import named_facts
 from guidance.engine.language import compile_condition
 from patients.facts import (
     BOOL,
@@ -20,6 +21,9 @@ class CaseResult:
     expected: bool
     outcome: bool | None  # None when the case could not be run
     problem: str = ""
+    # Facts the condition reads that the case leaves empty (null): it may pass for the
+    # wrong reason (a comparison on an empty lab is false, so "does not fire" passes).
+    left_empty: tuple[str, ...] = ()
 
     @property
     def facts_text(self) -> str:
@@ -65,16 +69,18 @@ def case_facts(given: Mapping[str, Any]) -> dict[str, Any]:
 
 def run_cases(condition: str, cases: Iterable[Mapping[str, Any]]) -> list[CaseResult]:
     compiled = compile_condition(condition)
+    read = [name for name in named_facts(condition) if BLANK_CASE.get(name) is None]
     results = []
     for number, case in enumerate(cases, start=1):
         name = str(case.get("name") or f"case {number}")
         given = case.get("facts") or {}
         expected = bool(case.get("fires"))
+        empty = tuple(fact for fact in read if given.get(fact) is None)
         try:
             outcome = bool(compiled.matches(case_facts(given)))
         except Exception as error:  # a case that cannot run fails, with the reason
             reason = str(getattr(error, "message", error))
-            results.append(CaseResult(name, given, expected, None, reason))
+            results.append(CaseResult(name, given, expected, None, reason, empty))
             continue
-        results.append(CaseResult(name, given, expected, outcome))
+        results.append(CaseResult(name, given, expected, outcome, left_empty=empty))
     return results

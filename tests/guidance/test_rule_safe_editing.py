@@ -3,6 +3,8 @@ shows the three-way difference instead of losing the newer one's change; activat
 a version asks first; retiring takes a reason and a confirmation; activation says what
 happened."""
 
+import json
+
 import pytest
 from django.urls import reverse
 
@@ -123,3 +125,30 @@ def test_activating_when_no_version_was_active_says_so(as_user, guidance_admin, 
     assert f"{CODE} v1 is now active, for new assessments. No version was active before." in (
         done.content.decode()
     )
+
+
+def test_a_case_that_leaves_empty_a_fact_the_condition_reads_is_flagged(
+    as_user, guidance_admin, v1
+):
+    """A case that passes only because a fact the condition reads was left empty gets a
+    warning beside it; a case that sets every fact it reads does not."""
+    cases = [
+        {"name": "GAD-7 12", "facts": {"gad7_total": 12}, "fires": True},
+        {"name": "No GAD-7", "facts": {}, "fires": False},
+    ]
+    client = as_user(guidance_admin)
+    client.post(
+        edit_url(1),
+        form_data(
+            v1,
+            condition="gad7_total != null and gad7_total >= 12",
+            test_cases=json.dumps(cases),
+            latest_seen=1,
+        ),
+    )
+    v2 = Rule.objects.get(code=CODE, version=2)
+    results = {case.name: case.left_empty for case in v2.run_cases()}
+    assert results == {"GAD-7 12": (), "No GAD-7": ("gad7_total",)}
+    page = client.get(v2.get_absolute_url()).content.decode()
+    assert page.count("data-left-empty") == 1
+    assert "Leaves empty gad7_total, which the condition reads" in page
