@@ -1,8 +1,10 @@
-// The rule editor works without JavaScript. Here, only conveniences: typing in the rows or
-// in the JSON chooses which of the two is saved, and picking a fact puts what its value
-// may be in the value box's placeholder.
+// The rule editor works without JavaScript. Here, only conveniences: the error summary takes
+// the focus after a refused save, typing in the rows or in the JSON chooses which of the two
+// is saved, and picking a fact puts what its value may be in the value box's placeholder.
 (function () {
   "use strict";
+  // After a refused save, the summary of what to correct takes the focus (and is read).
+  document.querySelector("[data-error-summary]")?.focus();
   const form = document.querySelector("form[data-rule-form]");
   if (!form) return;
   const choose = (value) => {

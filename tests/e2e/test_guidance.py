@@ -85,8 +85,11 @@ def test_a_guidance_admin_changes_a_threshold_is_refused_a_misspelling_and_activ
     page.get_by_label("Condition").fill("gad7_totl != null and gad7_totl >= 12")
     page.get_by_label("What changed, and why").fill("Raise the threshold to 12")
     page.get_by_role("button", name="Save as a new draft").click()
-    expect(page.get_by_text("Unknown fact 'gad7_totl' at character 1")).to_be_visible()
-    expect(page.get_by_text("Did you mean gad7_total?")).to_be_visible()
+    expect(page.get_by_text("Unknown fact 'gad7_totl' at character 1").first).to_be_visible()
+    expect(page.locator("[data-error-summary]")).to_be_focused()  # the summary is read first
+    summary = page.locator("[data-error-summary]")
+    expect(summary.get_by_role("link", name="Condition")).to_have_attribute("href", "#id_condition")
+    expect(page.get_by_text("Did you mean gad7_total?").first).to_be_visible()
 
     page.get_by_label("Condition").fill("gad7_total != null and gad7_total >= 12")
     cases = [

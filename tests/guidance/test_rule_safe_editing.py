@@ -152,3 +152,18 @@ def test_a_case_that_leaves_empty_a_fact_the_condition_reads_is_flagged(
     page = client.get(v2.get_absolute_url()).content.decode()
     assert page.count("data-left-empty") == 1
     assert "Leaves empty gad7_total, which the condition reads" in page
+
+
+def test_the_error_summary_lists_and_links_each_field_in_error(as_user, guidance_admin, v1):
+    response = as_user(guidance_admin).post(
+        edit_url(1),
+        form_data(v1, condition="sex > 5", review_by="2020-01-01", title="", latest_seen=1),
+    )
+    page = response.content.decode()
+    summary = page.split("data-error-summary")[1].split("</div>")[0]
+    assert '<a href="#id_title">Title</a>: This field is required.' in summary
+    assert '<a href="#id_condition">Condition</a>: Type mismatch at character 1' in summary
+    assert '<a href="#id_review_by">Next review</a>: The next review cannot be in the past.' in (
+        summary
+    )
+    assert Rule.objects.filter(code=CODE).count() == 1  # nothing saved
