@@ -50,6 +50,17 @@ class Conflict[F: "ModelForm[Any]", R: Versioned]:
         return [change for change in self.changes if change.needs_choice]
 
 
+def kept_side(theirs: Any, mine: Any, *, they_changed: bool, you_changed: bool) -> str | None:
+    """Which value a field keeps when two edits are merged: None when neither side changed
+    it; "both" when both made the same change; "theirs" when only they changed it; else
+    "yours" (to be chosen by the editor when they changed it too)."""
+    if not they_changed and not you_changed:
+        return None
+    if theirs == mine:
+        return "both"
+    return "yours" if you_changed else "theirs"
+
+
 def merge[F: "ModelForm[Any]", R: Versioned](
     form: F, current: R, expected_version: int | None, **form_kwargs: Any
 ) -> Conflict[F, R]:
@@ -71,14 +82,10 @@ def merge[F: "ModelForm[Any]", R: Versioned](
         else:
             before = None
             they_changed = you_changed = theirs != mine
-        if not they_changed and not you_changed:
+        kept = kept_side(theirs, mine, they_changed=they_changed, you_changed=you_changed)
+        if kept is None:
             continue
-        if theirs == mine:
-            kept = "both"
-        elif not you_changed:
-            kept = "theirs"
-        else:
-            kept = "yours"
+        if kept == "yours":
             setattr(current, name, mine)
         changes.append(
             FieldChange(

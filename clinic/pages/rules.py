@@ -10,7 +10,7 @@ from typing import Any
 
 from django.utils.text import capfirst
 
-from clinic.conflicts import FieldChange
+from clinic.conflicts import FieldChange, kept_side
 from clinic.pages.history import display_value, field_label
 from guidance.models import (
     Rule,
@@ -165,10 +165,10 @@ def rule_conflict(base: Rule, theirs: Rule, yours: Rule) -> RuleConflict:
     for name in Rule.CONTENT_FIELDS:
         before, other, mine = (getattr(rule, name) for rule in (base, theirs, yours))
         they_changed, you_changed = other != before, mine != before
-        merged[name] = other if they_changed and not you_changed else mine
-        if not they_changed and not you_changed:
+        kept = kept_side(other, mine, they_changed=they_changed, you_changed=you_changed)
+        merged[name] = other if kept == "theirs" else mine
+        if kept is None:
             continue
-        kept = "both" if other == mine else "theirs" if not you_changed else "yours"
         changes.append(
             FieldChange(
                 name=name,

@@ -2,7 +2,6 @@
 registered model, and each page that shows patient data writes a row naming the patients
 it showed; a page that shows none writes nothing."""
 
-import uuid
 from datetime import date
 
 import pytest
@@ -14,9 +13,10 @@ from django.utils import timezone
 from simple_history.admin import SimpleHistoryAdmin
 
 from guidance.models import Adherence, AdherenceAnswer, Recommendation
-from interop.models import CdsClient, HookCall, HookCard, HookFeedback
+from interop.models import HookCard, HookFeedback
 from patients.models import FollowUp, PatientAccess, PatientListAccess
-from tests.base import PASSWORD, make_patient, make_user, record
+from tests.base import PASSWORD, make_patient, record
+from tests.interop.ehr import recorded_call
 
 
 @pytest.fixture
@@ -35,17 +35,7 @@ def records(as_user, clinician, superuser):
     Client().post(reverse("login"), {"username": "clinician", "password": "wrong"})
     Client().post(reverse("login"), {"username": "staff-x", "password": PASSWORD})
     AccessFailureLog.objects.create(username="clinician", ip_address="192.0.2.1", locked_out=False)
-    ehr = CdsClient.objects.create(
-        iss="https://ehr.example.org", name="Test EHR", jwks={"keys": []}, user=make_user("ehr")
-    )
-    call = HookCall.objects.create(
-        hook_instance=uuid.uuid4(),
-        client=ehr,
-        service="patient-view",
-        ehr_user="Practitioner/1",
-        ehr_patient="Patient/1",
-        patient=patient,
-    )
+    call = recorded_call(patient=patient)
     hook_card = HookCard.objects.create(call=call, rule=card.rule, recommendation=card)
     HookFeedback.objects.create(
         hook_card=hook_card, outcome="overridden", outcome_timestamp=timezone.now()

@@ -3,7 +3,6 @@ against figures computed by hand on a known set of versions, evaluations, cards,
 decisions and EHR feedback."""
 
 import json
-import uuid
 from datetime import timedelta
 from io import StringIO
 
@@ -21,8 +20,9 @@ from guidance.models import (
     Rule,
     RuleStatus,
 )
-from interop.models import CdsClient, HookCall, HookCard, HookFeedback
-from tests.base import make_assessment, make_patient, make_user
+from interop.models import HookCard, HookFeedback
+from tests.base import make_assessment, make_patient
+from tests.interop.ehr import recorded_call
 
 CODE = "TEST-GOVERNANCE"
 
@@ -98,17 +98,7 @@ def known(frozen_clock, clinician):
     card(v2, 6, "acknowledged", [(50, "acknowledged", "")])
     card(v2, 5, "accepted", [(1000, "accepted", "")])
 
-    ehr = CdsClient.objects.create(
-        iss="https://ehr.example.org", name="EHR", jwks={"keys": []}, user=make_user("ehr")
-    )
-    call = HookCall.objects.create(
-        hook_instance=uuid.uuid4(),
-        client=ehr,
-        service="patient-view",
-        ehr_user="Practitioner/1",
-        ehr_patient="Patient/1",
-        at=days(4),
-    )
+    call = recorded_call(at=days(4))
     first = HookCard.objects.create(call=call, rule=v2, recommendation=c4)
     second = HookCard.objects.create(call=call, rule=v2, recommendation=c6)
     HookFeedback.objects.create(hook_card=first, outcome="accepted", outcome_timestamp=days(4))

@@ -213,3 +213,26 @@ def assert_outcome(response: Any, status: int, says: str = "") -> dict[str, Any]
     assert issue["code"] in ISSUE_TYPES
     assert says in issue["diagnostics"], issue["diagnostics"]
     return body
+
+
+def recorded_call(**fields: Any) -> Any:
+    """A patient-view call as the service records it, from a client registered in the
+    database only (no keys: for tests of what is done with the records, not of the call)."""
+    from django.contrib.auth.models import User
+
+    from interop.models import HookCall
+
+    client = CdsClient.objects.create(
+        iss="https://ehr.example.org",
+        name="Test EHR",
+        jwks={"keys": []},
+        user=User.objects.create_user("ehr-client"),
+    )
+    return HookCall.objects.create(
+        hook_instance=uuid.uuid4(),
+        client=client,
+        service="patient-view",
+        ehr_user="Practitioner/1",
+        ehr_patient="Patient/1",
+        **fields,
+    )
