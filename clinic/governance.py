@@ -25,12 +25,15 @@ Definitions (each figure's formula and denominator):
 import math
 import statistics
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from django.db.models import Count, Min, OuterRef, Q, Subquery
+from django.db.models import Avg, Case, Count, F, Min, OuterRef, Q, Subquery, Value, When
+from django.utils import timezone
 
 from guidance.models import (
+    Adherence,
+    AdherenceAnswer,
     CardStatus,
     Decision,
     Dismissal,
@@ -39,13 +42,22 @@ from guidance.models import (
     Rule,
     RuleStatus,
 )
-from interop.models import HookCard, Outcome
+from interop.models import HookCard, HookFeedback, Outcome
+from patients.models import Assessment
 
 
 @dataclass(frozen=True)
 class Period:
     since: datetime  # inclusive
     until: datetime  # exclusive
+
+    @classmethod
+    def of_days(cls, first: date, last: date) -> "Period":
+        """The clinic's calendar days from `first` to `last`, both included."""
+        return cls(
+            since=timezone.make_aware(datetime.combine(first, time())),
+            until=timezone.make_aware(datetime.combine(last + timedelta(days=1), time())),
+        )
 
 
 def active_interval(rule: Rule, versions: list[Rule]) -> tuple[datetime, datetime | None] | None:
@@ -76,82 +88,54 @@ def percentile(values: list[float], share: float) -> float:
     return values[rank - 1]
 
 
-def rule_figures(period: Period, code: str | None = None) -> list[dict[str, Any]]:
-    """Exact figures for every version active during the period or with cards in it."""
+STATS_KEYS = (
+    "rule",
+    "version",
+    "evaluations",
+    "fired",
+    "patients",
+    "accepted",
+    "declined",
+    "declined_by_reason",
+    "deferred",
+    "acknowledged",
+    "pending",
+    "acceptance_rate",
+    "decline_rate",
+    "time_to_decision_s",
+    "ehr",
+)
+STALE_PENDING_DAYS = 7  # a card undecided for longer is counted apart
+
+
+def rule_figures(
+    period: Period, code: str | None = None, now: datetime | None = None
+) -> list[dict[str, Any]]:
+    """Exact figures for every version active during the period or with cards in it:
+    STATS_KEYS (manage.py rule_stats) and the governance page's further figures."""
+    now = now or timezone.now()
     versions = list(Rule.objects.order_by("code", "version"))
     if code is not None:
         versions = [v for v in versions if v.code == code]
     in_period = Q(created_at__gte=period.since, created_at__lt=period.until)
     cards = Recommendation.objects.filter(in_period, rule__in=versions)
-
-    intervals: dict[int, tuple[datetime, datetime]] = {}
-    for version in versions:
-        interval = active_interval(version, versions)
-        if interval is None:
-            continue
-        start, end = max(interval[0], period.since), min(interval[1] or period.until, period.until)
-        if start < end:
-            intervals[version.pk] = (start, end)
-    evaluations = (
-        Evaluation.objects.aggregate(
-            **{
-                f"v{pk}": Count("pk", filter=Q(evaluated_at__gte=start, evaluated_at__lt=end))
-                for pk, (start, end) in intervals.items()
-            }
-        )
-        if intervals
-        else {}
-    )
-
+    intervals = _intervals(versions, period)
+    evaluations = _evaluations(intervals)
+    stale = now - timedelta(days=STALE_PENDING_DAYS)
     by_status: dict[int, Any] = {
         row["rule_id"]: row
         for row in cards.values("rule_id").annotate(
             fired=Count("pk"),
             patients=Count("assessment__patient", distinct=True),
-            **{
-                status: Count("pk", filter=Q(status=status))
-                for status in (
-                    CardStatus.ACCEPTED,
-                    CardStatus.DECLINED,
-                    CardStatus.DEFERRED,
-                    CardStatus.ACKNOWLEDGED,
-                    CardStatus.PENDING,
-                )
-            },
+            **{status: Count("pk", filter=Q(status=status)) for status in CardStatus.values},
+            oldest_pending=Min("created_at", filter=Q(status=CardStatus.PENDING)),
+            stale_pending=Count("pk", filter=Q(status=CardStatus.PENDING, created_at__lt=stale)),
         )
     }
-    latest_reason = Subquery(
-        Decision.objects.filter(recommendation=OuterRef("pk"))
-        .order_by("-at", "-pk")
-        .values("decline_reason")[:1]
-    )
-    reasons: dict[int, dict[str, int]] = {}
-    for row in (
-        cards.filter(status=CardStatus.DECLINED)
-        .annotate(reason=latest_reason)
-        .values("rule_id", "reason")
-        .annotate(n=Count("pk"))
-    ):
-        reasons.setdefault(row["rule_id"], {})[row["reason"]] = row["n"]
-    waits: dict[int, list[float]] = {}
-    for rule_id, created, first in (
-        cards.annotate(first=Min("decisions__at"))
-        .filter(first__isnull=False)
-        .values_list("rule_id", "created_at", "first")
-    ):
-        waits.setdefault(rule_id, []).append((first - created).total_seconds())
-    ehr: dict[int, Any] = {
-        row["rule_id"]: row
-        for row in HookCard.objects.filter(
-            rule__in=versions, call__at__gte=period.since, call__at__lt=period.until
-        )
-        .values("rule_id")
-        .annotate(
-            cards=Count("pk", distinct=True),
-            accepted=Count("feedback", filter=Q(feedback__outcome=Outcome.ACCEPTED)),
-            overridden=Count("feedback", filter=Q(feedback__outcome=Outcome.OVERRIDDEN)),
-        )
-    }
+    reasons, commented = _decline_reasons(cards)
+    waits = _waits(cards)
+    ehr = _ehr(versions, period)
+    overrides = _override_codes(versions, period)
     dismissed = dict(
         Dismissal.objects.filter(
             recommendation__rule__in=versions, at__gte=period.since, at__lt=period.until
@@ -160,6 +144,8 @@ def rule_figures(period: Period, code: str | None = None) -> list[dict[str, Any]
         .annotate(n=Count("pk"))
         .values_list("recommendation__rule_id", "n")
     )
+    adherence = _adherence(cards)
+    irls = _irls_change(cards)
 
     figures = []
     for version in versions:
@@ -170,6 +156,7 @@ def rule_figures(period: Period, code: str | None = None) -> list[dict[str, Any]
         decided = accepted + declined
         times = sorted(waits.get(version.pk, []))
         hook = ehr.get(version.pk, {})
+        oldest = counts.get("oldest_pending")
         figures.append(
             {
                 "rule": version.code,
@@ -195,6 +182,165 @@ def rule_figures(period: Period, code: str | None = None) -> list[dict[str, Any]
                     "overridden": hook.get("overridden", 0),
                     "dismissed": dismissed.get(version.pk, 0),
                 },
+                # The governance page's further figures.
+                "pk": version.pk,
+                "declined_with_comment": commented.get(version.pk, 0),
+                "decided_once": len(times),
+                "never_decided": counts.get("fired", 0) - len(times),
+                "stale_pending": counts.get("stale_pending", 0),
+                "oldest_pending_days": (now - oldest).days if oldest else None,
+                "override_codes": dict(sorted(overrides.get(version.pk, {}).items())),
+                "adherence": {
+                    answer: adherence.get((version.pk, answer), 0)
+                    for answer in AdherenceAnswer.values
+                },
+                "irls_change": {
+                    status: irls.get((version.pk, status), {"n": 0, "mean": None})
+                    for status in (CardStatus.ACCEPTED, CardStatus.DECLINED)
+                },
             }
         )
     return figures
+
+
+def _intervals(versions: list[Rule], period: Period) -> dict[int, tuple[datetime, datetime]]:
+    """Each version's time active within the period, where it was."""
+    intervals = {}
+    for version in versions:
+        interval = active_interval(version, versions)
+        if interval is None:
+            continue
+        start, end = max(interval[0], period.since), min(interval[1] or period.until, period.until)
+        if start < end:
+            intervals[version.pk] = (start, end)
+    return intervals
+
+
+def _evaluations(intervals: dict[int, tuple[datetime, datetime]]) -> dict[str, int]:
+    """Assessments evaluated while each version was active: one query for all."""
+    if not intervals:
+        return {}
+    return Evaluation.objects.aggregate(
+        **{
+            f"v{pk}": Count("pk", filter=Q(evaluated_at__gte=start, evaluated_at__lt=end))
+            for pk, (start, end) in intervals.items()
+        }
+    )
+
+
+def _latest_decision(field: str) -> Subquery:
+    return Subquery(
+        Decision.objects.filter(recommendation=OuterRef("pk"))
+        .order_by("-at", "-pk")
+        .values(field)[:1]
+    )
+
+
+def _decline_reasons(cards: Any) -> tuple[dict[int, dict[str, int]], dict[int, int]]:
+    """Declined cards by the reason of their latest decision, and those whose latest
+    decision carries a comment."""
+    reasons: dict[int, dict[str, int]] = {}
+    commented: dict[int, int] = {}
+    rows = (
+        cards.filter(status=CardStatus.DECLINED)
+        .alias(latest_comment=_latest_decision("comment"))
+        .annotate(
+            reason=_latest_decision("decline_reason"),
+            commented=Case(
+                When(Q(latest_comment="") | Q(latest_comment__isnull=True), then=Value(0)),
+                default=Value(1),
+            ),
+        )
+        .values("rule_id", "reason", "commented")
+        .annotate(n=Count("pk"))
+    )
+    for row in rows:
+        reason_counts = reasons.setdefault(row["rule_id"], {})
+        reason_counts[row["reason"]] = reason_counts.get(row["reason"], 0) + row["n"]
+        commented[row["rule_id"]] = commented.get(row["rule_id"], 0) + row["n"] * row["commented"]
+    return reasons, commented
+
+
+def _waits(cards: Any) -> dict[int, list[float]]:
+    """Seconds from each card to its first decision, for the cards decided at least once."""
+    waits: dict[int, list[float]] = {}
+    for rule_id, created, first in (
+        cards.annotate(first=Min("decisions__at"))
+        .filter(first__isnull=False)
+        .values_list("rule_id", "created_at", "first")
+    ):
+        waits.setdefault(rule_id, []).append((first - created).total_seconds())
+    return waits
+
+
+def _ehr(versions: list[Rule], period: Period) -> dict[int, Any]:
+    """Cards returned through CDS Hooks in the period, and the EHR's feedback on them."""
+    return {
+        row["rule_id"]: row
+        for row in HookCard.objects.filter(
+            rule__in=versions, call__at__gte=period.since, call__at__lt=period.until
+        )
+        .values("rule_id")
+        .annotate(
+            cards=Count("pk", distinct=True),
+            accepted=Count("feedback", filter=Q(feedback__outcome=Outcome.ACCEPTED)),
+            overridden=Count("feedback", filter=Q(feedback__outcome=Outcome.OVERRIDDEN)),
+        )
+    }
+
+
+def _override_codes(versions: list[Rule], period: Period) -> dict[int, dict[str, int]]:
+    """The EHR's override codes on those cards ("" when it sent none)."""
+    codes: dict[int, dict[str, int]] = {}
+    for rule_id, code, n in (
+        HookFeedback.objects.filter(
+            outcome=Outcome.OVERRIDDEN,
+            hook_card__rule__in=versions,
+            hook_card__call__at__gte=period.since,
+            hook_card__call__at__lt=period.until,
+        )
+        .values("hook_card__rule_id", "override_code")
+        .annotate(n=Count("pk"))
+        .values_list("hook_card__rule_id", "override_code", "n")
+    ):
+        codes.setdefault(rule_id, {})[code] = n
+    return codes
+
+
+def _adherence(cards: Any) -> dict[tuple[int, str], int]:
+    """Answers at follow-ups about the cards (accepted options) of the period."""
+    return {
+        (rule_id, answer): n
+        for rule_id, answer, n in Adherence.objects.filter(recommendation__in=cards)
+        .values("recommendation__rule_id", "answer")
+        .annotate(n=Count("pk"))
+        .values_list("recommendation__rule_id", "answer", "n")
+    }
+
+
+def _irls_change(cards: Any) -> dict[tuple[int, str], dict[str, Any]]:
+    """For accepted and declined cards whose assessment has an IRLS total: the change at
+    the patient's next assessment with one (how many, and the mean change)."""
+    next_total = Subquery(
+        Assessment.objects.filter(
+            patient=OuterRef("assessment__patient"),
+            assessed_at__gt=OuterRef("assessment__assessed_at"),
+            irls_total__isnull=False,
+        )
+        .order_by("assessed_at")
+        .values("irls_total")[:1]
+    )
+    rows = (
+        cards.filter(
+            status__in=(CardStatus.ACCEPTED, CardStatus.DECLINED),
+            assessment__irls_total__isnull=False,
+        )
+        .alias(next_total=next_total)
+        .filter(next_total__isnull=False)
+        .values("rule_id", "status")
+        .annotate(n=Count("pk"), mean=Avg(F("next_total") - F("assessment__irls_total")))
+    )
+    return {
+        (row["rule_id"], row["status"]): {"n": row["n"], "mean": round(float(row["mean"]), 2)}
+        for row in rows
+    }

@@ -153,6 +153,7 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
     "corsheaders",
+    "django_tasks_db",
     "clinic",
     "patients",
     "guidance",
@@ -239,6 +240,16 @@ AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "clinic.backends.CachedPermissionsBackend",
 ]
+
+# Background work (rule previews, governance figures) runs as tasks of Django's tasks
+# framework, stored in this database (django-tasks-db) and run by `manage.py db_worker`,
+# which `make run` starts beside the server. For several hosts, see the README.
+TASKS = {
+    "default": {
+        "BACKEND": "django_tasks_db.DatabaseBackend",
+        "QUEUES": ["default"],
+    }
+}
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"

@@ -1,7 +1,16 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from clinic.views import accounts, assessments, fhir, followups, home, patients, rules
+from clinic.views import (
+    accounts,
+    assessments,
+    fhir,
+    followups,
+    governance,
+    home,
+    patients,
+    rules,
+)
 
 # The namespaces ("patients:", "guidance:") name the screens' subjects; every view lives
 # in clinic.views, by object.
@@ -52,11 +61,16 @@ guidance_urls = [
     path("review/", assessments.awaiting_review, name="review"),
     path("rules/", rules.rule_list, name="rules"),
     path("rules/new/", rules.rule_create, name="rule_create"),
+    path("rules/governance/", governance.governance, name="governance"),
+    path("rules/governance/<uuid:uuid>/", governance.governance_job, name="governance_job"),
+    path("rules/governance/<uuid:uuid>/csv/", governance.governance_csv, name="governance_csv"),
+    path("rules/jobs/<uuid:uuid>/", rules.job_status, name="job"),
     path("rules/<str:code>/compare/", rules.rule_compare, name="rule_compare"),
     path("rules/<str:code>/v<int:version>/", rules.rule_detail, name="rule"),
     path("rules/<str:code>/v<int:version>/edit/", rules.rule_edit, name="rule_edit"),
     path("rules/<str:code>/v<int:version>/activate/", rules.rule_activate, name="rule_activate"),
     path("rules/<str:code>/v<int:version>/retire/", rules.rule_retire, name="rule_retire"),
+    path("rules/<str:code>/v<int:version>/preview/", rules.rule_preview, name="rule_preview"),
 ]
 
 urlpatterns = [

@@ -581,3 +581,73 @@ class Adherence(models.Model):
 
     def __str__(self) -> str:
         return f"{self.recommendation.rule_code}: {self.get_answer_display()}"
+
+
+class JobKind(models.TextChoices):
+    PREVIEW = "preview", "Rule preview"
+    GOVERNANCE = "governance", "Governance figures"
+
+
+class JobState(models.TextChoices):
+    QUEUED = "queued", "Waiting to start"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class Job(models.Model):
+    """Work a guidance admin asked for that runs in the background (a task of
+    django.tasks: guidance.tasks, clinic.tasks): its progress, then its result or error.
+
+    The result holds counts as they may be shown (guidance.disclosure), never exact ones,
+    so a result is safe to show again or download. Each job also records who asked for
+    what: the trail of previews that guidance.disclosure relies on.
+    """
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    kind = models.CharField(max_length=10, choices=JobKind)
+    rule = models.ForeignKey(
+        Rule, null=True, blank=True, on_delete=models.PROTECT, related_name="jobs"
+    )
+    parameters = models.JSONField(default=dict, blank=True)
+    requested_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField(default=timezone.now)
+    task_id = models.CharField(max_length=64, blank=True)
+    done = models.PositiveIntegerField(default=0)
+    total = models.PositiveIntegerField(default=0)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    result = models.JSONField(null=True, blank=True)
+    error = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(kind__in=JobKind.values), name="job_kind_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.uuid}"
+
+    @property
+    def state(self) -> JobState:
+        if self.error:
+            return JobState.FAILED
+        if self.finished_at:
+            return JobState.DONE
+        return JobState.RUNNING if self.started_at else JobState.QUEUED
+
+    @property
+    def finished(self) -> bool:
+        return self.state in (JobState.DONE, JobState.FAILED)
+
+    @property
+    def percent(self) -> int:
+        if self.state == JobState.DONE:
+            return 100
+        return min(99, self.done * 100 // self.total) if self.total else 0
+
+    def report(self, done: int) -> None:
+        """Progress so far, saved at once (a task runs outside any transaction)."""
+        self.done = done
+        Job.objects.filter(pk=self.pk).update(done=done)

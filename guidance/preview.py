@@ -1,9 +1,8 @@
 """How a draft rule would have fired on every past assessment, against the active version:
-counts only, no identities.
-
-A count from 1 to 4 is shown as "fewer than 5": an admin who knows one patient's values
-could otherwise write a condition that only that patient meets and read the answer from a
-count of 1. (Zero reveals nothing about anyone and is shown as it is.)
+counts only, no identities, each protected as guidance.disclosure says (perturbed by its
+cell key, "fewer than 5" below 5, zero included, and no exact total): an admin who knows
+one patient's values could otherwise write a condition that only that patient meets and
+read the answer from a count, its complement or a threshold tried again and again.
 
 Every assessment is read, 100,000 in a few seconds, so nothing is loaded as a model instance
 and nothing is queried per assessment: one query reads only the columns that the facts the
@@ -23,6 +22,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from guidance.disclosure import Cell, Shown, record_key
 from guidance.engine import ConditionError, Matcher, compile_matcher, named_facts
 from guidance.models import Rule
 from patients.facts import (
@@ -37,18 +37,9 @@ from patients.facts import (
 from patients.models import Assessment
 from patients.scales import SCALES
 
-SMALLEST_SHOWN = 5
-FEWER_THAN_SMALLEST = f"fewer than {SMALLEST_SHOWN}"
 CHUNK_SIZE = 5000  # rows fetched at a time: memory stays flat however many assessments
 
 Facts = dict[str, Any]
-
-
-def shown_count(count: int) -> str:
-    """A count as the preview may show it."""
-    if 0 < count < SMALLEST_SHOWN:
-        return FEWER_THAN_SMALLEST
-    return f"{count:,}"
 
 
 # Where each fact of the table comes from, as Assessment.facts() computes it. A row is read
@@ -193,21 +184,17 @@ def outcomes(conditions: Sequence[str]) -> Iterator[tuple[int, tuple[bool | None
 
 @dataclass(frozen=True)
 class Preview:
-    """Counts as shown: only shown_count's text leaves this module, except for how many
-    assessments were checked and how long it took, which say nothing about anyone."""
+    """Counts as shown (guidance.disclosure): perturbed, "fewer than 5" below 5, no exact
+    total. Only how long it took is exact, which says nothing about anyone."""
 
-    assessments: int
+    assessments: Shown
     seconds: float
-    draft_fires: str
-    active_fires: str | None  # None when the code has no active version
-    gain: str | None  # the draft fires, the active version does not; None: nothing to compare
-    lose: str | None  # the active version fires, the draft does not
-    not_evaluated: str  # the draft could not be evaluated
-    active_not_evaluated: str | None
-
-    @property
-    def assessments_text(self) -> str:
-        return f"{self.assessments:,}"
+    draft_fires: Shown
+    active_fires: Shown | None  # None when the code has no active version
+    gain: Shown | None  # the draft fires, the active version does not; None: nothing to compare
+    lose: Shown | None  # the active version fires, the draft does not
+    not_evaluated: Shown  # the draft could not be evaluated
+    active_not_evaluated: Shown | None
 
     @property
     def time_text(self) -> str:
@@ -216,33 +203,102 @@ class Preview:
             return f"{max(1, round(self.seconds * 1000))} ms"
         return f"{self.seconds:.1f} s"
 
+    def as_json(self) -> dict[str, Any]:
+        """For a background job's result: the shown values only. A count is [value] (value
+        null: fewer than 5); a comparison that does not apply is null."""
+        return {
+            name: value if name == "seconds" else None if value is None else [value.value]
+            for name, value in vars(self).items()
+        }
 
-def preview_counts(draft: Rule, active: Rule | None) -> Preview:
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "Preview":
+        def count(name: str) -> Shown | None:
+            return None if data[name] is None else Shown(data[name][0])
+
+        def present(name: str) -> Shown:
+            return Shown(data[name][0])
+
+        return cls(
+            assessments=present("assessments"),
+            seconds=data["seconds"],
+            draft_fires=present("draft_fires"),
+            active_fires=count("active_fires"),
+            gain=count("gain"),
+            lose=count("lose"),
+            not_evaluated=present("not_evaluated"),
+            active_not_evaluated=count("active_not_evaluated"),
+        )
+
+
+Progress = Callable[[int], None]  # told how many assessments are done so far
+
+
+@dataclass(frozen=True)
+class Tally:
+    """The exact counts, each with its cell key. Never shown: preview_counts protects them."""
+
+    checked: Cell
+    draft_fires: Cell
+    draft_failed: Cell  # could not be evaluated
+    compared: bool  # whether an active version other than the draft was run too
+    active_fires: Cell
+    active_failed: Cell
+    gain: Cell  # the draft fires, the active version does not
+    lose: Cell  # the active version fires, the draft does not
+
+
+def tally(draft: Rule, active: Rule | None, progress: Progress | None = None) -> Tally:
     """Run the draft (and the active version, when it is another) on every assessment."""
-    started = time.perf_counter()
     compared = active is not None and active.pk != draft.pk
     conditions = [draft.condition, active.condition] if compared and active else [draft.condition]
-    checked = draft_fires = active_fires = gain = lose = draft_failed = active_failed = 0
-    for _, results in outcomes(conditions):
-        checked += 1
+    counts = Tally(
+        checked=Cell(),
+        draft_fires=Cell(),
+        draft_failed=Cell(),
+        compared=compared,
+        active_fires=Cell(),
+        active_failed=Cell(),
+        gain=Cell(),
+        lose=Cell(),
+    )
+    for pk, results in outcomes(conditions):
+        key = record_key(pk)
+        counts.checked.add(key)
+        if progress is not None and counts.checked.count % CHUNK_SIZE == 0:
+            progress(counts.checked.count)
         draft_result = results[0]
-        active_result = results[-1]  # the draft's own when there is nothing to compare
-        draft_fires += draft_result is True
-        draft_failed += draft_result is None
-        if compared:
-            active_fires += active_result is True
-            active_failed += active_result is None
-            gain += draft_result is True and active_result is not True
-            lose += active_result is True and draft_result is not True
-    if not compared:
-        active_fires = draft_fires
+        if draft_result is True:
+            counts.draft_fires.add(key)
+        elif draft_result is None:
+            counts.draft_failed.add(key)
+        if not compared:
+            continue
+        active_result = results[1]
+        if active_result is True:
+            counts.active_fires.add(key)
+        elif active_result is None:
+            counts.active_failed.add(key)
+        if draft_result is True and active_result is not True:
+            counts.gain.add(key)
+        if active_result is True and draft_result is not True:
+            counts.lose.add(key)
+    return counts
+
+
+def preview_counts(draft: Rule, active: Rule | None, progress: Progress | None = None) -> Preview:
+    """The draft's preview as it may be shown."""
+    started = time.perf_counter()
+    counts = tally(draft, active, progress)
+    compared = counts.compared
+    active_fires = counts.active_fires if compared else counts.draft_fires
     return Preview(
-        assessments=checked,
+        assessments=counts.checked.shown(),
         seconds=time.perf_counter() - started,
-        draft_fires=shown_count(draft_fires),
-        active_fires=shown_count(active_fires) if active else None,
-        gain=shown_count(gain) if compared else None,
-        lose=shown_count(lose) if compared else None,
-        not_evaluated=shown_count(draft_failed),
-        active_not_evaluated=shown_count(active_failed) if compared else None,
+        draft_fires=counts.draft_fires.shown(),
+        active_fires=active_fires.shown() if active else None,
+        gain=counts.gain.shown() if compared else None,
+        lose=counts.lose.shown() if compared else None,
+        not_evaluated=counts.draft_failed.shown(),
+        active_not_evaluated=counts.active_failed.shown() if compared else None,
     )

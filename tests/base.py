@@ -4,6 +4,7 @@ import itertools
 from datetime import date
 
 from django.contrib.auth.models import Group, User
+from django.core.management import call_command
 from django.urls import reverse
 
 from clinic.roles import CLINICIANS, GUIDANCE_ADMINS, STAFF
@@ -156,3 +157,10 @@ def realistic_assessment(clinician, *, at):
     )
     evaluate_assessment(assessment=assessment)
     return assessment
+
+
+def run_tasks() -> None:
+    """Run every queued background task, as `manage.py db_worker` does, then stop."""
+    call_command(
+        "db_worker", batch=True, interval=0, startup_delay=False, reload=False, verbosity=0
+    )

@@ -1,9 +1,11 @@
 """The rule editor, for guidance admins. It shows rules and counts, never a patient."""
 
 from typing import Any
+from uuid import UUID
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -20,9 +22,10 @@ from clinic.pages.rules import (
     rule_versions,
 )
 from clinic.requests import AuthenticatedRequest
+from guidance import jobs, tasks
 from guidance.engine import ConditionError
-from guidance.models import Rule, RuleNotReady, RuleStatus
-from guidance.preview import preview_counts
+from guidance.models import Job, JobKind, Rule, RuleNotReady, RuleStatus
+from guidance.preview import Preview
 
 # The submit button that adds blank test-case rows instead of saving (no JavaScript needed).
 MORE_ROWS_BUTTON = "more_rows"
@@ -46,7 +49,7 @@ def rule_detail(request: AuthenticatedRequest, code: str, version: int) -> HttpR
         cases = []
         messages.error(request, f"This version's condition no longer compiles: {error}")
     active = next((v for v in versions if v.is_active), None)
-    preview = preview_counts(rule, active) if request.GET.get("preview") else None
+    job = preview_job(rule, request.GET.get("preview"))
     return render(
         request,
         "guidance/rule_detail.html",
@@ -55,10 +58,43 @@ def rule_detail(request: AuthenticatedRequest, code: str, version: int) -> HttpR
             "versions": rule_versions(versions),
             "cases": cases,
             "cases_pass": bool(cases) and all(case.passed for case in cases),
-            "preview": preview,
             "active": active,
+            **job_context(job),
         },
     )
+
+
+def preview_job(rule: Rule, uuid: str | None) -> Job | None:
+    """The preview job named in the address, if it is one of this version's."""
+    try:
+        return Job.objects.get(uuid=uuid, kind=JobKind.PREVIEW, rule=rule) if uuid else None
+    except (Job.DoesNotExist, ValidationError):
+        return None
+
+
+def job_context(job: Job | None) -> dict[str, Any]:
+    """What the job template needs: the job and, when a preview is done, its counts."""
+    preview = None
+    if job is not None and job.kind == JobKind.PREVIEW and job.result is not None:
+        preview = Preview.from_json(job.result["preview"])
+    return {"job": job, "preview": preview}
+
+
+@permission_required("guidance.view_rule", raise_exception=True)
+def job_status(request: AuthenticatedRequest, uuid: UUID) -> HttpResponse:
+    """A background job's progress, then its result: polled by the page that started it."""
+    job = get_object_or_404(Job.objects.select_related("rule"), uuid=uuid)
+    template = "guidance/job.html#job" if request.htmx else "guidance/job.html"
+    return render(request, template, job_context(job))
+
+
+@permission_required("guidance.view_rule", raise_exception=True)
+@require_POST
+def rule_preview(request: AuthenticatedRequest, code: str, version: int) -> HttpResponse:
+    """Count, in the background, how this version would have fired on every assessment."""
+    rule = get_object_or_404(Rule, code=code, version=version)
+    job = jobs.start(tasks.preview, JobKind.PREVIEW, request.user, rule=rule)
+    return redirect(f"{rule.get_absolute_url()}?preview={job.uuid}#preview-heading")
 
 
 @permission_required("guidance.add_rule", raise_exception=True)

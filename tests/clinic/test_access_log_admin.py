@@ -12,7 +12,8 @@ from django.urls import reverse
 from django.utils import timezone
 from simple_history.admin import SimpleHistoryAdmin
 
-from guidance.models import Adherence, AdherenceAnswer, Recommendation
+from guidance import jobs, tasks
+from guidance.models import Adherence, AdherenceAnswer, JobKind, Recommendation
 from interop.models import HookCard, HookFeedback
 from patients.models import FollowUp, PatientAccess, PatientListAccess
 from tests.base import PASSWORD, make_patient, record
@@ -40,6 +41,7 @@ def records(as_user, clinician, superuser):
     HookFeedback.objects.create(
         hook_card=hook_card, outcome="overridden", outcome_timestamp=timezone.now()
     )
+    jobs.start(tasks.preview, JobKind.PREVIEW, superuser, rule=card.rule)  # a queued task
     as_user(clinician).get(reverse("patients:list"))  # a list access
     clinician.account.force_password_change(by=superuser)  # an account event
     return patient

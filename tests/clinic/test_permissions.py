@@ -6,8 +6,9 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 
-from guidance.models import Recommendation, Rule
+from guidance.models import Job, JobKind, Recommendation, Rule
 from patients.models import FollowUp
 from tests.base import make_assessment, make_patient
 
@@ -69,6 +70,12 @@ MATRIX = [
     ("guidance:rule_activate", "post", "rule", GUIDANCE),
     ("guidance:rule_retire", "get", "rule", GUIDANCE),
     ("guidance:rule_retire", "post", "rule", GUIDANCE),
+    ("guidance:rule_preview", "post", "rule", GUIDANCE),
+    ("guidance:job", "get", "job", GUIDANCE),
+    ("guidance:governance", "get", False, GUIDANCE),
+    ("guidance:governance", "post", False, GUIDANCE),
+    ("guidance:governance_job", "get", "governance job", GUIDANCE),
+    ("guidance:governance_csv", "get", "governance job", GUIDANCE),
     ("account", "get", False, EVERYONE),
     ("password_change", "get", False, EVERYONE),
     ("two_factor_enrol", "get", False, EVERYONE),
@@ -103,6 +110,19 @@ def url_for(name, takes):
     if takes == "rule":
         rule = Rule.objects.get(code="IRON-STUDIES", version=1)
         return reverse(name, args=[rule.code, rule.version])
+    if takes == "job":
+        rule = Rule.objects.get(code="IRON-STUDIES", version=1)
+        job = Job.objects.create(kind=JobKind.PREVIEW, rule=rule, requested_by=author)
+        return reverse(name, args=[job.uuid])
+    if takes == "governance job":
+        job = Job.objects.create(
+            kind=JobKind.GOVERNANCE,
+            requested_by=author,
+            parameters={"since": "2026-09-01", "until": "2026-11-26"},
+            finished_at=timezone.now(),
+            result={"since": "2026-09-01", "until": "2026-11-26", "days": 87, "rows": []},
+        )
+        return reverse(name, args=[job.uuid])
     return reverse(name, args=[make_patient().uuid] if takes else [])
 
 

@@ -195,5 +195,5 @@ def test_the_query_count_does_not_grow_with_patients(known, django_assert_max_nu
     from clinic.governance import Period, rule_figures
 
     period = Period(known - timedelta(days=90), known)
-    with django_assert_max_num_queries(8):
+    with django_assert_max_num_queries(10):
         rule_figures(period)

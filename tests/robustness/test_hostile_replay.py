@@ -67,8 +67,10 @@ import clinic.forms.case_rows
 import clinic.forms.followups
 import clinic.forms.patients
 import clinic.forms.rules
-from guidance.models import Decision, Recommendation, Rule
+from clinic.tasks import governance
+from guidance.models import Decision, Job, JobKind, Recommendation, Rule
 from guidance.services import evaluate_assessment
+from guidance.tasks import preview
 from patients.models import Assessment, FollowUp, Patient
 from tests.base import (
     COMPLETE_COWS,
@@ -213,6 +215,8 @@ class World:
     rule: Rule
     users: dict[str, Any]
     clients: dict[str, Client]
+    preview_job: Job
+    governance_job: Job
 
     def records_after(self, segment: str) -> list[str]:
         """UUIDs to put after `segment` ("followups/<uuid>"...): a real record of the
@@ -222,6 +226,8 @@ class World:
             "assessments": self.assessment.uuid,
             "followups": self.followup.uuid,
             "cards": self.card.uuid,
+            "jobs": self.preview_job.uuid,
+            "governance": self.governance_job.uuid,
         }
         return [str(kinds[segment])] if segment in kinds else [str(u) for u in kinds.values()]
 
@@ -816,7 +822,29 @@ def world(clinician, staff, guidance_admin, outsider, superuser, caplog) -> Iter
             session = clients[role].session
             session["_touched"] = int(time.time())  # the clock is frozen: no idle-expiry write
             session.save()
-        yield World(patient, archived, assessment, card, accepted, followup, draft, users, clients)
+        preview_job = Job.objects.create(
+            kind=JobKind.PREVIEW, rule=draft, requested_by=guidance_admin
+        )
+        preview.call(preview_job.pk)
+        governance_job = Job.objects.create(
+            kind=JobKind.GOVERNANCE,
+            requested_by=guidance_admin,
+            parameters={"since": "2026-08-29", "until": "2026-11-26"},
+        )
+        governance.call(governance_job.pk)
+        yield World(
+            patient,
+            archived,
+            assessment,
+            card,
+            accepted,
+            followup,
+            draft,
+            users,
+            clients,
+            preview_job,
+            governance_job,
+        )
 
 
 def every_route() -> list[Route]:

@@ -4,13 +4,13 @@ groups). Dates are the clinic's calendar days, both included; by default the las
 to today. The figures and their formulas: clinic.governance."""
 
 import json
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from clinic.governance import Period, rule_figures
+from clinic.governance import STATS_KEYS, Period, rule_figures
 from guidance.models import Rule
 
 DEFAULT_DAYS = 90
@@ -40,13 +40,12 @@ class Command(BaseCommand):
         code = options["rule"]
         if code is not None and not Rule.objects.filter(code=code).exists():
             raise CommandError(f"No rule {code!r}.")
-        period = Period(
-            since=timezone.make_aware(datetime.combine(since, time())),
-            until=timezone.make_aware(datetime.combine(until + timedelta(days=1), time())),
-        )
+        period = Period.of_days(since, until)
         result = {
             "since": since.isoformat(),
             "until": until.isoformat(),
-            "rules": rule_figures(period, code),
+            "rules": [
+                {key: figures[key] for key in STATS_KEYS} for figures in rule_figures(period, code)
+            ],
         }
         self.stdout.write(json.dumps(result, indent=2))
