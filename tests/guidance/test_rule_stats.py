@@ -3,7 +3,7 @@ against figures computed by hand on a known set of versions, evaluations, cards,
 decisions and EHR feedback."""
 
 import json
-from datetime import timedelta
+from datetime import date, timedelta
 from io import StringIO
 
 import pytest
@@ -11,6 +11,7 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from guidance.models import (
+    Adherence,
     Decision,
     DeclineReason,
     Dismissal,
@@ -21,6 +22,7 @@ from guidance.models import (
     RuleStatus,
 )
 from interop.models import HookCard, HookFeedback
+from patients.models import Assessment, FollowUp
 from tests.base import make_assessment, make_patient
 from tests.interop.ehr import recorded_call
 
@@ -197,3 +199,73 @@ def test_the_query_count_does_not_grow_with_patients(known, django_assert_max_nu
     period = Period(known - timedelta(days=90), known)
     with django_assert_max_num_queries(10):
         rule_figures(period)
+
+
+def test_the_governance_pages_further_figures_match_those_computed_by_hand(known):
+    from clinic.governance import Period, rule_figures
+
+    period = Period.of_days(date(2026, 11, 6), date(2026, 11, 26))
+    v1, v2 = rule_figures(period, CODE, now=known)
+    assert {key: v1[key] for key in FURTHER} == {
+        "declined_with_comment": 0,
+        "decided_once": 2,
+        "never_decided": 1,  # the pending card
+        "stale_pending": 1,  # made 13 days ago
+        "oldest_pending_days": 13,
+        "override_codes": {},
+    }
+    assert {key: v2[key] for key in FURTHER} == {
+        "declined_with_comment": 1,  # the latest decline, "other", says why
+        "decided_once": 5,
+        "never_decided": 0,
+        "stale_pending": 0,
+        "oldest_pending_days": None,
+        "override_codes": {"": 1},  # overridden without a code
+    }
+
+
+FURTHER = (
+    "declined_with_comment",
+    "decided_once",
+    "never_decided",
+    "stale_pending",
+    "oldest_pending_days",
+    "override_codes",
+)
+
+
+def test_adherence_and_the_irls_change_at_the_next_score(frozen_clock, clinician):
+    """Two accepted cards (IRLS 24 then 18, 20 then 16) and one declined (22 then 23);
+    answers at a follow-up about the accepted ones."""
+    from clinic.governance import Period, rule_figures
+
+    rule = Rule.objects.active().get(code="LIFE-SLEEP")
+    now = timezone.now()
+    cards = []
+    for status, before, after in (("accepted", 24, 18), ("accepted", 20, 16), ("declined", 22, 23)):
+        patient = make_patient()
+        first = make_assessment(patient, clinician, assessed_at=now - timedelta(days=20))
+        Assessment.objects.filter(pk=first.pk).update(irls_total=before)
+        make_assessment(patient, clinician, assessed_at=now - timedelta(days=30))  # earlier
+        later = make_assessment(patient, clinician, assessed_at=now - timedelta(days=10))
+        Assessment.objects.filter(pk=later.pk).update(irls_total=after)
+        cards.append(
+            Recommendation.objects.create(
+                assessment=first,
+                rule=rule,
+                rule_code=rule.code,
+                status=status,
+                created_at=now - timedelta(days=20),
+            )
+        )
+    followup = FollowUp.objects.create(
+        patient=cards[0].assessment.patient, due_date=date(2026, 11, 20), scheduled_by=clinician
+    )
+    Adherence.objects.create(followup=followup, recommendation=cards[0], answer="yes")
+    Adherence.objects.create(followup=followup, recommendation=cards[1], answer="partly")
+    [row] = rule_figures(Period(now - timedelta(days=90), now), "LIFE-SLEEP")
+    assert row["adherence"] == {"yes": 1, "partly": 1, "no": 0, "not_yet": 0}
+    assert row["irls_change"] == {
+        "accepted": {"n": 2, "mean": -5.0},
+        "declined": {"n": 1, "mean": 1.0},
+    }
