@@ -37,10 +37,14 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 	@$(PIP_INSTALL) -r requirements-dev.txt
 	@touch $@
 
-## Serve the app with demo data on http://127.0.0.1:8000 (SQLite unless DATABASE_URL is set).
+## Serve the app with demo data on http://127.0.0.1:8000 (SQLite unless DATABASE_URL is set),
+## with the background worker (rule previews, governance figures) beside it; both stop together.
 run: $(VENV)/.runtime
 	$(DEV_ENV) $(PY) manage.py migrate --noinput
 	$(DEV_ENV) $(PY) manage.py seed_demo
+	@$(DEV_ENV) $(PY) manage.py db_worker --no-startup-delay & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
+	echo "Background worker started (manage.py db_worker, process $$worker)."; \
 	$(DEV_ENV) $(PY) manage.py runserver 127.0.0.1:8000
 
 # Test processes (pytest-xdist; each has its own test database). One test, at once:

@@ -30,6 +30,7 @@ from patients.models import Assessment, FollowUp, FollowUpStatus, Patient
 from patients.scales import SCALES
 
 BATCH = 2000
+DECIDED_AFTER = timedelta(hours=1)  # a seeded decision, after its assessment
 
 GIVEN = (
     "Ada Ben Cleo Dara Eli Fern Gus Hana Ivo Jun Kit Lior Mara Nils Oona Pia Quin Rafe Sela "
@@ -200,11 +201,19 @@ class Seeder:
                     Recommendation(
                         uuid=uuid.uuid4(),
                         assessment=assessment,
+                        patient_id=assessment.patient_id,
                         rule=rule,
                         rule_code=rule.code,
                         indicator_rank=rule.rank,
                         status=status,
                         version=1 if status == CardStatus.PENDING else 2,
+                        created_at=assessment.assessed_at,  # made when it was saved
+                        first_decided_at=None
+                        if status == CardStatus.PENDING
+                        else assessment.assessed_at + DECIDED_AFTER,
+                        decline_reason=DeclineReason.NOT_APPROPRIATE
+                        if status == CardStatus.DECLINED
+                        else "",
                     )
                 )
         Recommendation.objects.bulk_create(cards, batch_size=BATCH)
@@ -217,7 +226,7 @@ class Seeder:
                     if card.status == CardStatus.DECLINED
                     else "",
                     by=self.clinician,
-                    at=card.assessment.assessed_at + timedelta(hours=1),
+                    at=card.assessment.assessed_at + DECIDED_AFTER,
                 )
                 for card in cards
                 if card.status != CardStatus.PENDING

@@ -94,6 +94,7 @@ def evaluate_assessment(*, assessment: Assessment) -> Evaluation:
         new_cards = [
             Recommendation(
                 assessment=assessment,
+                patient_id=assessment.patient_id,
                 rule=rule,
                 rule_code=code,
                 indicator_rank=rule.rank,

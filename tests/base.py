@@ -2,6 +2,7 @@
 
 import itertools
 from datetime import date
+from unittest import mock
 
 from django.contrib.auth.models import Group, User
 from django.core.management import call_command
@@ -160,7 +161,10 @@ def realistic_assessment(clinician, *, at):
 
 
 def run_tasks() -> None:
-    """Run every queued background task, as `manage.py db_worker` does, then stop."""
-    call_command(
-        "db_worker", batch=True, interval=0, startup_delay=False, reload=False, verbosity=0
-    )
+    """Run every queued background task, as `manage.py db_worker` does, then stop. The
+    worker closes old connections between tasks, as a long-running process should; inside
+    a test's transaction that would close the test's own connection on PostgreSQL."""
+    with mock.patch("django_tasks_db.management.commands.db_worker.close_old_connections"):
+        call_command(
+            "db_worker", batch=True, interval=0, startup_delay=False, reload=False, verbosity=0
+        )

@@ -147,3 +147,38 @@ def test_a_guidance_admin_edits_test_cases_as_rows_and_sees_them_saved(
         {"name": "GAD-7 9", "facts": {"gad7_total": 9}, "fires": False},
         {"name": "GAD-7 11", "facts": {"gad7_total": 11}, "fires": False},
     ]
+
+
+def test_a_case_takes_any_number_of_facts_in_place(page, sign_in, guidance_admin):
+    """"Add a fact" gives a case another fact row where it is, without reloading: five
+    facts for one case, all saved."""
+    sign_in(guidance_admin, PASSWORD)
+    page.goto("/guidance/rules/CBT-ANXIETY/v1/edit/")
+    first = page.locator("tr[data-case='1']")
+    rows_before = first.locator("[data-fact-row]").count()  # its fact and 2 blank rows
+    assert rows_before == 3
+    add = first.get_by_role("button", name="Add a fact to Case 1")
+    for _ in range(2):
+        add.click()
+    expect(first.locator("[data-fact-row]")).to_have_count(5)
+    expect(first.get_by_label("Case 1, fact 5", exact=True)).to_be_focused()
+    values = {
+        "sleep_hours_per_night": "4.5",
+        "caffeine_mg_per_day": "200",
+        "alcohol_drinks_per_week": "3",
+        "irls_total": "12",
+    }
+    for number, (fact, value) in enumerate(values.items(), start=2):
+        first.get_by_label(f"Case 1, fact {number}", exact=True).select_option(fact)
+        first.get_by_label(f"Case 1, fact {number}, value").fill(value)
+    page.get_by_label("What changed, and why").fill("A fuller first case")
+    page.get_by_role("button", name="Save as a new draft").click()
+    expect(page.get_by_role("heading", name="CBT-ANXIETY version 2")).to_be_visible()
+    case = Rule.objects.get(code="CBT-ANXIETY", version=2).test_cases[0]
+    assert case["facts"] == {
+        "gad7_total": 10,
+        "sleep_hours_per_night": 4.5,
+        "caffeine_mg_per_day": 200,
+        "alcohol_drinks_per_week": 3,
+        "irls_total": 12,
+    }
