@@ -150,7 +150,7 @@ def test_a_guidance_admin_edits_test_cases_as_rows_and_sees_them_saved(
 
 
 def test_a_case_takes_any_number_of_facts_in_place(page, sign_in, guidance_admin):
-    """"Add a fact" gives a case another fact row where it is, without reloading: five
+    """ "Add a fact" gives a case another fact row where it is, without reloading: five
     facts for one case, all saved."""
     sign_in(guidance_admin, PASSWORD)
     page.goto("/guidance/rules/CBT-ANXIETY/v1/edit/")
