@@ -24,6 +24,7 @@ from clinic.roles import CLINICIANS, STAFF
 from guidance import engine
 from guidance.default_rules import load_default_rules
 from guidance.models import CardStatus, Decision, DeclineReason, Evaluation, Recommendation, Rule
+from guidance.services import refresh_every_irls_change
 from patients.facts import CRITERIA as RLS_CRITERIA
 from patients.facts import SEXES, age_in_years
 from patients.models import Assessment, FollowUp, FollowUpStatus, Patient
@@ -282,6 +283,7 @@ def reset_and_seed(patients: int, progress: Callable[[str], None]) -> None:
     call_command("flush", interactive=False, verbosity=0)  # groups come back via post_migrate
     load_default_rules(Rule)
     Seeder(patients, progress).run()
+    refresh_every_irls_change()  # the cards were written in bulk, without save_assessment
     # Table statistics for the planners, as autovacuum (PostgreSQL) or a periodic
     # ANALYZE / PRAGMA optimize (SQLite) keeps them on a live database.
     with connection.cursor() as cursor:

@@ -1,10 +1,12 @@
 """Workflows that span records and guidance, each all or nothing."""
 
+import itertools
 from collections.abc import Mapping
 from datetime import date
 
 from django.contrib.auth.models import User
 from django.db import transaction
+from django.db.models import Case, Value, When
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
@@ -36,7 +38,49 @@ def save_assessment(
             )
         evaluation = evaluate_assessment(assessment=assessment)
         assessment.patient.refresh_latest_scores()
+        refresh_irls_changes(assessment)
     return evaluation
+
+
+def refresh_irls_changes(assessment: Assessment) -> None:
+    """Bring the IRLS change at the next score (Recommendation.irls_change) of the
+    patient's cards in line with their IRLS scores, after `assessment` was saved: it may
+    be the next score of an earlier one, or have a next score itself. One read of the
+    patient's scores, one update of the cards of those assessments."""
+    scores = [
+        (pk, total)
+        for pk, total in Assessment.objects.filter(patient_id=assessment.patient_id)
+        .order_by("assessed_at", "pk")
+        .values_list("pk", "irls_total")
+        if total is not None
+    ]
+    changes = {pk: later - total for (pk, total), (_, later) in itertools.pairwise(scores)}
+    whens = [When(assessment_id=pk, then=Value(change)) for pk, change in changes.items()]
+    Recommendation.objects.filter(
+        assessment_id__in={assessment.pk, *(pk for pk, _ in scores)}
+    ).update(irls_change=Case(*whens, default=None) if whens else None)
+
+
+def refresh_every_irls_change(chunk: int = 5000) -> None:
+    """refresh_irls_changes for every patient at once (the benchmark's seeding; migration
+    guidance/0015 did the same for the databases of the time): the scores read once in
+    order, then one update a change value (-40 to 40) and chunk of assessments."""
+    by_change: dict[int, list[int]] = {}
+    scores = (
+        Assessment.objects.filter(irls_total__isnull=False)
+        .order_by("patient_id", "assessed_at", "pk")
+        .values_list("patient_id", "pk", "irls_total")
+    )
+    for (patient, pk, total), (next_patient, _, later) in itertools.pairwise(
+        scores.iterator(chunk_size=chunk)
+    ):
+        if patient == next_patient and total is not None and later is not None:
+            by_change.setdefault(later - total, []).append(pk)
+    for change, assessments in by_change.items():
+        for start in range(0, len(assessments), chunk):
+            Recommendation.objects.filter(
+                assessment_id__in=assessments[start : start + chunk]
+            ).update(irls_change=change)
 
 
 def evaluate_assessment(*, assessment: Assessment) -> Evaluation:

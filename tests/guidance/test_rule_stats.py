@@ -21,6 +21,7 @@ from guidance.models import (
     Rule,
     RuleStatus,
 )
+from guidance.services import refresh_irls_changes
 from interop.models import HookCard, HookFeedback
 from patients.models import Assessment, FollowUp
 from tests.base import make_assessment, make_patient
@@ -258,6 +259,8 @@ def test_adherence_and_the_irls_change_at_the_next_score(frozen_clock, clinician
                 created_at=now - timedelta(days=20),
             )
         )
+    for card in cards:
+        refresh_irls_changes(card.assessment)  # as saving an assessment does
     followup = FollowUp.objects.create(
         patient=cards[0].assessment.patient, due_date=date(2026, 11, 20), scheduled_by=clinician
     )

@@ -19,12 +19,13 @@ def _frozen(frozen_clock):
 # assessment, a follow-up); the assessment and its history row; the active rules, the
 # cards there are (none), the new cards and their history rows; the evaluation (looked
 # for, written); the latest IRLS and COWS (an assessment and a follow-up each) and the
-# patient's update; the test's transaction's savepoint and its release.
-SAVE_QUERIES = 21
+# patient's update; the patient's IRLS scores and their cards' IRLS change (governance);
+# the test's transaction's savepoint and its release.
+SAVE_QUERIES = 23
 # As a new one, but the assessment is looked up with its patient, locked (savepoint,
 # read, update, history row, release), and its cards are moved (their update and
 # history rows) as well as new ones written.
-CORRECTION_QUERIES = 26
+CORRECTION_QUERIES = 28
 
 
 def correct(client, assessment, **changes):
