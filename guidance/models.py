@@ -1,4 +1,5 @@
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -664,6 +665,9 @@ class JobState(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
+STALLED_AFTER = timedelta(minutes=30)  # a preview at 100,000 patients takes seconds
+
+
 class Job(models.Model):
     """Work a guidance admin asked for that runs in the background (a task of
     django.tasks: guidance.tasks, clinic.tasks): its progress, then its result or error.
@@ -711,12 +715,26 @@ class Job(models.Model):
         return self.state in (JobState.DONE, JobState.FAILED)
 
     @property
+    def stalled(self) -> bool:
+        """Running for longer than any job takes: its worker was most likely stopped
+        mid-run (the task is not claimed again), so the page offers to start it again."""
+        return (
+            self.state == JobState.RUNNING
+            and self.started_at is not None
+            and timezone.now() - self.started_at > STALLED_AFTER
+        )
+
+    @property
     def percent(self) -> int:
         if self.state == JobState.DONE:
             return 100
         return min(99, self.done * 100 // self.total) if self.total else 0
 
     def report(self, done: int) -> None:
-        """Progress so far, saved at once (a task runs outside any transaction)."""
+        """Progress so far, saved at once (a task runs outside any transaction), each
+        time it has moved by 5% or more: at most 20 writes, however large the clinic."""
+        saved = getattr(self, "_saved_percent", 0)
         self.done = done
-        Job.objects.filter(pk=self.pk).update(done=done)
+        if self.percent >= saved + 5:
+            self._saved_percent = self.percent
+            Job.objects.filter(pk=self.pk).update(done=done)

@@ -6,6 +6,7 @@ import re
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from guidance import tasks
@@ -153,3 +154,35 @@ def test_asking_needs_a_post(as_user, guidance_admin, draft):
     url = reverse("guidance:rule_preview", args=[draft.code, draft.version])
     assert as_user(guidance_admin).get(url).status_code == 405
     assert not Job.objects.exists()
+
+
+def test_a_job_whose_worker_stopped_mid_run_says_so_and_stops_polling(
+    frozen_clock, as_user, guidance_admin, draft
+):
+    job = Job.objects.create(kind=JobKind.PREVIEW, rule=draft, requested_by=guidance_admin)
+    Job.objects.filter(pk=job.pk).update(started_at=timezone.now())
+    client = as_user(guidance_admin)
+    url = reverse("guidance:job", args=[job.uuid])
+    running = client.get(url, headers={"HX-Request": "true"}).content.decode()
+    assert 'data-job="running"' in running
+    assert "hx-get" in running
+    frozen_clock.shift(31 * 60)
+    client = as_user(guidance_admin)  # signed in again: the session has idled out meanwhile
+    stalled = client.get(url, headers={"HX-Request": "true"}).content.decode()
+    assert "data-job-stalled" in stalled
+    assert "hx-get" not in stalled
+    job.refresh_from_db()
+    assert (job.result, job.finished_at) == (None, None)  # nothing made up
+
+
+def test_progress_is_saved_every_5_percent_at_most(
+    guidance_admin, draft, django_assert_num_queries
+):
+    job = Job.objects.create(
+        kind=JobKind.PREVIEW, rule=draft, requested_by=guidance_admin, total=1000
+    )
+    with django_assert_num_queries(19):  # at 5%, 10% … 95%
+        for done in range(10, 1001, 10):  # told 100 times
+            job.report(done)
+    job.refresh_from_db()
+    assert job.done == 950  # the last saved; the rest shows when the result is saved
