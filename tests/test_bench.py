@@ -2,8 +2,8 @@
 records as they were; `make profile` splits a patient-list request into parts that add up."""
 
 import random
-from unittest import mock
 from numbers import Number
+from unittest import mock
 
 import pytest
 from django.core import signals
