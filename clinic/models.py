@@ -220,3 +220,18 @@ class EnrolmentCode(models.Model):
             AccountEvent.Action.ENROLMENT_CODE_USED, by=user
         )
         return True
+
+
+class LinkAttempt(models.Model):
+    """A failed try at a patient's questionnaire link (patients.invitations): an unknown
+    or closed link, or a wrong date of birth. Counted by address (clinic.throttling's
+    throttled_address) to slow guessing from one place; never linked to a patient."""
+
+    address = models.CharField(max_length=45)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["address", "at"], name="linkattempt_address_at")]
+
+    def __str__(self) -> str:
+        return f"Failed link try from {self.address} at {self.at:%Y-%m-%d %H:%M}"

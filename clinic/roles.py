@@ -22,6 +22,10 @@ PATIENT_RECORDS = [
     "patients.view_followup",
     "patients.add_followup",
     "patients.change_followup",
+    # Questionnaires patients answer at home (patients.invitations).
+    "patients.view_invitation",
+    "patients.add_invitation",
+    "patients.change_invitation",
 ]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {

@@ -18,3 +18,15 @@ def fhir_labs_prefill(patient_uuid: object) -> str:
     new-assessment form of this patient, once: {field: {"value", "given", "effective",
     "resource"}}. Nothing is saved until the assessment itself is."""
     return f"_fhir_labs:{patient_uuid}"
+
+
+# A patient answering through a questionnaire link (clinic.views.selfreport):
+# {"invitation": pk, "hash": the token's hash when opened, "confirmed": date of birth
+# checked}. A new token or a revocation ends it: the hash no longer matches.
+SELF_REPORT = "_self_report"
+
+
+def invitation_token(invitation_uuid: object) -> str:
+    """A questionnaire link's token, just made, for the page that shows it once
+    (clinic.views.invitations): popped there; the clinic keeps only its hash."""
+    return f"_invitation_token:{invitation_uuid}"

@@ -256,6 +256,15 @@ TASKS = {
     }
 }
 
+# The clinic's name, as the pages a patient opens through a questionnaire link show it
+# (they never show the patient's).
+CLINIC_NAME = os.environ.get("DJANGO_CLINIC_NAME", "Kratom RLS clinic")
+
+# A clinic that holds a licence for the IRLS points this at its copy of the wording (the
+# application never ships it: product.md section 3); only then is the IRLS offered to
+# patients answering at home. Empty: not offered.
+IRLS_LICENSED_WORDING = os.environ.get("DJANGO_IRLS_LICENSED_WORDING", "")
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"

@@ -8,8 +8,10 @@ from clinic.views import (
     followups,
     governance,
     home,
+    invitations,
     patients,
     rules,
+    selfreport,
 )
 
 # The namespaces ("patients:", "guidance:") name the screens' subjects; every view lives
@@ -23,6 +25,13 @@ patient_urls = [
     path("<uuid:uuid>/archive/", patients.patient_archive, name="archive"),
     path("<uuid:uuid>/restore/", patients.patient_restore, name="restore"),
     path("<uuid:uuid>/summary/", patients.patient_summary, name="summary"),
+    path("<uuid:uuid>/invite/", invitations.invite, name="invite"),
+    path("invitations/<uuid:uuid>/link/", invitations.invitation_link, name="invitation_link"),
+    path(
+        "invitations/<uuid:uuid>/<slug:action>/",
+        invitations.invitation_action,
+        name="invitation_action",
+    ),
     path("<uuid:uuid>/assessments/new/", assessments.assessment_create, name="assessment_create"),
     path(
         "<uuid:uuid>/assessments/new/live/",
@@ -73,6 +82,12 @@ guidance_urls = [
     path("rules/<str:code>/v<int:version>/preview/", rules.rule_preview, name="rule_preview"),
 ]
 
+# The patient's questionnaire link (anonymous): the address with the token, then one without.
+selfreport_urls = [
+    path("answer/", selfreport.answer, name="answer"),
+    path("<str:token>/", selfreport.open_link, name="open"),
+]
+
 urlpatterns = [
     path("", home.home, name="home"),
     path("healthz", home.healthz, name="healthz"),
@@ -91,6 +106,7 @@ urlpatterns = [
     path("accounts/<int:pk>/<slug:action>/", accounts.account_action, name="account_action"),
     path("patients/", include((patient_urls, "patients"))),
     path("guidance/", include((guidance_urls, "guidance"))),
+    path("r/", include((selfreport_urls, "selfreport"))),
     path("", include("interop.urls")),
     path("admin/login/", accounts.admin_sign_in),  # before the admin's own sign-in page
     path("admin/", admin.site.urls),

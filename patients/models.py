@@ -9,7 +9,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models, transaction
-from django.db.models import Q
+from django.db.models import Q, Value
 from django.db.models.functions import Lower
 from django.urls import reverse
 from django.utils import timezone
@@ -621,6 +621,16 @@ class Assessment(Versioned, ScaledItems):
     # the assessment is saved (previous_irls_total) and kept, so that facts() and a rule
     # preview over every assessment need no query per assessment.
     irls_previous_total = models.PositiveSmallIntegerField(null=True, blank=True, editable=False)
+    # The fields whose values came from the patient's own answers (patients.invitations),
+    # confirmed by the clinician who saved the assessment.
+    # A database default too: code that predates the column (an earlier migration's
+    # models) can still insert.
+    patient_reported = models.JSONField(
+        default=list,
+        db_default=Value([], output_field=models.JSONField()),
+        blank=True,
+        editable=False,
+    )
 
     history = HistoricalRecords()
     objects = AssessmentQuerySet.as_manager()
@@ -848,3 +858,7 @@ class FollowUp(Versioned, ScaledItems):
             current.cancel_reason = reason[:300]
             current.recorded_by = by
             current.recorded_at = timezone.now()
+
+
+# Defined in its own module; imported here so that Django registers it with this app.
+from patients.invitations import Invitation  # noqa: E402, F401

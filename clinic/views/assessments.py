@@ -1,11 +1,13 @@
 """Assessments and their cards: recording, correcting, the live totals, the assessment
 page, and a clinician's decision on a card."""
 
+from contextlib import nullcontext
 from uuid import UUID
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
@@ -21,6 +23,7 @@ from clinic.conflicts import merge
 from clinic.forms.assessments import AssessmentForm, DecisionForm, live_scores, posted_items
 from clinic.pages.assessments import card_page, entered_sections
 from clinic.pages.history import assessment_changes
+from clinic.pages.reported import AnswersTaken, patient_answers
 from clinic.paging import CappedPage
 from clinic.panel import panel_for
 from clinic.requests import AuthenticatedRequest
@@ -31,6 +34,10 @@ from patients.models import Assessment, EditConflict
 from patients.scales import SCALES
 
 HISTORY_SHOWN = 20
+TAKEN = (
+    "Nothing was saved: the patient's answers were taken into an assessment meanwhile, "
+    "or cannot be used. The patient's page shows it."
+)
 
 
 @require_http_methods(["GET", "POST"])
@@ -41,17 +48,36 @@ def assessment_create(request: AuthenticatedRequest, uuid: UUID) -> HttpResponse
     prefilled = (
         request.session.pop(sessions.fhir_labs_prefill(patient.uuid), {}) if not data else {}
     )
+    # A patient's own answers (patients.invitations), once a clinician starts from them.
+    asked = (data or request.GET).get("from_invitation")
+    reported = patient_answers(patient, asked)
+    if asked and reported is None and data:
+        # Started from answers that another assessment has taken since: saving would
+        # record the patient's values as the clinician's.
+        messages.error(request, TAKEN)
+        return redirect(patient)
     # On the new record, not only as the form's initial values: the live panel (creatinine
     # clearance) reads them too.
     assessment = Assessment(
         patient=patient,
         assessed_by=request.user,
         **{name: lab["value"] for name, lab in prefilled.items()},
+        **(reported.values() if reported else {}),
     )
     form = AssessmentForm(data, patient=patient, instance=assessment)
     if data and "preview" not in data and form.is_valid():
         assessment = form.save(commit=False)
-        save_assessment(assessment=assessment)
+        try:
+            # With the patient's answers, the save and their linking are one transaction.
+            with transaction.atomic() if reported else nullcontext():
+                if reported:
+                    assessment.patient_reported = reported.kept_in(assessment)
+                save_assessment(assessment=assessment)
+                if reported:
+                    reported.taken_into(assessment)
+        except AnswersTaken:
+            messages.error(request, TAKEN)
+            return redirect(patient)
         messages.success(request, "Assessment saved. Review the suggestions below.")
         return redirect(assessment)
     return render(
@@ -62,6 +88,7 @@ def assessment_create(request: AuthenticatedRequest, uuid: UUID) -> HttpResponse
             "patient": patient,
             "panel": panel_for(form.instance, data),
             "prefilled": [{"label": form[name].label, **lab} for name, lab in prefilled.items()],
+            "reported": reported,
         },
     )
 

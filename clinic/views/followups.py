@@ -27,6 +27,7 @@ from clinic.paging import CappedPage
 from clinic.requests import AuthenticatedRequest
 from guidance.models import CardStatus, Indicator, Kind, Recommendation
 from guidance.services import record_followup
+from patients.invitations import Invitation
 from patients.models import EditConflict, FollowUp
 
 WORKLIST_DAYS_AHEAD = 7
@@ -244,10 +245,18 @@ def worklist(request: AuthenticatedRequest) -> HttpResponse:
     ]
     filters = request.GET.copy()
     filters.pop("page", None)
+    # Patients' own answers waiting for a clinician (patients.invitations), oldest first.
+    answers = list(
+        Invitation.objects.awaiting_review()
+        .select_related("patient")
+        .order_by("submitted_at", "pk")[:WORKLIST_PAGE_SIZE]
+    )
+    log_listed(request, (invitation.patient_id for invitation in answers))
     return render(
         request,
         "patients/worklist.html",
         {
+            "answers": answers,
             "form": form,
             "buckets": buckets,
             "critical": critical,

@@ -9,6 +9,7 @@ from django.utils import timezone
 from clinic.paging import CappedPage, count_up_to
 from clinic.requests import AuthenticatedRequest
 from guidance.models import Recommendation
+from patients.invitations import Invitation
 from patients.models import FollowUp
 
 logger = logging.getLogger(__name__)
@@ -20,6 +21,8 @@ def home(request: AuthenticatedRequest) -> HttpResponse:
     counts: dict[str, int] = {}
     if request.user.has_perm("guidance.decide_recommendation"):
         counts["awaiting_review"] = count_up_to(Recommendation.objects.awaiting_review())
+    if request.user.has_perm("patients.view_invitation"):
+        counts["patient_answers"] = count_up_to(Invitation.objects.awaiting_review())
     if request.user.has_perm("patients.view_followup"):
         today = timezone.localdate()
         scheduled = FollowUp.objects.scheduled()

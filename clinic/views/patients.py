@@ -37,6 +37,7 @@ LIST_COLUMNS = [
     "archived_at",
 ]
 SEARCH_SESSION_KEY = "patient_search"
+INVITATIONS_SHOWN = 10
 HISTORY_SHOWN = 20
 TIMELINE_DECISIONS = 50
 DECISION_COLUMNS = [
@@ -134,6 +135,11 @@ def patient_detail(request: AuthenticatedRequest, uuid: UUID) -> HttpResponse:
             "upcoming": sorted((f for f in followups if f.is_open), key=lambda f: f.due_date),
             "timeline": timeline(assessments, decisions, followups),
             "charts": trend_charts(assessments, followups),
+            "invitations": patient.invitations.select_related("created_by", "assessment")[
+                :INVITATIONS_SHOWN
+            ]
+            if request.user.has_perm("patients.view_invitation")
+            else [],
             "changes": patient_changes(records)[:HISTORY_SHOWN],
             # What the header lists of the waiting cards, in the queue's order: the
             # critical ones, the strong options, and the warnings (Rule.rank).
@@ -244,6 +250,11 @@ def patient_summary(request: AuthenticatedRequest, uuid: UUID) -> HttpResponse:
             "deferred": having(CardStatus.DEFERRED),
             "undecided": having(CardStatus.PENDING),
             "charts": trend_charts(assessments, followups),
+            "invitations": patient.invitations.select_related("created_by", "assessment")[
+                :INVITATIONS_SHOWN
+            ]
+            if request.user.has_perm("patients.view_invitation")
+            else [],
             "upcoming": next(
                 (f for f in sorted(followups, key=lambda f: f.due_date) if f.is_open), None
             ),

@@ -9,6 +9,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
 from guidance.models import Job, JobKind, Recommendation, Rule
+from patients.invitations import Invitation
 from patients.models import FollowUp
 from tests.base import make_assessment, make_patient
 
@@ -76,6 +77,10 @@ MATRIX = [
     ("guidance:governance", "post", False, GUIDANCE),
     ("guidance:governance_job", "get", "governance job", GUIDANCE),
     ("guidance:governance_csv", "get", "governance job", GUIDANCE),
+    ("patients:invite", "get", True, CLINICAL),
+    ("patients:invite", "post", True, CLINICAL),
+    ("patients:invitation_action", "post", "invitation", CLINICAL),
+    ("patients:invitation_link", "get", "invitation link", CLINICAL),
     ("account", "get", False, EVERYONE),
     ("password_change", "get", False, EVERYONE),
     ("two_factor_enrol", "get", False, EVERYONE),
@@ -83,6 +88,8 @@ MATRIX = [
     ("account_action", "post", "account", SUPERUSERS_ONLY),
 ]
 PUBLIC = {"login", "healthz", "sign_in_code"}
+# A patient's questionnaire link: no account, a token (tests/clinic/test_self_report.py).
+PATIENT_LINK = {"selfreport:open", "selfreport:answer"}
 # Shown once after enrolment, else back to the account page (tests/clinic/test_two_factor.py).
 SIGNED_IN_ANY_ROLE = {"logout", "two_factor_recovery_codes"}
 # Called by EHRs, not people: a signed JWT is their only way in (tests/interop/test_auth.py).
@@ -103,6 +110,12 @@ def url_for(name, takes):
             patient=make_patient(), due_date=date(2026, 11, 26), scheduled_by=author
         )
         return reverse(name, args=[followup.uuid])
+    if takes == "invitation link":
+        invitation, _ = Invitation.make(patient=make_patient(), questionnaires=["gad7"], by=author)
+        return reverse(name, args=[invitation.uuid])
+    if takes == "invitation":
+        invitation, _ = Invitation.make(patient=make_patient(), questionnaires=["gad7"], by=author)
+        return reverse(name, args=[invitation.uuid, "revoke"])
     if takes == "account":
         return reverse(name, args=[author.pk, "deactivate"])
     if takes == "rule code":
@@ -139,7 +152,7 @@ def all_url_names(resolver=None, prefix=""):
 
 
 def test_the_matrix_covers_every_named_view():
-    covered = {name for name, *_ in MATRIX} | PUBLIC | SIGNED_IN_ANY_ROLE | EHR_ONLY
+    covered = {name for name, *_ in MATRIX} | PUBLIC | SIGNED_IN_ANY_ROLE | EHR_ONLY | PATIENT_LINK
     assert set(all_url_names()) - covered == set()
 
 
@@ -237,3 +250,13 @@ def test_navigation_shows_rules_only_to_guidance_admins(request, as_user, role, 
     rules = reverse("guidance:rules")
     assert rules in as_user(guidance_admin).get(reverse("home")).content.decode()
     assert rules not in as_user(request.getfixturevalue(role)).get(reverse("home")).content.decode()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", sorted(PATIENT_LINK))
+def test_the_patient_link_pages_need_no_account_and_are_uncached(client, name):
+    url = reverse(name, args=["x" * 43]) if name == "selfreport:open" else reverse(name)
+    response = client.get(url)
+    assert response.status_code == 200  # the neutral page: no such link
+    assert "This link cannot be used" in response.content.decode()
+    assert_not_stored(response)

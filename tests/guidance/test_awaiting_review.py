@@ -92,7 +92,16 @@ def test_the_home_page_shows_each_role_what_is_waiting(as_user, clinician, staff
     pending = Recommendation.objects.filter(status="pending").count()
 
     counts = as_user(clinician).get(reverse("home")).context["counts"]
-    assert counts == {"awaiting_review": pending, "overdue": 1, "due_today": 2}
-    assert as_user(staff).get(reverse("home")).context["counts"] == {"overdue": 1, "due_today": 2}
+    assert counts == {
+        "awaiting_review": pending,
+        "patient_answers": 0,
+        "overdue": 1,
+        "due_today": 2,
+    }
+    assert as_user(staff).get(reverse("home")).context["counts"] == {
+        "patient_answers": 0,
+        "overdue": 1,
+        "due_today": 2,
+    }
     assert as_user(guidance_admin).get(reverse("home")).context["counts"] == {}
     assert Assessment.objects.count() == 1

@@ -23,8 +23,8 @@ LIST_LOG = 4
 PATIENT_LIST_QUERIES = EVERY_PAGE + 2 + LIST_LOG
 # + patient, access-log insert, assessments with their authors, follow-ups with their
 # people, decisions with their cards and authors, history with its users, the undecided
-# critical and warning cards of the header
-PATIENT_PAGE_QUERIES = EVERY_PAGE + 7
+# critical and warning cards of the header, the questionnaires sent to the patient
+PATIENT_PAGE_QUERIES = EVERY_PAGE + 8
 
 
 def test_the_patient_list_query_count_does_not_grow_with_patients(

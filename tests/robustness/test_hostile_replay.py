@@ -71,6 +71,7 @@ from clinic.tasks import governance
 from guidance.models import Decision, Job, JobKind, Recommendation, Rule
 from guidance.services import evaluate_assessment
 from guidance.tasks import preview
+from patients.invitations import Invitation
 from patients.models import Assessment, FollowUp, Patient
 from tests.base import (
     COMPLETE_COWS,
@@ -217,6 +218,8 @@ class World:
     clients: dict[str, Client]
     preview_job: Job
     governance_job: Job
+    invitation: Invitation
+    invitation_token: str
 
     def records_after(self, segment: str) -> list[str]:
         """UUIDs to put after `segment` ("followups/<uuid>"...): a real record of the
@@ -228,6 +231,7 @@ class World:
             "cards": self.card.uuid,
             "jobs": self.preview_job.uuid,
             "governance": self.governance_job.uuid,
+            "invitations": self.invitation.uuid,
         }
         return [str(kinds[segment])] if segment in kinds else [str(u) for u in kinds.values()]
 
@@ -242,11 +246,21 @@ TEXT_IDS = [quote(NUL), quote(UNICODE), "X" * 10_000]
 NUMBER_IDS = [HUGE, DIGITS, "0"]
 # Path parameters other than UUIDs: (real values, hostile values), by converter and name.
 PARAMETERS = {
-    ("str", "code"): lambda world: ([world.rule.code], TEXT_IDS),
-    ("int", "version"): lambda world: ([str(world.rule.version)], NUMBER_IDS),
-    ("int", "pk"): lambda world: ([str(world.users["staff"].pk)], NUMBER_IDS),  # an account
-    ("str", "service_id"): lambda world: (["rls-patient-view", "rls-order-select"], TEXT_IDS),
-    ("slug", "action"): lambda world: (list(ACCOUNT_ACTIONS), ["delete", "X" * 10_000]),
+    ("str", "code"): lambda world, template: ([world.rule.code], TEXT_IDS),
+    ("int", "version"): lambda world, template: ([str(world.rule.version)], NUMBER_IDS),
+    ("int", "pk"): lambda world, template: (
+        [str(world.users["staff"].pk)],
+        NUMBER_IDS,
+    ),  # an account
+    ("str", "service_id"): lambda world, template: (
+        ["rls-patient-view", "rls-order-select"],
+        TEXT_IDS,
+    ),
+    ("str", "token"): lambda world, template: ([world.invitation_token], TEXT_IDS),
+    ("slug", "action"): lambda world, template: (
+        ["revoke", "resend"] if "invitations/" in template else list(ACCOUNT_ACTIONS),
+        ["delete", "X" * 10_000],
+    ),
 }
 
 
@@ -266,7 +280,7 @@ def addresses(route: Route, world: World) -> list[tuple[str, str]]:
             if segment == "patients":
                 hostile[name].append(str(world.archived.uuid))
         elif (converter, name) in PARAMETERS:
-            real[name], hostile[name] = PARAMETERS[converter, name](world)
+            real[name], hostile[name] = PARAMETERS[converter, name](world, template)
         else:
             raise AssertionError(f"teach addresses() a value for {match.group()} in {template}")
 
@@ -832,6 +846,7 @@ def world(clinician, staff, guidance_admin, outsider, superuser, caplog) -> Iter
             parameters={"since": "2026-08-29", "until": "2026-11-26"},
         )
         governance.call(governance_job.pk)
+        invitation, token = Invitation.make(patient=patient, questionnaires=["gad7"], by=staff)
         yield World(
             patient,
             archived,
@@ -844,6 +859,8 @@ def world(clinician, staff, guidance_admin, outsider, superuser, caplog) -> Iter
             clients,
             preview_job,
             governance_job,
+            invitation,
+            token,
         )
 
 

@@ -1,0 +1,101 @@
+"""Questionnaires a patient answers at home (issue 24), as clinicians and staff handle
+them: inviting (the link and its QR code, shown once), revoking, sending again."""
+
+from uuid import UUID
+
+import segno
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.safestring import SafeString, mark_safe
+from django.views.decorators.http import require_http_methods, require_POST
+
+from clinic import sessions
+from clinic.access import get_patient_for_user
+from clinic.forms.invitations import InvitationForm
+from clinic.requests import AuthenticatedRequest
+from patients.invitations import DEFAULT_EXPIRY_DAYS, Invitation, InvitationStatus
+
+
+def link_of(token: str) -> str:
+    return settings.PUBLIC_BASE_URL + reverse("selfreport:open", args=[token])
+
+
+def qr_code(link: str) -> SafeString:
+    svg = segno.make(link, error="m").svg_inline(
+        scale=4, title="QR code of the questionnaire link", svgclass="qr-code"
+    )
+    return mark_safe(svg)  # noqa: S308  (segno's markup: paths and its escaped title)
+
+
+def show_link_once(
+    request: AuthenticatedRequest, invitation: Invitation, token: str
+) -> HttpResponse:
+    """Hand the new token to the link page, which shows it once (after a redirect, so that
+    reloading neither posts again nor shows it again); only its hash is kept."""
+    request.session[sessions.invitation_token(invitation.uuid)] = token
+    return redirect("patients:invitation_link", invitation.uuid)
+
+
+@permission_required("patients.view_invitation", raise_exception=True)
+def invitation_link(request: AuthenticatedRequest, uuid: UUID) -> HttpResponse:
+    invitation = get_object_or_404(Invitation.objects.select_related("patient"), uuid=uuid)
+    patient = get_patient_for_user(
+        request, invitation.patient.uuid, perm="patients.view_invitation"
+    )
+    token = request.session.pop(sessions.invitation_token(invitation.uuid), None)
+    link = link_of(token) if token else None
+    return render(
+        request,
+        "patients/invitation_link.html",
+        {
+            "patient": patient,
+            "invitation": invitation,
+            "link": link,
+            "qr": qr_code(link) if link else None,
+        },
+    )
+
+
+@permission_required("patients.add_invitation", raise_exception=True)
+@require_http_methods(["GET", "POST"])
+def invite(request: AuthenticatedRequest, uuid: UUID) -> HttpResponse:
+    patient = get_patient_for_user(request, uuid, perm="patients.add_invitation", change=True)
+    form = InvitationForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        invitation, token = Invitation.make(
+            patient=patient,
+            questionnaires=form.cleaned_data["questionnaires"],
+            days=form.cleaned_data["days"],
+            by=request.user,
+        )
+        return show_link_once(request, invitation, token)
+    return render(request, "patients/invitation_form.html", {"patient": patient, "form": form})
+
+
+@permission_required("patients.change_invitation", raise_exception=True)
+@require_POST
+def invitation_action(request: AuthenticatedRequest, uuid: UUID, action: str) -> HttpResponse:
+    invitation = get_object_or_404(Invitation.objects.select_related("patient"), uuid=uuid)
+    patient = get_patient_for_user(
+        request, invitation.patient.uuid, perm="patients.change_invitation", change=True
+    )
+    status = invitation.status
+    if action == "revoke" and invitation.open:
+        invitation.revoke(by=request.user)
+        messages.success(request, "The link is revoked: it no longer opens.")
+    elif action == "resend" and status not in (
+        InvitationStatus.SUBMITTED,
+        InvitationStatus.REVIEWED,
+        InvitationStatus.REVOKED,
+    ):
+        return show_link_once(request, invitation, invitation.resend(days=DEFAULT_EXPIRY_DAYS))
+    else:
+        messages.error(
+            request, format_html("Nothing was changed: the invitation is {}.", status.label.lower())
+        )
+    return redirect(patient)

@@ -1,0 +1,300 @@
+"""Patients answering at home through a one-time link (issue 24): each test checks what is
+stored, not only what is shown."""
+
+import hashlib
+import re
+from datetime import date, timedelta
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from clinic.models import LinkAttempt
+from guidance.models import Recommendation
+from patients.invitations import Invitation
+from patients.models import Assessment
+
+GAD7_ANSWERS = {f"gad7_{n}": str(v) for n, v in enumerate([2, 2, 1, 2, 1, 1, 0], start=1)}  # 9
+
+
+@pytest.fixture
+def patient(db):
+    from tests.base import make_patient
+
+    return make_patient(
+        given_name="Philippa",
+        family_name="Quartermaine",
+        mrn="MRN-SELF-77",
+        date_of_birth=date(1988, 3, 14),
+    )
+
+
+def invite(client, patient, **data):
+    data = {"questionnaires": ["gad7", "sleep_lifestyle", "last_dose"], "days": 4, **data}
+    response = client.post(reverse("patients:invite", args=[patient.uuid]), data)
+    assert response.status_code == 302, response.content
+    response = client.get(response.url)
+    link = re.search(r"data-invitation-link>([^<]+)<", response.content.decode()).group(1)
+    return link.removeprefix("http://testserver"), response
+
+
+@pytest.fixture
+def link(as_user, staff, patient):
+    path, _ = invite(as_user(staff), patient)
+    return path
+
+
+def token_of(path):
+    return path.rstrip("/").rsplit("/", 1)[1]
+
+
+def confirm(client, dob="1988-03-14"):
+    return client.post(reverse("selfreport:answer"), {"date_of_birth": dob})
+
+
+def answer_all(client, path):
+    client.get(path)
+    confirm(client)
+    answer = reverse("selfreport:answer")
+    client.post(answer, GAD7_ANSWERS)
+    client.post(answer, {"sleep_hours_per_night": "5.5", "nicotine_use": "False"})
+    client.post(answer, {"last_dose_at": "2026-11-25T21:30"})
+    return client.post(answer, {"send": "1"})
+
+
+def test_the_token_is_long_random_and_kept_only_as_its_hash(frozen_clock, link, patient):
+    token = token_of(link)
+    assert len(token) >= 43  # 32 random bytes: 256 bits
+    invitation = Invitation.objects.get()
+    assert invitation.token_hash == hashlib.sha256(token.encode()).hexdigest()
+    stored = str(Invitation.objects.values().get()) + str(Invitation.history.values().first())
+    assert token not in stored
+    assert str(patient.uuid) not in link
+    assert patient.mrn not in link
+
+
+def test_opening_the_link_does_not_use_it_up(frozen_clock, link):
+    first, second = Client(), Client()
+    assert first.get(link).status_code == 302
+    assert second.get(link).status_code == 302  # again, elsewhere: still open
+    invitation = Invitation.objects.get()
+    assert invitation.status == "opened"
+    assert (invitation.submitted_at, invitation.answers) == (None, {})
+
+
+def test_the_patient_answers_step_by_step_and_it_works_once(frozen_clock, link):
+    patient_client = Client()
+    response = answer_all(patient_client, link)
+    assert "your answers were sent" in response.content.decode()
+    invitation = Invitation.objects.get()
+    assert invitation.submitted_at == timezone.now()
+    assert invitation.answers["gad7_1"] == 2
+    assert invitation.answers["sleep_hours_per_night"] == 5.5
+    assert invitation.answers["nicotine_use"] is False
+    assert invitation.answers["last_dose_at"].startswith("2026-11-25T21:30")
+    before = Invitation.history.count()
+    again = Client().get(link)  # used: the neutral page, nothing written
+    assert "This link cannot be used" in again.content.decode()
+    assert Invitation.history.count() == before
+    assert not LinkAttempt.objects.exists()
+
+
+def test_patient_input_fires_no_card_and_scores_nothing_until_a_clinician_saves(
+    frozen_clock, link, as_user, clinician, patient
+):
+    answer_all(Client(), link)
+    assert not Assessment.objects.exists()
+    assert not Recommendation.objects.exists()
+    invitation = Invitation.objects.get()
+    client = as_user(clinician)
+    url = reverse("patients:assessment_create", args=[patient.uuid])
+    form = client.get(url, {"from_invitation": str(invitation.uuid)})
+    page = form.content.decode()
+    assert "Pre-filled with the patient's own answers" in page
+    assert (
+        form.context["form"].initial.get("gad7_1") == 2
+        or form.context["form"]["gad7_1"].value() == 2
+    )
+    data = {
+        "assessed_at": "2026-11-26T10:00",
+        "from_invitation": str(invitation.uuid),
+        **GAD7_ANSWERS,
+        "sleep_hours_per_night": "5.5",
+        "nicotine_use": "",
+        "last_dose_at": "2026-11-25T21:30",
+    }
+    response = client.post(url, data)
+    assert response.status_code == 302
+    assessment = Assessment.objects.get()
+    assert assessment.gad7_total == 9
+    assert set(assessment.patient_reported) >= {"gad7_1", "gad7_7", "sleep_hours_per_night"}
+    assert assessment.history.first().patient_reported == assessment.patient_reported
+    invitation.refresh_from_db()
+    assert invitation.assessment == assessment
+    assert invitation.status == "reviewed"
+    # Taken once: the same answers cannot make a second assessment.
+    second = client.post(url, data)
+    assert second.status_code == 302
+    assert second.url == patient.get_absolute_url()
+    assert Assessment.objects.count() == 1
+
+
+@pytest.mark.parametrize("state", ["expired", "revoked"])
+def test_an_expired_or_revoked_link_refuses_and_writes_nothing(
+    frozen_clock, link, as_user, staff, state
+):
+    invitation = Invitation.objects.get()
+    if state == "revoked":
+        as_user(staff).post(reverse("patients:invitation_action", args=[invitation.uuid, "revoke"]))
+    else:
+        frozen_clock.shift(timedelta(days=4, seconds=1).total_seconds())
+    invitation.refresh_from_db()
+    before = (Invitation.history.count(), invitation.opened_at, invitation.answers)
+    response = Client().get(link)
+    assert response.status_code == 200
+    assert "This link cannot be used" in response.content.decode()
+    invitation.refresh_from_db()
+    assert (Invitation.history.count(), invitation.opened_at, invitation.answers) == before
+    assert not LinkAttempt.objects.exists()
+
+
+def test_revoking_midway_stops_the_patient_at_the_next_step(frozen_clock, link, as_user, staff):
+    patient_client = Client()
+    patient_client.get(link)
+    confirm(patient_client)
+    invitation = Invitation.objects.get()
+    as_user(staff).post(reverse("patients:invitation_action", args=[invitation.uuid, "revoke"]))
+    response = patient_client.post(reverse("selfreport:answer"), GAD7_ANSWERS)
+    assert "This link cannot be used" in response.content.decode()
+    invitation.refresh_from_db()
+    assert invitation.answers == {}
+    assert invitation.revoked_by == staff
+
+
+def test_five_wrong_dates_of_birth_lock_it_and_staff_see_that(
+    frozen_clock, link, as_user, staff, patient
+):
+    patient_client = Client()
+    patient_client.get(link)
+    for n in range(4):
+        response = confirm(patient_client, dob=f"1990-01-0{n + 1}")
+        assert "not the date of birth the clinic has" in response.content.decode()
+    last = confirm(patient_client, dob="1990-01-09")
+    assert "This link cannot be used" in last.content.decode()
+    invitation = Invitation.objects.get()
+    assert (invitation.date_of_birth_failures, invitation.status) == (5, "locked")
+    assert confirm(patient_client).status_code == 200  # the right date now: still locked
+    invitation.refresh_from_db()
+    assert (invitation.confirmed_at, invitation.answers) == (None, {})
+    page = as_user(staff).get(patient.get_absolute_url()).content.decode()
+    assert 'data-status="locked"' in page
+
+
+def test_sending_again_makes_a_new_link_and_the_old_one_stops(
+    frozen_clock, link, as_user, staff, patient
+):
+    invitation = Invitation.objects.get()
+    client = as_user(staff)
+    response = client.post(reverse("patients:invitation_action", args=[invitation.uuid, "resend"]))
+    response = client.get(response.url)
+    new = re.search(r"data-invitation-link>([^<]+)<", response.content.decode()).group(1)
+    assert token_of(new) != token_of(link)
+    assert "This link cannot be used" in Client().get(link).content.decode()
+    assert Client().get(new.removeprefix("http://testserver")).status_code == 302
+
+
+def test_tries_from_one_address_are_throttled(frozen_clock, link):
+    guesser = Client()
+    for n in range(20):
+        guesser.get(reverse("selfreport:open", args=[f"guess-{n}"]))
+    assert LinkAttempt.objects.count() == 20
+    blocked = guesser.get(link)  # even the right link, from there, for a while
+    assert blocked.status_code == 429
+    invitation = Invitation.objects.get()
+    assert invitation.opened_at is None
+
+
+def test_no_name_or_mrn_appears_on_the_patient_pages(frozen_clock, link, patient):
+    patient_client = Client()
+    pages = [patient_client.get(link, follow=True)]
+    pages.append(confirm(patient_client))
+    pages.append(patient_client.get(reverse("selfreport:answer")))
+    answer = reverse("selfreport:answer")
+    pages.append(patient_client.post(answer, {"gad7_1": "9"}))  # refused: kept, said so
+    for page in pages:
+        text = page.content.decode()
+        assert "Quartermaine" not in text
+        assert "Philippa" not in text
+        assert "MRN-SELF-77" not in text
+        assert str(patient.uuid) not in text
+        assert "1988" not in text
+
+
+def test_a_refused_step_loses_nothing_and_says_so(frozen_clock, link):
+    patient_client = Client()
+    patient_client.get(link)
+    confirm(patient_client)
+    partial = {key: value for key, value in GAD7_ANSWERS.items() if key != "gad7_7"}
+    response = patient_client.post(reverse("selfreport:answer"), partial)
+    text = response.content.decode()
+    assert "nothing was lost" in text
+    assert 'value="2" checked' in text or "checked" in text
+    assert Invitation.objects.get().answers == {}  # a scale is complete or absent
+
+
+def test_partial_answers_are_kept_and_resumed(frozen_clock, link):
+    first = Client()
+    first.get(link)
+    confirm(first)
+    first.post(reverse("selfreport:answer"), GAD7_ANSWERS)
+    later = Client()  # another day, another browser
+    later.get(link)
+    confirm(later)
+    page = later.get(reverse("selfreport:answer")).content.decode()
+    assert "Sleep and lifestyle" in page  # the next step, the first one kept
+    assert Invitation.objects.get().status == "in_progress"
+
+
+def test_the_invitation_form_explains_why_the_irls_is_not_offered(as_user, staff, patient):
+    page = as_user(staff).get(reverse("patients:invite", args=[patient.uuid])).content.decode()
+    assert "data-irls-not-offered" in page
+    assert 'value="irls"' not in page
+    _, response = invite(as_user(staff), patient, questionnaires=["gad7"])
+    refused = as_user(staff).post(
+        reverse("patients:invite", args=[patient.uuid]), {"questionnaires": ["irls"], "days": 4}
+    )
+    assert "irls is not one of the available choices" in refused.content.decode()
+    assert Invitation.objects.count() == 1
+
+
+@pytest.mark.parametrize("days", ["0", "31", "x"])
+def test_an_expiry_out_of_range_is_refused(as_user, staff, patient, days):
+    response = as_user(staff).post(
+        reverse("patients:invite", args=[patient.uuid]), {"questionnaires": ["gad7"], "days": days}
+    )
+    assert response.status_code == 200
+    assert "days" in response.context["form"].errors
+    assert not Invitation.objects.exists()
+
+
+def test_home_and_worklist_show_answers_awaiting_review(frozen_clock, link, as_user, clinician):
+    answer_all(Client(), link)
+    client = as_user(clinician)
+    assert "Patient answers awaiting review: <strong>1</strong>" in client.get("/").content.decode()
+    worklist = client.get(reverse("patients:worklist")).content.decode()
+    assert 'data-bucket="patient-answers"' in worklist
+
+
+def test_the_link_is_shown_once_and_a_reload_does_not_show_it_again(as_user, staff, patient):
+    client = as_user(staff)
+    made = client.post(
+        reverse("patients:invite", args=[patient.uuid]), {"questionnaires": ["gad7"], "days": 4}
+    )
+    first = client.get(made.url).content.decode()
+    again = client.get(made.url).content.decode()
+    assert "data-invitation-link" in first
+    assert "<svg" in first
+    assert "data-invitation-link" not in again
+    assert "data-link-shown" in again
+    assert Invitation.objects.count() == 1
