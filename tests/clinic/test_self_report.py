@@ -298,3 +298,24 @@ def test_the_link_is_shown_once_and_a_reload_does_not_show_it_again(as_user, sta
     assert "data-invitation-link" not in again
     assert "data-link-shown" in again
     assert Invitation.objects.count() == 1
+
+
+def test_the_assessment_page_says_which_values_the_patient_gave(
+    frozen_clock, link, as_user, clinician, patient
+):
+    answer_all(Client(), link)
+    invitation = Invitation.objects.get()
+    client = as_user(clinician)
+    url = reverse("patients:assessment_create", args=[patient.uuid])
+    data = {
+        "assessed_at": "2026-11-26T10:00",
+        "from_invitation": str(invitation.uuid),
+        **GAD7_ANSWERS,
+        "sleep_hours_per_night": "7",  # the clinician's own, after asking again
+    }
+    saved = client.post(url, data)
+    assessment = Assessment.objects.get()
+    assert "sleep_hours_per_night" not in assessment.patient_reported  # changed: theirs
+    assert "gad7_1" in assessment.patient_reported
+    page = client.get(saved.url).content.decode()
+    assert "data-patient-reported" in page
