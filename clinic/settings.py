@@ -244,7 +244,9 @@ AUTHENTICATION_BACKENDS = [
 # The governance index (guidance.Recommendation, card_governance) carries its other
 # columns for PostgreSQL's index-only scans; SQLite, a single clinic's or a developer's
 # database, builds it on its key columns alone, which is all it needs.
-SILENCED_SYSTEM_CHECKS = ["models.W040"]
+# And without DJANGO_EMAIL_HOST the clinic emails nothing, by design (MAILERS below):
+# Django's warning that email would fail does not apply.
+SILENCED_SYSTEM_CHECKS = ["models.W040", "mail.W001"]
 
 # Background work (rule previews, governance figures) runs as tasks of Django's tasks
 # framework, stored in this database (django-tasks-db) and run by `manage.py db_worker`,
@@ -264,6 +266,28 @@ CLINIC_NAME = os.environ.get("DJANGO_CLINIC_NAME", "Kratom RLS clinic")
 # application never ships it: product.md section 3); only then is the IRLS offered to
 # patients answering at home. Empty: not offered.
 IRLS_LICENSED_WORDING = os.environ.get("DJANGO_IRLS_LICENSED_WORDING", "")
+
+# Email, for questionnaire links and their one reminder (clinic.views.invitations,
+# clinic.tasks), through Django's mailers. Without DJANGO_EMAIL_HOST there is no mailer and
+# nothing is emailed: the link is handed over in person, printed or scanned.
+EMAIL_LINKS = bool(os.environ.get("DJANGO_EMAIL_HOST"))
+MAILERS = (
+    {
+        "default": {
+            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "OPTIONS": {
+                "host": os.environ["DJANGO_EMAIL_HOST"],
+                "port": env_int("DJANGO_EMAIL_PORT", 587),
+                "username": os.environ.get("DJANGO_EMAIL_USER", ""),
+                "password": os.environ.get("DJANGO_EMAIL_PASSWORD", ""),
+                "use_tls": env_bool("DJANGO_EMAIL_TLS", True),
+            },
+        }
+    }
+    if EMAIL_LINKS
+    else {}
+)
+DEFAULT_FROM_EMAIL = os.environ.get("DJANGO_EMAIL_FROM", "clinic@localhost")
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"

@@ -26,6 +26,7 @@ TOKEN_BYTES = 32  # 256 bits, URL-safe base64: 43 characters
 DEFAULT_EXPIRY_DAYS = 4
 LONGEST_EXPIRY_DAYS = 30
 DATE_OF_BIRTH_TRIES = 5
+REMIND_AFTER = timedelta(days=2)  # one reminder, if the link was emailed and is unfinished
 
 
 class Questionnaire(models.TextChoices):
@@ -76,6 +77,8 @@ class Invitation(models.Model):
     )
     answers = models.JSONField(default=dict, blank=True, editable=False)
     submitted_at = models.DateTimeField(null=True, blank=True, editable=False)
+    emailed_to = models.EmailField(blank=True, editable=False)
+    reminded_at = models.DateTimeField(null=True, blank=True, editable=False)
     # The assessment a clinician started from these answers and saved.
     assessment = models.OneToOneField(
         Assessment,
@@ -179,6 +182,14 @@ class Invitation(models.Model):
     def submit(self) -> None:
         self.submitted_at = timezone.now()
         self.save(update_fields=["submitted_at"])
+
+    def remind(self) -> bool:
+        """Whether to send its one reminder now: emailed, still open, not yet reminded."""
+        if not self.emailed_to or self.reminded_at is not None or not self.open:
+            return False
+        self.reminded_at = timezone.now()
+        self.save(update_fields=["reminded_at"])
+        return True
 
     def revoke(self, *, by: User) -> None:
         self.revoked_at = timezone.now()

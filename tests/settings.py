@@ -29,3 +29,6 @@ CSRF_COOKIE_SECURE = False
 # Live-server threads must not keep connections open, or PostgreSQL refuses to drop the
 # test database at the end of the run.
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
+# A mailer for the tests that email a questionnaire link (they turn EMAIL_LINKS on); the
+# test runner makes it Django's in-memory one.
+MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}

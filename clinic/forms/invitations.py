@@ -36,8 +36,18 @@ class InvitationForm(forms.Form):
         help_text=f"1 to {LONGEST_EXPIRY_DAYS} days; {DEFAULT_EXPIRY_DAYS} unless you change it.",
     )
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    email = forms.BooleanField(
+        label="Also email the link to the patient's address on record",
+        required=False,
+        help_text="The email holds the link and the clinic's name only: no name, nothing "
+        "clinical. If it is not finished after 2 days, one reminder follows.",
+    )
+
+    def __init__(self, *args: Any, email_to: str = "", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.email_to = email_to if settings.EMAIL_LINKS else ""
+        if not self.email_to:
+            del self.fields["email"]
         choices = offered()
         field = self.fields["questionnaires"]
         assert isinstance(field, forms.MultipleChoiceField)

@@ -7,18 +7,26 @@ import segno
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
+from django.core.mail import send_mail
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_http_methods, require_POST
 
-from clinic import sessions
+from clinic import sessions, tasks
 from clinic.access import get_patient_for_user
 from clinic.forms.invitations import InvitationForm
 from clinic.requests import AuthenticatedRequest
-from patients.invitations import DEFAULT_EXPIRY_DAYS, Invitation, InvitationStatus
+from patients.invitations import (
+    DEFAULT_EXPIRY_DAYS,
+    REMIND_AFTER,
+    Invitation,
+    InvitationStatus,
+)
 
 
 def link_of(token: str) -> str:
@@ -30,6 +38,23 @@ def qr_code(link: str) -> SafeString:
         scale=4, title="QR code of the questionnaire link", svgclass="qr-code"
     )
     return mark_safe(svg)  # noqa: S308  (segno's markup: paths and its escaped title)
+
+
+def email_link(invitation: Invitation, link: str, address: str) -> None:
+    """The link by email (no name, nothing clinical), then its one reminder, queued for
+    two days later (clinic.tasks.remind)."""
+    send_mail(
+        f"Questions from {settings.CLINIC_NAME}",
+        render_to_string(
+            "patients/invitation_email.txt",
+            {"clinic_name": settings.CLINIC_NAME, "link": link, "invitation": invitation},
+        ),
+        None,
+        [address],
+    )
+    invitation.emailed_to = address
+    invitation.save(update_fields=["emailed_to"])
+    tasks.remind.using(run_after=timezone.now() + REMIND_AFTER).enqueue(invitation.pk)
 
 
 def show_link_once(
@@ -65,7 +90,9 @@ def invitation_link(request: AuthenticatedRequest, uuid: UUID) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def invite(request: AuthenticatedRequest, uuid: UUID) -> HttpResponse:
     patient = get_patient_for_user(request, uuid, perm="patients.add_invitation", change=True)
-    form = InvitationForm(request.POST if request.method == "POST" else None)
+    form = InvitationForm(
+        request.POST if request.method == "POST" else None, email_to=patient.email
+    )
     if request.method == "POST" and form.is_valid():
         invitation, token = Invitation.make(
             patient=patient,
@@ -73,6 +100,9 @@ def invite(request: AuthenticatedRequest, uuid: UUID) -> HttpResponse:
             days=form.cleaned_data["days"],
             by=request.user,
         )
+        if form.cleaned_data.get("email"):
+            email_link(invitation, link_of(token), patient.email)
+            messages.success(request, "The link was emailed to the patient too.")
         return show_link_once(request, invitation, token)
     return render(request, "patients/invitation_form.html", {"patient": patient, "form": form})
 

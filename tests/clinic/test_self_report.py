@@ -6,6 +6,7 @@ import re
 from datetime import date, timedelta
 
 import pytest
+from django.core import mail
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -14,6 +15,7 @@ from clinic.models import LinkAttempt
 from guidance.models import Recommendation
 from patients.invitations import Invitation
 from patients.models import Assessment
+from tests.base import run_tasks
 
 GAD7_ANSWERS = {f"gad7_{n}": str(v) for n, v in enumerate([2, 2, 1, 2, 1, 1, 0], start=1)}  # 9
 
@@ -319,3 +321,50 @@ def test_the_assessment_page_says_which_values_the_patient_gave(
     assert "gad7_1" in assessment.patient_reported
     page = client.get(saved.url).content.decode()
     assert "data-patient-reported" in page
+
+
+def test_an_emailed_link_names_no_one_and_gets_one_reminder_two_days_later(
+    frozen_clock, settings, as_user, staff, patient
+):
+    settings.EMAIL_LINKS = True
+    patient.email = "someone@example.org"
+    patient.save()
+    path, _ = invite(as_user(staff), patient, email="on")
+    [message] = mail.outbox  # read live: Django 6.1's mailers replace the list
+    assert message.to == ["someone@example.org"]
+    assert token_of(path) in message.body
+    for private in ("Philippa", "Quartermaine", "MRN-SELF-77", "GAD", "kratom", "anxiety"):
+        assert private not in message.body + message.subject
+    invitation = Invitation.objects.get()
+    assert invitation.emailed_to == "someone@example.org"
+    run_tasks()  # not yet due
+    assert len(mail.outbox) == 1
+    frozen_clock.shift(timedelta(days=2, minutes=1).total_seconds())
+    run_tasks()
+    assert len(mail.outbox) == 2
+    reminder = mail.outbox[1]
+    assert token_of(path) not in reminder.body  # the clinic does not keep it
+    assert "Philippa" not in reminder.body
+    invitation.refresh_from_db()
+    assert invitation.reminded_at == timezone.now()
+    assert invitation.history.filter(reminded_at__isnull=False).exists()  # in the trail
+
+
+def test_a_finished_invitation_gets_no_reminder(frozen_clock, settings, as_user, staff, patient):
+    settings.EMAIL_LINKS = True
+    patient.email = "someone@example.org"
+    patient.save()
+    path, _ = invite(as_user(staff), patient, email="on")
+    answer_all(Client(), path)
+    frozen_clock.shift(timedelta(days=3).total_seconds())
+    run_tasks()
+    assert len(mail.outbox) == 1
+    assert Invitation.objects.get().reminded_at is None
+
+
+def test_without_email_settings_the_form_offers_no_email(settings, as_user, staff, patient):
+    settings.EMAIL_LINKS = False
+    patient.email = "someone@example.org"
+    patient.save()
+    page = as_user(staff).get(reverse("patients:invite", args=[patient.uuid])).content.decode()
+    assert 'name="email"' not in page

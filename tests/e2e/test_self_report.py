@@ -11,8 +11,15 @@ from tests.base import PASSWORD, make_patient
 from tests.e2e.test_accessibility import serious
 
 PHONE = {"width": 390, "height": 844}
-ANSWERS = ["More than half the days", "Several days", "Not at all", "Several days",
-           "Nearly every day", "Not at all", "Several days"]  # fmt: skip  (2+1+0+1+3+0+1 = 8)
+ANSWERS = [
+    "More than half the days",
+    "Several days",
+    "Not at all",
+    "Several days",
+    "Nearly every day",
+    "Not at all",
+    "Several days",
+]  # fmt: skip  (2+1+0+1+3+0+1 = 8)
 
 
 def test_a_patient_answers_the_gad7_on_a_phone_and_a_clinician_confirms_it(
