@@ -4,6 +4,8 @@ What goes in: the Patient (MRN as an `MR` identifier); the people who assessed a
 as Practitioners named by user name only; one Questionnaire per scale of the registry, each
 answer with its weight; per assessment (and per follow-up re-score) a QuestionnaireResponse
 and a total Observation for each scored scale, and an Observation for each lab entered;
+per questionnaire the patient answered at home and sent, a QuestionnaireResponse whose
+source is the Patient;
 per card a DetectedIssue (a caution) or a RequestGroup (an option), never more than a
 proposal; and a Provenance for each decision on a card.
 
@@ -36,8 +38,9 @@ from interop.fhir import codes
 from interop.fhir import resources as fhir
 from interop.fhir.questionnaires import questionnaire, questionnaire_id, total_code
 from interop.fhir.resources import coding, concept
+from patients.invitations import Invitation
 from patients.models import Assessment, FollowUp, FollowUpStatus, Patient
-from patients.scales import SCALES, Score
+from patients.scales import SCALES, Score, score_all
 
 # A card's indicator as DetectedIssue.severity (R4 value set detectedissue-severity).
 SEVERITY = {Indicator.CRITICAL: "high", Indicator.WARNING: "moderate", Indicator.INFO: "low"}
@@ -57,11 +60,13 @@ class Records:
     assessments: list[Assessment]
     followups: list[FollowUp]
     cards: list[Recommendation]
+    invitations: list[Invitation]
 
 
 def load_records(patient: Patient) -> Records:
-    """Four queries: assessments with their authors, re-scored follow-ups with theirs,
-    and the cards with their rules, then their decisions with who decided."""
+    """Five queries: assessments with their authors, re-scored follow-ups with theirs,
+    the cards with their rules, then their decisions with who decided, and the
+    questionnaires the patient answered at home and sent."""
     assessments = list(
         Assessment.objects.filter(patient=patient)
         .select_related("assessed_by")
@@ -84,7 +89,10 @@ def load_records(patient: Patient) -> Records:
         )
         .order_by("assessment_id", "rule_code")
     )
-    return Records(patient, assessments, followups, cards)
+    invitations = list(
+        patient.invitations.filter(submitted_at__isnull=False).order_by("submitted_at", "pk")
+    )
+    return Records(patient, assessments, followups, cards, invitations)
 
 
 def patient_bundle(patient: Patient, *, now: datetime) -> fhir.Bundle:
@@ -103,6 +111,8 @@ def build_bundle(records: Records, *, now: datetime) -> fhir.Bundle:
         builder.assessment(assessment, cards_by_assessment.get(assessment.pk, []))
     for followup in records.followups:
         builder.followup(followup)
+    for invitation in records.invitations:
+        builder.patient_answers(invitation)
     return {
         "resourceType": "Bundle",
         "id": str(uuid.uuid4()),
@@ -288,6 +298,41 @@ class _Builder:
         options = {card.rule_code: card for card in cards if card.rule.kind == Kind.OPTION}
         for card in cards:
             self.card(card, evidence, options)
+
+    def patient_answers(self, invitation: Invitation) -> None:
+        """The scales a patient answered at home and sent (patients.invitations): a
+        QuestionnaireResponse each, whose source is the Patient. No total Observation:
+        the answers reach the chart only through an assessment a clinician saves."""
+        assert invitation.submitted_at is not None  # only sent answers are exported
+        scores, _ = score_all(invitation.answers)  # a scale is complete or absent
+        for code, score in scores.items():
+            if score is None:
+                continue
+            response: fhir.QuestionnaireResponse = {
+                "resourceType": "QuestionnaireResponse",
+                "questionnaire": codes.questionnaire_url(code),
+                "status": "completed",
+                "subject": self.subject,
+                "source": self.subject,
+                "authored": instant(invitation.submitted_at),
+                "item": [
+                    {
+                        "linkId": item.key,
+                        "text": item.label,
+                        "answer": [
+                            {
+                                "valueCoding": coding(
+                                    codes.ITEM_SCORE_SYSTEM,
+                                    str(invitation.answers[item.key]),
+                                    str(invitation.answers[item.key]),
+                                )
+                            }
+                        ],
+                    }
+                    for item in score.scale.items
+                ],
+            }
+            self.add(uuid.uuid5(invitation.uuid, f"QuestionnaireResponse/{code}"), response)
 
     def followup(self, followup: FollowUp) -> None:
         """A re-score at a follow-up: its scales, dated by the day of the contact."""

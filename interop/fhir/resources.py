@@ -116,6 +116,7 @@ class QuestionnaireResponse(TypedDict):
     authored: str
     item: list[ResponseItem]
     author: NotRequired[Reference]
+    source: NotRequired[Reference]
 
 
 class Observation(TypedDict):

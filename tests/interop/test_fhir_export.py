@@ -404,8 +404,9 @@ def test_the_patient_page_offers_the_export_to_clinicians_only(as_user, clinicia
 # Queries
 
 # Every page (7, see tests/patients/test_query_counts.py) + the patient, the access-log
-# insert, and the export's four: assessments, follow-ups, cards, decisions.
-EXPORT_QUERIES = 7 + 2 + 4
+# insert, and the export's five: assessments, follow-ups, cards, decisions, and the
+# questionnaires the patient sent.
+EXPORT_QUERIES = 7 + 2 + 5
 
 
 def test_the_export_query_count_does_not_grow_with_assessments_cards_or_decisions(
@@ -434,3 +435,26 @@ def test_the_export_query_count_does_not_grow_with_assessments_cards_or_decision
     bundle = json.loads(response.content)
     assert len(resources(bundle, "Provenance")) == Decision.objects.count()
     validate(bundle)
+
+
+def test_a_questionnaire_the_patient_sent_is_a_response_whose_source_is_the_patient(
+    clinician, patient, staff
+):
+    from patients.invitations import Invitation
+
+    invitation, _ = Invitation.make(patient=patient, questionnaires=["gad7"], by=staff)
+    answers = {f"gad7_{n}": 1 for n in range(1, 8)} | {"sleep_hours_per_night": 6.0}
+    invitation.keep_answers(answers)
+    invitation.submit()
+    unsent, _ = Invitation.make(patient=patient, questionnaires=["gad7"], by=staff)
+    unsent.keep_answers({f"gad7_{n}": 3 for n in range(1, 8)})  # not sent: not exported
+    bundle = as_received(patient_bundle(patient, now=timezone.now()))
+    validate(bundle)
+    [reported] = [
+        response for response in resources(bundle, "QuestionnaireResponse") if "source" in response
+    ]
+    assert reported["source"] == reported["subject"]
+    assert resolve(bundle, reported["source"])["resourceType"] == "Patient"
+    assert reported["questionnaire"] == codes.questionnaire_url("gad7")
+    assert "author" not in reported
+    assert [item["answer"][0]["valueCoding"]["code"] for item in reported["item"]] == ["1"] * 7
