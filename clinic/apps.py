@@ -7,7 +7,8 @@ class ClinicConfig(AppConfig):
     verbose_name = "Clinic"
 
     def ready(self) -> None:
-        from clinic import lookups, signals  # noqa: F401  (registers the lookup, connects the receivers)
+        # Registers the lookup, connects the receivers, registers the wording's check.
+        from clinic import licensed_irls, lookups, signals  # noqa: F401
         from clinic.roles import sync_role_groups
 
         post_migrate.connect(sync_role_groups, dispatch_uid="clinic.sync_role_groups")

@@ -9,6 +9,7 @@ from typing import Any
 from django import forms
 from django.utils import timezone
 
+from clinic.licensed_irls import LicensedIrls, licensed_irls
 from patients.facts import FACT_BY_NAME
 from patients.invitations import Questionnaire
 from patients.scales import SCALES, Item
@@ -43,6 +44,22 @@ class ScaleForm(forms.Form):
             self.fields[item.key] = forms.TypedChoiceField(
                 label=item.label,
                 choices=choices_of(item),
+                coerce=int,
+                widget=forms.RadioSelect,
+                error_messages={"required": "Choose one answer for this question."},
+            )
+
+
+class LicensedIrlsForm(forms.Form):
+    """The IRLS in the clinic's licensed wording (clinic.licensed_irls), each item
+    required: the scale is sent complete, or skipped."""
+
+    def __init__(self, *args: Any, wording: LicensedIrls, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for item in wording.items:
+            self.fields[item.key] = forms.TypedChoiceField(
+                label=item.text,
+                choices=list(enumerate(item.answers)),
                 coerce=int,
                 widget=forms.RadioSelect,
                 error_messages={"required": "Choose one answer for this question."},
@@ -116,6 +133,9 @@ class LastDoseForm(forms.Form):
 
 
 def step_form(code: str, data: Any = None, initial: dict[str, Any] | None = None) -> forms.Form:
+    wording = licensed_irls()
+    if code == Questionnaire.IRLS and wording is not None:
+        return LicensedIrlsForm(data, initial=initial, wording=wording)
     if code == Questionnaire.GAD7:
         return ScaleForm(data, initial=initial, code="gad7")
     if code == Questionnaire.SLEEP_LIFESTYLE:

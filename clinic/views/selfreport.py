@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from clinic import sessions
 from clinic.forms.selfreport import DateOfBirthForm, shown, step_form, stored
+from clinic.licensed_irls import licensed_irls
 from clinic.models import LinkAttempt
 from clinic.throttling import throttled_address
 from patients.invitations import DATE_OF_BIRTH_TRIES, Invitation, Questionnaire
@@ -27,7 +28,13 @@ from patients.scales import SCALES
 
 ATTEMPTS_PER_ADDRESS = 20  # failed tries from one address …
 ATTEMPT_WINDOW = timedelta(minutes=15)  # … within this long, before it must wait
-STEPS = (Questionnaire.GAD7, Questionnaire.SLEEP_LIFESTYLE, Questionnaire.LAST_DOSE)
+STEPS = (
+    Questionnaire.IRLS,  # asked only in the clinic's licensed wording (clinic.licensed_irls)
+    Questionnaire.GAD7,
+    Questionnaire.SLEEP_LIFESTYLE,
+    Questionnaire.LAST_DOSE,
+)
+SCALE_STEPS = {Questionnaire.IRLS: "irls_", Questionnaire.GAD7: "gad7_"}
 DONE = "_done"  # the steps answered or skipped, kept with the answers
 
 
@@ -94,7 +101,12 @@ def answer(request: HttpRequest) -> HttpResponse:
         return neutral(request)
     if not request.session[sessions.SELF_REPORT]["confirmed"]:
         return confirm(request, invitation)
-    steps = [code for code in invitation.questionnaires if code in STEPS]
+    wording = licensed_irls()
+    steps = [
+        code
+        for code in invitation.questionnaires
+        if code in STEPS and (code != Questionnaire.IRLS or wording is not None)
+    ]
     done = invitation.answers.get(DONE, [])
     asked = request.GET.get("step")
     step = asked if asked in steps else next((c for c in steps if c not in done), None)
@@ -108,12 +120,14 @@ def answer(request: HttpRequest) -> HttpResponse:
     if data is not None and form.is_valid():
         keep(invitation, step, stored(form.cleaned_data))
         return redirect("selfreport:answer")
+    irls = step == Questionnaire.IRLS and wording is not None
     return page(
         request,
         "step",
         form=form,
         step=step,
-        title=Questionnaire(step).label,
+        title=wording.title if irls and wording else Questionnaire(step).label,
+        instructions=wording.instructions if irls and wording else "",
         scale=SCALES["gad7"] if step == Questionnaire.GAD7 else None,
         number=steps.index(step) + 1,
         of=len(steps),
@@ -124,8 +138,9 @@ def answer(request: HttpRequest) -> HttpResponse:
 def keep(invitation: Invitation, step: str, answers: dict[str, Any], skipped: bool = False) -> None:
     """Keep a step's answers (a skipped scale leaves none of its items behind)."""
     kept = dict(invitation.answers)
-    if skipped and step == Questionnaire.GAD7:
-        kept = {name: value for name, value in kept.items() if not name.startswith("gad7_")}
+    prefix = SCALE_STEPS.get(Questionnaire(step))
+    if skipped and prefix:
+        kept = {name: value for name, value in kept.items() if not name.startswith(prefix)}
     kept.update(answers)
     kept[DONE] = [*dict.fromkeys([*kept.get(DONE, []), step])]
     invitation.keep_answers(kept)

@@ -2,11 +2,14 @@
 stored, not only what is shown."""
 
 import hashlib
+import json
 import re
 from datetime import date, timedelta
 
 import pytest
 from django.core import mail
+from django.core.management import call_command
+from django.core.management.base import SystemCheckError
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -15,6 +18,7 @@ from clinic.models import LinkAttempt
 from guidance.models import Recommendation
 from patients.invitations import Invitation
 from patients.models import Assessment
+from patients.scales import IRLS
 from tests.base import run_tasks
 
 GAD7_ANSWERS = {f"gad7_{n}": str(v) for n, v in enumerate([2, 2, 1, 2, 1, 1, 0], start=1)}  # 9
@@ -368,3 +372,72 @@ def test_without_email_settings_the_form_offers_no_email(settings, as_user, staf
     patient.save()
     page = as_user(staff).get(reverse("patients:invite", args=[patient.uuid])).content.decode()
     assert 'name="email"' not in page
+
+
+def licensed_file(tmp_path, items=10):
+    """A stand-in for a clinic's licensed copy: invented words, not the instrument's."""
+    wording = {
+        "title": "Leg questionnaire (licensed copy)",
+        "instructions": "Think about the past week.",
+        "items": [
+            {"text": f"Licensed question number {n}", "answers": [f"L{n}-{v}" for v in range(5)]}
+            for n in range(1, items + 1)
+        ],
+    }
+    path = tmp_path / "irls.json"
+    path.write_text(json.dumps(wording))
+    return str(path)
+
+
+def test_with_the_clinics_licensed_wording_the_irls_is_offered_in_that_wording(
+    frozen_clock, settings, tmp_path, as_user, staff, clinician, patient
+):
+    settings.IRLS_LICENSED_WORDING = licensed_file(tmp_path)
+    form = as_user(staff).get(reverse("patients:invite", args=[patient.uuid])).content.decode()
+    assert 'value="irls"' in form
+    assert "data-irls-not-offered" not in form
+    path, _ = invite(as_user(staff), patient, questionnaires=["irls"])
+    answering = Client()
+    answering.get(path)
+    confirm(answering)
+    page = answering.get(reverse("selfreport:answer")).content.decode()
+    assert "Licensed question number 1" in page
+    assert "L1-4" in page
+    assert "Think about the past week." in page
+    for item in IRLS.items:  # our own paraphrases are the clinician's, not the patient's
+        assert item.label not in page
+    answering.post(reverse("selfreport:answer"), {f"irls_{n}": "2" for n in range(1, 11)})
+    answering.post(reverse("selfreport:answer"), {"send": "1"})
+    invitation = Invitation.objects.get()
+    assert {invitation.answers[f"irls_{n}"] for n in range(1, 11)} == {2}
+    start = as_user(clinician).get(
+        reverse("patients:assessment_create", args=[patient.uuid]),
+        {"from_invitation": str(invitation.uuid)},
+    )
+    assert start.context["form"]["irls_1"].value() == 2
+
+
+def test_without_the_wording_an_irls_asked_for_anyway_is_not_put_to_the_patient(
+    frozen_clock, settings, staff, patient
+):
+    settings.IRLS_LICENSED_WORDING = ""
+    invitation, token = Invitation.make(patient=patient, questionnaires=["irls", "gad7"], by=staff)
+    answering = Client()
+    answering.get(reverse("selfreport:open", args=[token]))
+    confirm(answering)
+    page = answering.get(reverse("selfreport:answer")).content.decode()
+    assert "Step 1 of 1" in page
+    assert "GAD-7" in page
+
+
+@pytest.mark.parametrize("items", [9, 0])
+def test_a_wording_file_of_the_wrong_shape_stops_the_checks(settings, tmp_path, items):
+    settings.IRLS_LICENSED_WORDING = licensed_file(tmp_path, items=items)
+    with pytest.raises(SystemCheckError, match="clinic.E010"):
+        call_command("check")
+
+
+def test_a_wording_file_that_cannot_be_read_stops_the_checks(settings, tmp_path):
+    settings.IRLS_LICENSED_WORDING = str(tmp_path / "missing.json")
+    with pytest.raises(SystemCheckError, match="cannot read"):
+        call_command("check")
