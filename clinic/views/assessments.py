@@ -65,6 +65,9 @@ def assessment_create(request: AuthenticatedRequest, uuid: UUID) -> HttpResponse
         **(reported.values() if reported else {}),
     )
     form = AssessmentForm(data, patient=patient, instance=assessment)
+    for name in reported.names if reported else []:
+        field = form.fields[name]
+        field.help_text = f"Patient-reported. {field.help_text}".strip()
     if data and "preview" not in data and form.is_valid():
         assessment = form.save(commit=False)
         try:

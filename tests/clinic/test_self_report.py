@@ -431,13 +431,13 @@ def test_without_the_wording_an_irls_asked_for_anyway_is_not_put_to_the_patient(
 
 
 @pytest.mark.parametrize("items", [9, 0])
-def test_a_wording_file_of_the_wrong_shape_stops_the_checks(settings, tmp_path, items):
+def test_a_wording_file_of_the_wrong_shape_stops_the_checks(db, settings, tmp_path, items):
     settings.IRLS_LICENSED_WORDING = licensed_file(tmp_path, items=items)
     with pytest.raises(SystemCheckError, match="clinic.E010"):
         call_command("check")
 
 
-def test_a_wording_file_that_cannot_be_read_stops_the_checks(settings, tmp_path):
+def test_a_wording_file_that_cannot_be_read_stops_the_checks(db, settings, tmp_path):
     settings.IRLS_LICENSED_WORDING = str(tmp_path / "missing.json")
     with pytest.raises(SystemCheckError, match="cannot read"):
         call_command("check")

@@ -61,6 +61,7 @@ def test_a_patient_answers_the_gad7_on_a_phone_and_a_clinician_confirms_it(
     button.click()
 
     expect(answering.get_by_role("heading", name="Send your answers")).to_be_visible()
+    assert serious(answering) == []
     answering.get_by_role("button", name="Send to").click()
     expect(answering.get_by_role("heading", name="your answers were sent")).to_be_visible()
     assert serious(answering) == []
