@@ -11,12 +11,14 @@ the chart only when a clinician starts an assessment from them and saves it.
 import hashlib
 import secrets
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 from typing import Any
 
 from django.contrib.auth.models import User
-from django.db import models
-from django.db.models import F, Q
+from django.db import models, transaction
+from django.db.models import Q
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
@@ -27,6 +29,10 @@ DEFAULT_EXPIRY_DAYS = 4
 LONGEST_EXPIRY_DAYS = 30
 DATE_OF_BIRTH_TRIES = 5
 REMIND_AFTER = timedelta(days=2)  # one reminder, if the link was emailed and is unfinished
+
+
+class InvitationClosed(Exception):
+    """The link closed (revoked, sent, locked, replaced, expired) since it was read."""
 
 
 class Questionnaire(models.TextChoices):
@@ -159,29 +165,44 @@ class Invitation(models.Model):
                 opened_at=self.opened_at
             )
 
+    @contextmanager
+    def while_open(self) -> Iterator["Invitation"]:
+        """The invitation's row, locked, for a patient's write: refused (InvitationClosed)
+        when it was revoked, sent, locked, sent again or expired since this copy was read,
+        so that two tabs, or a revocation mid-way, never write past a closed link."""
+        with transaction.atomic():
+            current = Invitation.objects.select_for_update().get(pk=self.pk)
+            if not current.open or current.token_hash != self.token_hash:
+                raise InvitationClosed
+            yield current
+        for field in self._meta.concrete_fields:
+            setattr(self, field.attname, getattr(current, field.attname))
+
     def check_date_of_birth(self, given: date) -> bool:
         """Whether `given` is the patient's; a wrong one counts, and the fifth locks."""
-        if given == self.patient.date_of_birth:
-            self.confirmed_at = self.confirmed_at or timezone.now()
-            self.save(update_fields=["confirmed_at"])
-            return True
-        Invitation.objects.filter(pk=self.pk).update(
-            date_of_birth_failures=F("date_of_birth_failures") + 1
-        )
-        self.refresh_from_db(fields=["date_of_birth_failures"])
-        if self.date_of_birth_failures >= DATE_OF_BIRTH_TRIES and self.locked_at is None:
-            self.locked_at = timezone.now()
-            self.save(update_fields=["locked_at"])
-        return False
+        with self.while_open() as current:
+            if given == current.patient.date_of_birth:
+                current.confirmed_at = current.confirmed_at or timezone.now()
+                current.save(update_fields=["confirmed_at"])
+                return True
+            current.date_of_birth_failures += 1
+            fields = ["date_of_birth_failures"]
+            if current.date_of_birth_failures >= DATE_OF_BIRTH_TRIES:
+                current.locked_at = timezone.now()
+                fields.append("locked_at")
+            current.save(update_fields=fields)
+            return False
 
     def keep_answers(self, answers: dict[str, Any]) -> None:
         """The answers so far, kept until the patient sends them."""
-        self.answers = answers
-        self.save(update_fields=["answers"])
+        with self.while_open() as current:
+            current.answers = answers
+            current.save(update_fields=["answers"])
 
     def submit(self) -> None:
-        self.submitted_at = timezone.now()
-        self.save(update_fields=["submitted_at"])
+        with self.while_open() as current:
+            current.submitted_at = timezone.now()
+            current.save(update_fields=["submitted_at"])
 
     def remind(self) -> bool:
         """Whether to send its one reminder now: emailed, still open, not yet reminded."""

@@ -14,6 +14,7 @@ from patients.facts import FACT_BY_NAME
 from patients.invitations import Questionnaire
 from patients.scales import SCALES, Item
 
+LARGE_INPUT = "form-control form-control-lg"
 LAST_DOSE_OLDEST_DAYS = 60  # a last dose longer ago than this is asked in the clinic
 
 
@@ -69,7 +70,7 @@ class LicensedIrlsForm(forms.Form):
 def _fact_field(name: str, label: str) -> forms.Field:
     """A number field with the fact's range (patients.facts)."""
     fact = FACT_BY_NAME[name]
-    widget = forms.NumberInput(attrs={"inputmode": "decimal"})
+    widget = forms.NumberInput(attrs={"inputmode": "decimal", "class": LARGE_INPUT})
     if fact.type == "int":
         return forms.IntegerField(
             label=label,
@@ -113,7 +114,9 @@ class LastDoseForm(forms.Form):
     last_dose_at = forms.DateTimeField(
         label="When did you last take kratom?",
         required=False,
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        widget=forms.DateTimeInput(
+            attrs={"type": "datetime-local", "class": LARGE_INPUT}, format="%Y-%m-%dT%H:%M"
+        ),
         input_formats=["%Y-%m-%dT%H:%M"],
         help_text="The date and the time, as near as you know. Leave it empty if you are not sure.",
     )

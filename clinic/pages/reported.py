@@ -23,11 +23,17 @@ class ReportedAnswers:
     invitation: Invitation
 
     def values(self) -> dict[str, Any]:
-        return {
-            name: datetime.fromisoformat(value) if name == "last_dose_at" else value
-            for name, value in self.invitation.answers.items()
-            if not name.startswith(FIELDS_PREFIX)
-        }
+        values = {}
+        for name, value in self.invitation.answers.items():
+            if name.startswith(FIELDS_PREFIX):
+                continue
+            if name == "last_dose_at":
+                try:
+                    value = datetime.fromisoformat(value)
+                except (TypeError, ValueError):  # only the validated form writes it
+                    continue
+            values[name] = value
+        return values
 
     @property
     def names(self) -> list[str]:

@@ -1,6 +1,8 @@
 """Questionnaires a patient answers at home (issue 24), as clinicians and staff handle
 them: inviting (the link and its QR code, shown once), revoking, sending again."""
 
+import logging
+import smtplib
 from uuid import UUID
 
 import segno
@@ -28,6 +30,8 @@ from patients.invitations import (
     InvitationStatus,
 )
 
+logger = logging.getLogger(__name__)
+
 
 def link_of(token: str) -> str:
     return settings.PUBLIC_BASE_URL + reverse("selfreport:open", args=[token])
@@ -40,18 +44,27 @@ def qr_code(link: str) -> SafeString:
     return mark_safe(svg)  # noqa: S308  (segno's markup: paths and its escaped title)
 
 
-def email_link(invitation: Invitation, link: str, address: str) -> None:
+def email_link(
+    request: AuthenticatedRequest, invitation: Invitation, link: str, address: str
+) -> None:
     """The link by email (no name, nothing clinical), then its one reminder, queued for
-    two days later (clinic.tasks.remind)."""
-    send_mail(
-        f"Questions from {settings.CLINIC_NAME}",
-        render_to_string(
-            "patients/invitation_email.txt",
-            {"clinic_name": settings.CLINIC_NAME, "link": link, "invitation": invitation},
-        ),
-        None,
-        [address],
-    )
+    two days later (clinic.tasks.remind). If the mail server refuses, the link is still
+    shown to hand over, and the page says so."""
+    try:
+        send_mail(
+            f"Questions from {settings.CLINIC_NAME}",
+            render_to_string(
+                "patients/invitation_email.txt",
+                {"clinic_name": settings.CLINIC_NAME, "link": link, "invitation": invitation},
+            ),
+            None,
+            [address],
+        )
+    except (OSError, smtplib.SMTPException):
+        logger.exception("Emailing the link of invitation %s failed", invitation.uuid)
+        messages.error(request, "The email could not be sent: hand the link over below.")
+        return
+    messages.success(request, "The link was emailed to the patient too.")
     invitation.emailed_to = address
     invitation.save(update_fields=["emailed_to"])
     tasks.remind.using(run_after=timezone.now() + REMIND_AFTER).enqueue(invitation.pk)
@@ -101,8 +114,7 @@ def invite(request: AuthenticatedRequest, uuid: UUID) -> HttpResponse:
             by=request.user,
         )
         if form.cleaned_data.get("email"):
-            email_link(invitation, link_of(token), patient.email)
-            messages.success(request, "The link was emailed to the patient too.")
+            email_link(request, invitation, link_of(token), patient.email)
         return show_link_once(request, invitation, token)
     return render(request, "patients/invitation_form.html", {"patient": patient, "form": form})
 
@@ -123,7 +135,10 @@ def invitation_action(request: AuthenticatedRequest, uuid: UUID, action: str) ->
         InvitationStatus.REVIEWED,
         InvitationStatus.REVOKED,
     ):
-        return show_link_once(request, invitation, invitation.resend(days=DEFAULT_EXPIRY_DAYS))
+        token = invitation.resend(days=DEFAULT_EXPIRY_DAYS)
+        if invitation.emailed_to and settings.EMAIL_LINKS:  # emailed before: the new one too
+            email_link(request, invitation, link_of(token), invitation.emailed_to)
+        return show_link_once(request, invitation, token)
     else:
         messages.error(
             request, format_html("Nothing was changed: the invitation is {}.", status.label.lower())

@@ -23,7 +23,12 @@ from clinic.forms.selfreport import DateOfBirthForm, shown, step_form, stored
 from clinic.licensed_irls import licensed_irls
 from clinic.models import LinkAttempt
 from clinic.throttling import throttled_address
-from patients.invitations import DATE_OF_BIRTH_TRIES, Invitation, Questionnaire
+from patients.invitations import (
+    DATE_OF_BIRTH_TRIES,
+    Invitation,
+    InvitationClosed,
+    Questionnaire,
+)
 from patients.scales import SCALES
 
 ATTEMPTS_PER_ADDRESS = 20  # failed tries from one address …
@@ -34,12 +39,15 @@ STEPS = (
     Questionnaire.SLEEP_LIFESTYLE,
     Questionnaire.LAST_DOSE,
 )
-SCALE_STEPS = {Questionnaire.IRLS: "irls_", Questionnaire.GAD7: "gad7_"}
 DONE = "_done"  # the steps answered or skipped, kept with the answers
 
 
+def address_of(request: HttpRequest) -> str:
+    return throttled_address(request) or "unknown"
+
+
 def throttled(request: HttpRequest) -> bool:
-    address = throttled_address(request)
+    address = address_of(request)
     since = timezone.now() - ATTEMPT_WINDOW
     return LinkAttempt.objects.filter(address=address, at__gte=since).count() >= (
         ATTEMPTS_PER_ADDRESS
@@ -47,7 +55,7 @@ def throttled(request: HttpRequest) -> bool:
 
 
 def count_failure(request: HttpRequest) -> None:
-    LinkAttempt.objects.create(address=throttled_address(request) or "unknown")
+    LinkAttempt.objects.create(address=address_of(request))
 
 
 def page(request: HttpRequest, template: str, status: int = 200, **context: Any) -> HttpResponse:
@@ -55,15 +63,21 @@ def page(request: HttpRequest, template: str, status: int = 200, **context: Any)
     return render(request, f"selfreport/{template}.html", context, status=status)
 
 
-def neutral(request: HttpRequest, status: int = 200) -> HttpResponse:
-    return page(request, "closed", status=status, too_many=status == 429)
+def neutral(request: HttpRequest, *, too_many: bool = False, status: int = 200) -> HttpResponse:
+    return page(request, "closed", status=status, too_many=too_many)
+
+
+def session_ended(request: HttpRequest) -> HttpResponse:
+    """No link in this session (it timed out, or the page was opened directly)."""
+    return page(request, "closed", session_ended=True)
 
 
 @login_not_required
 @require_GET
 def open_link(request: HttpRequest, token: str) -> HttpResponse:
     if throttled(request):
-        return neutral(request, status=429)
+        # Said with a 200: Django logs a 429's address, and this one holds the token.
+        return neutral(request, too_many=True)
     invitation = Invitation.objects.by_token(token)
     if invitation is None:
         count_failure(request)
@@ -96,9 +110,21 @@ def current(request: HttpRequest) -> Invitation | None:
 @login_not_required
 @require_http_methods(["GET", "POST"])
 def answer(request: HttpRequest) -> HttpResponse:
+    if sessions.SELF_REPORT not in request.session:
+        return session_ended(request)
     invitation = current(request)
     if invitation is None:
         return neutral(request)
+    # Anonymous sessions are not pushed on by use (clinic.middleware): answering keeps
+    # this one alive, so a patient who takes their time loses nothing.
+    request.session.modified = True
+    try:
+        return answering(request, invitation)
+    except InvitationClosed:  # closed since this request read it: nothing was written
+        return neutral(request)
+
+
+def answering(request: HttpRequest, invitation: Invitation) -> HttpResponse:
     if not request.session[sessions.SELF_REPORT]["confirmed"]:
         return confirm(request, invitation)
     wording = licensed_irls()
@@ -136,11 +162,10 @@ def answer(request: HttpRequest) -> HttpResponse:
 
 
 def keep(invitation: Invitation, step: str, answers: dict[str, Any], skipped: bool = False) -> None:
-    """Keep a step's answers (a skipped scale leaves none of its items behind)."""
-    kept = dict(invitation.answers)
-    prefix = SCALE_STEPS.get(Questionnaire(step))
-    if skipped and prefix:
-        kept = {name: value for name, value in kept.items() if not name.startswith(prefix)}
+    """Keep a step's answers in place of what it had: a field emptied, or a step skipped,
+    leaves nothing of it behind."""
+    fields = step_form(step).fields
+    kept = {name: value for name, value in invitation.answers.items() if name not in fields}
     kept.update(answers)
     kept[DONE] = [*dict.fromkeys([*kept.get(DONE, []), step])]
     invitation.keep_answers(kept)
@@ -150,9 +175,10 @@ def confirm(request: HttpRequest, invitation: Invitation) -> HttpResponse:
     form = DateOfBirthForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         if throttled(request):
-            return neutral(request, status=429)
+            return neutral(request, too_many=True, status=429)
         if invitation.check_date_of_birth(form.cleaned_data["date_of_birth"]):
             state = request.session[sessions.SELF_REPORT]
+            request.session.cycle_key()  # a new session key once the patient is known
             request.session[sessions.SELF_REPORT] = {**state, "confirmed": True}
             return redirect("selfreport:answer")
         count_failure(request)
