@@ -225,3 +225,51 @@ class HookFeedback(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_outcome_display()} on {self.hook_card.uuid}"
+
+
+class SmartEhr(models.Model):
+    """An EHR registered to open this application on its current patient and user (SMART
+    on FHIR App Launch 2, issue 25). Nothing is trusted until registered here
+    (manage.py smart_ehr); a launch naming any other issuer is refused.
+
+    A confidential client's credential (a client secret, or a private key as a JWK) is
+    never stored: credential_env names the environment variable that holds it."""
+
+    iss = models.URLField("Issuer (its FHIR base URL)", max_length=300, unique=True)
+    name = models.CharField(max_length=100)
+    client_id = models.CharField("This application's client id there", max_length=200)
+    credential_env = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="Empty for a public client; else the environment variable holding the "
+        "client secret or private key.",
+    )
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.iss})"
+
+    @property
+    def confidential(self) -> bool:
+        return bool(self.credential_env)
+
+
+class SmartUser(models.Model):
+    """Which local account an EHR user (its fhirUser) signs in as. No mapping, no sign-in:
+    an unmapped EHR user is refused, never given a new account."""
+
+    ehr = models.ForeignKey(SmartEhr, on_delete=models.PROTECT, related_name="users")
+    fhir_user = models.CharField("EHR user (fhirUser)", max_length=300)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="smart_identities"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["ehr", "fhir_user"], name="smartuser_once_per_ehr")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.fhir_user} at {self.ehr.name}"
