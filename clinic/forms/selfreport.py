@@ -158,9 +158,16 @@ def stored(cleaned: dict[str, Any]) -> dict[str, Any]:
 
 
 def shown(answers: dict[str, Any]) -> dict[str, Any]:
-    """Kept answers as a form takes them back (initial values): times as datetimes."""
-    return {
-        name: datetime.fromisoformat(value) if name == "last_dose_at" else value
-        for name, value in answers.items()
-        if not name.startswith("_")
-    }
+    """Kept answers as a form takes them back (the patient's step, or the clinician's
+    assessment): times as datetimes, the steps' bookkeeping ("_done") left out."""
+    values = {}
+    for name, value in answers.items():
+        if name.startswith("_"):
+            continue
+        if name == "last_dose_at":
+            try:
+                value = datetime.fromisoformat(value)
+            except (TypeError, ValueError):  # only the validated form writes it
+                continue
+        values[name] = value
+    return values

@@ -2,16 +2,13 @@
 clinician starts from them, sees each marked, and saves; only then do they count."""
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
 
+from clinic.forms.selfreport import shown
 from patients.invitations import Invitation
 from patients.models import Assessment, Patient
-
-# The answers that are assessment fields (the invitation also keeps which steps are done).
-FIELDS_PREFIX = "_"
 
 
 class AnswersTaken(Exception):
@@ -23,17 +20,7 @@ class ReportedAnswers:
     invitation: Invitation
 
     def values(self) -> dict[str, Any]:
-        values = {}
-        for name, value in self.invitation.answers.items():
-            if name.startswith(FIELDS_PREFIX):
-                continue
-            if name == "last_dose_at":
-                try:
-                    value = datetime.fromisoformat(value)
-                except (TypeError, ValueError):  # only the validated form writes it
-                    continue
-            values[name] = value
-        return values
+        return shown(self.invitation.answers)
 
     @property
     def names(self) -> list[str]:

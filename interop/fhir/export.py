@@ -40,7 +40,7 @@ from interop.fhir.questionnaires import questionnaire, questionnaire_id, total_c
 from interop.fhir.resources import coding, concept
 from patients.invitations import Invitation
 from patients.models import Assessment, FollowUp, FollowUpStatus, Patient
-from patients.scales import SCALES, Score, score_all
+from patients.scales import SCALES, Scale, Score, score_all
 
 # A card's indicator as DetectedIssue.severity (R4 value set detectedissue-severity).
 SEVERITY = {Indicator.CRITICAL: "high", Indicator.WARNING: "moderate", Indicator.INFO: "low"}
@@ -141,6 +141,24 @@ def instant(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="seconds")
 
 
+def response_items(scale: Scale, answers: Mapping[str, Any]) -> list[fhir.ResponseItem]:
+    """A QuestionnaireResponse's items: each item's answer as its score's coding."""
+    return [
+        {
+            "linkId": item.key,
+            "text": item.label,
+            "answer": [
+                {
+                    "valueCoding": coding(
+                        codes.ITEM_SCORE_SYSTEM, str(answers[item.key]), str(answers[item.key])
+                    )
+                }
+            ],
+        }
+        for item in scale.items
+    ]
+
+
 def category(code: str, display: str) -> list[fhir.CodeableConcept]:
     return [concept(codes.OBSERVATION_CATEGORY, code, display)]
 
@@ -210,22 +228,7 @@ class _Builder:
                 "status": "completed",
                 "subject": self.subject,
                 "authored": at,
-                "item": [
-                    {
-                        "linkId": item.key,
-                        "text": item.label,
-                        "answer": [
-                            {
-                                "valueCoding": coding(
-                                    codes.ITEM_SCORE_SYSTEM,
-                                    str(answers[item.key]),
-                                    str(answers[item.key]),
-                                )
-                            }
-                        ],
-                    }
-                    for item in scale.items
-                ],
+                "item": response_items(scale, answers),
             }
             if author:
                 response["author"] = author
@@ -315,22 +318,7 @@ class _Builder:
                 "subject": self.subject,
                 "source": self.subject,
                 "authored": instant(invitation.submitted_at),
-                "item": [
-                    {
-                        "linkId": item.key,
-                        "text": item.label,
-                        "answer": [
-                            {
-                                "valueCoding": coding(
-                                    codes.ITEM_SCORE_SYSTEM,
-                                    str(invitation.answers[item.key]),
-                                    str(invitation.answers[item.key]),
-                                )
-                            }
-                        ],
-                    }
-                    for item in score.scale.items
-                ],
+                "item": response_items(score.scale, invitation.answers),
             }
             self.add(uuid.uuid5(invitation.uuid, f"QuestionnaireResponse/{code}"), response)
 
