@@ -30,3 +30,13 @@ def invitation_token(invitation_uuid: object) -> str:
     """A questionnaire link's token, just made, for the page that shows it once
     (clinic.views.invitations): popped there; the clinic keeps only its hash."""
     return f"_invitation_token:{invitation_uuid}"
+
+
+# SMART App Launch (clinic.views.smart). Launches sent to an EHR and not yet answered,
+# by their state: {state: {"ehr", "verifier", "nonce", "standalone", "at", "endpoints"}}.
+SMART_PENDING = "_smart_pending"
+SMART_PENDING_KEPT = 5  # launches awaiting an answer at once; the oldest goes first
+# The launch this session came from: {"ehr", "fhir_user", "patient" (the EHR's Patient
+# resource), "token" (its access token, kept here only: never in a URL, log or page),
+# "expires_at", "observations" (whether it may read them)}.
+SMART_LAUNCH = "_smart_launch"

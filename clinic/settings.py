@@ -428,3 +428,9 @@ CDS_JWKS_URL_ALLOWLIST = env_list("DJANGO_CDS_JWKS_URLS", CDS_SANDBOX_JWKS_URL i
 # users open, most of them not this clinic's patients: set these from its traffic.
 CDS_MAX_CALLS_PER_MINUTE = env_int("DJANGO_CDS_MAX_CALLS_PER_MINUTE", 300, minimum=1)
 CDS_MAX_PATIENTS_PER_HOUR = env_int("DJANGO_CDS_MAX_PATIENTS_PER_HOUR", 1000, minimum=1)
+# SMART App Launch (issue 25; EHRs registered with manage.py smart_ehr). How long the app
+# waits for an EHR's configuration, token endpoint or FHIR server.
+SMART_TIMEOUT_SECONDS = env_int("DJANGO_SMART_TIMEOUT_SECONDS", 10, minimum=1)
+# Whether an EHR's own sign-in stands in for two-factor sign-in here. Off: someone whose
+# role requires two-factor sign-in gives their code after the launch, as after a password.
+SMART_SIGN_IN_COUNTS_AS_TWO_FACTOR = env_bool("DJANGO_SMART_SIGN_IN_COUNTS_AS_2FA", False)

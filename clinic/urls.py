@@ -12,6 +12,7 @@ from clinic.views import (
     patients,
     rules,
     selfreport,
+    smart,
 )
 
 # The namespaces ("patients:", "guidance:") name the screens' subjects; every view lives
@@ -48,6 +49,7 @@ patient_urls = [
         fhir.assessment_labs_confirm,
         name="fhir_labs_confirm",
     ),
+    path("<uuid:uuid>/assessments/new/ehr-labs/", smart.ehr_labs, name="ehr_labs"),
     path("<uuid:uuid>/fhir/", fhir.patient_fhir_export, name="fhir_export"),
     path("assessments/scores/", assessments.assessment_scores, name="assessment_scores"),
     path("assessments/<uuid:uuid>/", assessments.assessment_detail, name="assessment"),
@@ -107,6 +109,10 @@ urlpatterns = [
     path("patients/", include((patient_urls, "patients"))),
     path("guidance/", include((guidance_urls, "guidance"))),
     path("r/", include((selfreport_urls, "selfreport"))),
+    # SMART App Launch: from an EHR (or standalone), its answer, and an unmatched patient.
+    path("smart/launch/", smart.launch, name="smart_launch"),
+    path("smart/callback/", smart.callback, name="smart_callback"),
+    path("smart/patient/", smart.ehr_patient, name="smart_patient"),
     path("", include("interop.urls")),
     path("admin/login/", accounts.admin_sign_in),  # before the admin's own sign-in page
     path("admin/", admin.site.urls),

@@ -22,6 +22,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.urls import reverse
 
 from guidance import engine
 from guidance.cards import arrange, because_words, describe_because
@@ -29,7 +30,7 @@ from guidance.models import CardStatus, Kind, Recommendation, Rule
 from interop import cards, drugs
 from interop.fhir import identity
 from interop.hook_request import HookRequest
-from interop.models import HookCall, HookCard
+from interop.models import HookCall, HookCard, SmartEhr
 from interop.prefetch import Lab, labs, matching_patient
 from interop.shapes import Card, Discovery, ServiceDefinition
 from patients.models import Assessment, Patient, PatientAccess
@@ -86,16 +87,31 @@ def patient_view(request: HookRequest) -> list[Card]:
     """The undecided cards of the matched patient's latest assessment, in the order of the
     assessment page (an option with the cautions that qualify it after it)."""
     patient, assessment = match(request)
-    sent = list(undecided_cards(assessment)) if assessment is not None else []
+    sent = (
+        list(undecided_cards(assessment, launch=launch_registered(request.fhir_server)))
+        if assessment is not None
+        else []
+    )
     record(request, patient, assessment, [hook_card for hook_card, _ in sent])
     return [body for _, body in sent]
 
 
-def undecided_cards(assessment: Assessment) -> Iterator[tuple[HookCard, Card]]:
+def launch_registered(fhir_server: str) -> bool:
+    """Whether the calling EHR (by the FHIR server it names) may launch the application:
+    registered for SMART App Launch (manage.py smart_ehr) and active."""
+    iss = fhir_server.strip().rstrip("/")
+    return bool(iss) and SmartEhr.objects.filter(iss=iss, active=True).exists()
+
+
+def undecided_cards(
+    assessment: Assessment, *, launch: bool = False
+) -> Iterator[tuple[HookCard, Card]]:
     """Each undecided card once, as the page orders every card (decided ones too, so that
-    a caution inside a decided option keeps its place)."""
+    a caution inside a decided option keeps its place). With `launch`, each card also
+    carries a SMART link that opens the application on the patient, signed in."""
     every_card = Recommendation.objects.filter(assessment=assessment).select_related("rule")
     link = settings.PUBLIC_BASE_URL + assessment.get_absolute_url()
+    smart_link = settings.PUBLIC_BASE_URL + reverse("smart_launch") if launch else ""
     done: set[int] = set()
     for section in arrange(every_card):
         for placed in section.entries:
@@ -104,11 +120,11 @@ def undecided_cards(assessment: Assessment) -> Iterator[tuple[HookCard, Card]]:
                     continue
                 done.add(card.pk)
                 carried = placed.cautions if card is placed.card else []
-                yield patient_view_card(card, carried, link)
+                yield patient_view_card(card, carried, link, smart_link)
 
 
 def patient_view_card(
-    card: Recommendation, carried: list[Recommendation], link: str
+    card: Recommendation, carried: list[Recommendation], link: str, smart_link: str = ""
 ) -> tuple[HookCard, Card]:
     """An undecided card, and the record of it kept for feedback. An option gets one
     suggestion, and names every caution that accepting it acknowledges (product.md 5.1)."""
@@ -131,6 +147,11 @@ def patient_view_card(
         suggestion=hook_card.suggestion_uuid,
         acknowledges=weighed if is_option else [],
     )
+    if smart_link:
+        # The EHR adds its `iss` and a `launch` naming this patient and user when it opens it.
+        body["links"].append(
+            {"label": "Open the patient in the RLS clinic", "url": smart_link, "type": "smart"}
+        )
     return hook_card, body
 
 

@@ -238,6 +238,14 @@ class SmartEhr(models.Model):
     iss = models.URLField("Issuer (its FHIR base URL)", max_length=300, unique=True)
     name = models.CharField(max_length=100)
     client_id = models.CharField("This application's client id there", max_length=200)
+    # As for a CDS Hooks client: a launch's Patient is ours only by its record number under
+    # this system and an agreeing birth date (interop.prefetch.matching_patient).
+    mrn_system = models.CharField(
+        "MRN identifier system",
+        max_length=300,
+        blank=True,
+        help_text="The identifier system under which this EHR carries the clinic's MRN.",
+    )
     credential_env = models.CharField(
         max_length=100,
         blank=True,

@@ -47,18 +47,23 @@ class FhirLabsUploadForm(forms.Form):
         return upload
 
     def confirmation(self) -> "FhirLabsConfirmForm":
-        """The confirmation form for the labs read, carrying them in a signed token."""
-        labs = {
-            name: {
-                "value": lab.value,
-                "given": f"{lab.given_value} {lab.given_unit}",
-                "effective": lab.effective,
-                "resource": lab.resource,
-            }
-            for name, lab in self.found.labs.items()
+        return confirmation(self.patient, self.found)
+
+
+def confirmation(patient: Patient, found: LabsFound) -> "FhirLabsConfirmForm":
+    """The confirmation form for the labs read (from a file, or from the EHR that
+    launched the application), carrying them in a signed token."""
+    labs = {
+        name: {
+            "value": lab.value,
+            "given": f"{lab.given_value} {lab.given_unit}",
+            "effective": lab.effective,
+            "resource": lab.resource,
         }
-        token = signing.dumps({"patient": str(self.patient.uuid), "labs": labs}, salt=SIGNING_SALT)
-        return FhirLabsConfirmForm(initial={"token": token}, patient=self.patient)
+        for name, lab in found.labs.items()
+    }
+    token = signing.dumps({"patient": str(patient.uuid), "labs": labs}, salt=SIGNING_SALT)
+    return FhirLabsConfirmForm(initial={"token": token}, patient=patient)
 
 
 class FhirLabsConfirmForm(forms.Form):

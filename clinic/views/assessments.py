@@ -12,7 +12,7 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from clinic import sessions
+from clinic import launches, sessions
 from clinic.access import (
     get_assessment_for_user,
     get_card_for_user,
@@ -92,6 +92,7 @@ def assessment_create(request: AuthenticatedRequest, uuid: UUID) -> HttpResponse
             "panel": panel_for(form.instance, data),
             "prefilled": [{"label": form[name].label, **lab} for name, lab in prefilled.items()],
             "reported": reported,
+            "ehr_launch": launches.launch_for(request, patient) if not data else None,
         },
     )
 

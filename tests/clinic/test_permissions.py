@@ -81,6 +81,8 @@ MATRIX = [
     ("patients:invite", "post", True, CLINICAL),
     ("patients:invitation_action", "post", "invitation", CLINICAL),
     ("patients:invitation_link", "get", "invitation link", CLINICAL),
+    ("patients:ehr_labs", "post", True, CLINICIAN),
+    ("smart_patient", "get", False, CLINICAL),
     ("account", "get", False, EVERYONE),
     ("password_change", "get", False, EVERYONE),
     ("two_factor_enrol", "get", False, EVERYONE),
@@ -90,6 +92,9 @@ MATRIX = [
 PUBLIC = {"login", "healthz", "sign_in_code"}
 # A patient's questionnaire link: no account, a token (tests/clinic/test_self_report.py).
 PATIENT_LINK = {"selfreport:open", "selfreport:answer"}
+# An EHR's SMART launch and its answer: nobody is signed in yet; the EHR vouches for the
+# user (tests/interop/test_smart_launch.py).
+EHR_LAUNCH = {"smart_launch", "smart_callback"}
 # Shown once after enrolment, else back to the account page (tests/clinic/test_two_factor.py).
 SIGNED_IN_ANY_ROLE = {"logout", "two_factor_recovery_codes"}
 # Called by EHRs, not people: a signed JWT is their only way in (tests/interop/test_auth.py).
@@ -152,7 +157,8 @@ def all_url_names(resolver=None, prefix=""):
 
 
 def test_the_matrix_covers_every_named_view():
-    covered = {name for name, *_ in MATRIX} | PUBLIC | SIGNED_IN_ANY_ROLE | EHR_ONLY | PATIENT_LINK
+    covered = {name for name, *_ in MATRIX} | PUBLIC | SIGNED_IN_ANY_ROLE | EHR_ONLY
+    covered |= PATIENT_LINK | EHR_LAUNCH
     assert set(all_url_names()) - covered == set()
 
 
@@ -195,7 +201,7 @@ def test_a_superuser_is_served_every_page_uncached(
     assert_not_stored(response)
 
 
-@pytest.mark.parametrize("name", sorted(PUBLIC | SIGNED_IN_ANY_ROLE))
+@pytest.mark.parametrize("name", sorted(PUBLIC | SIGNED_IN_ANY_ROLE | EHR_LAUNCH))
 def test_the_public_and_any_role_pages_are_uncached_too(as_user, clinician, name):
     response = as_user(clinician).get(reverse(name))
     assert_not_stored(response)

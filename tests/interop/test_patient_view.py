@@ -11,7 +11,7 @@ from guidance.cards import because_words, in_page_order
 from guidance.models import CardStatus, Decision, Kind, Recommendation
 from guidance.services import evaluate_assessment
 from interop import cards
-from interop.models import CdsClient, HookCall, HookCard
+from interop.models import CdsClient, HookCall, HookCard, SmartEhr
 from patients.models import PatientAccess
 from tests.base import COMPLETE_COWS, COMPLETE_IRLS, CRITERIA_MET, make_assessment, make_patient
 from tests.interop.ehr import (
@@ -355,7 +355,34 @@ def test_the_query_count_does_not_grow_with_the_cards(
 
 # The client (1), the purge of expired tokens (1), the token recorded (3: in a savepoint),
 # the rate limits (3: calls this minute, this patient asked for already, the distinct
-# patients of the hour), the patient (1), the latest assessment (1), its cards (1), and
+# patients of the hour), the patient (1), the latest assessment (1), whether the EHR may
+# launch the app (1: its SMART registration), its cards (1), and
 # the call, its cards and the access log recorded (5: in a savepoint). In a test the
 # transaction is the test's: savepoints.
-QUERIES = 16
+QUERIES = 17
+
+
+def test_cards_carry_a_smart_launch_link_when_the_calling_ehr_is_registered_for_it(
+    client, ehr, seeded
+):
+    """Issue 25: the EHR adds its iss and a launch for this patient and user when its
+    user follows the link; only an EHR registered for launch (by its FHIR server) gets it."""
+    assert not smart_links(view(client, ehr, patient_resource("RLS-0042")))
+    smart = SmartEhr.objects.create(
+        iss="http://127.0.0.1:8099/fhir", name="Sandbox", client_id="app", mrn_system=MRN_SYSTEM
+    )
+    sent = view(client, ehr, patient_resource("RLS-0042"))
+    assert sent
+    launch = {
+        "label": "Open the patient in the RLS clinic",
+        "url": "http://testserver/smart/launch/",
+        "type": "smart",
+    }
+    assert smart_links(sent) == [launch] * len(sent)
+    smart.active = False
+    smart.save()
+    assert not smart_links(view(client, ehr, patient_resource("RLS-0042")))
+
+
+def smart_links(sent):
+    return [link for card in sent for link in card["links"] if link["type"] == "smart"]

@@ -9,6 +9,7 @@ from django.core.management import CommandError, call_command
 from interop.models import SmartEhr, SmartUser
 
 ISS = "https://ehr.example.org/fhir"
+MRN = ["--mrn-system", "urn:oid:2.16.840.1.113883.3.7777.1"]
 
 
 def smart(*args):
@@ -18,7 +19,9 @@ def smart(*args):
 
 
 def add(*extra):
-    return smart("add", "--iss", ISS, "--name", "Example EHR", "--client-id", "rls-app", *extra)
+    return smart(
+        "add", "--iss", ISS, "--name", "Example EHR", "--client-id", "rls-app", *MRN, *extra
+    )
 
 
 def test_nothing_is_registered_until_added(db):
@@ -45,10 +48,11 @@ def test_a_public_and_a_confidential_client_are_registered_without_their_secret(
         (["--iss", "http://ehr.example.org/fhir"], "must be an https URL"),
         (["--iss", "not a url"], "must be an https URL"),
         (["--credential-env", "NOT_SET_ANYWHERE_123"], "is not set"),
+        (["--mrn-system", " "], "must not be empty"),
     ],
 )
 def test_a_bad_registration_is_refused_and_nothing_is_saved(db, args, message):
-    base = {"--iss": ISS, "--name": "Example EHR", "--client-id": "rls-app"}
+    base = {"--iss": ISS, "--name": "Example EHR", "--client-id": "rls-app", "--mrn-system": MRN[1]}
     pairs = dict(zip(args[::2], args[1::2], strict=True))
     argv = [part for key, value in {**base, **pairs}.items() for part in (key, value)]
     with pytest.raises(CommandError, match=message):
@@ -59,12 +63,12 @@ def test_a_bad_registration_is_refused_and_nothing_is_saved(db, args, message):
 def test_an_active_ehr_is_not_replaced_silently(db):
     add()
     with pytest.raises(CommandError, match="add --replace"):
-        smart("add", "--iss", ISS, "--name", "Other", "--client-id", "other")
+        smart("add", "--iss", ISS, "--name", "Other", "--client-id", "other", *MRN)
     assert SmartEhr.objects.get().client_id == "rls-app"
 
 
 def test_http_is_allowed_on_this_machine_only(db):
-    smart("add", "--iss", "http://127.0.0.1:9000/fhir", "--name", "Test", "--client-id", "x")
+    smart("add", "--iss", "http://127.0.0.1:9000/fhir", "--name", "Test", "--client-id", "x", *MRN)
     assert SmartEhr.objects.get().iss == "http://127.0.0.1:9000/fhir"
 
 

@@ -2,7 +2,7 @@
 and which of their users sign in as which local account.
 
     python manage.py smart_ehr add --iss FHIR_BASE_URL --name NAME --client-id ID
-                                   [--credential-env VARIABLE] [--replace]
+                                   --mrn-system SYSTEM [--credential-env VARIABLE] [--replace]
     python manage.py smart_ehr map --iss FHIR_BASE_URL --fhir-user Practitioner/123 --user NAME
     python manage.py smart_ehr unmap --iss FHIR_BASE_URL --fhir-user Practitioner/123
     python manage.py smart_ehr list
@@ -56,6 +56,11 @@ class Command(BaseCommand):
         add.add_argument("--name", required=True)
         add.add_argument("--client-id", required=True, help="this application's id there")
         add.add_argument(
+            "--mrn-system",
+            required=True,
+            help="the identifier system under which the EHR carries the clinic's MRN",
+        )
+        add.add_argument(
             "--credential-env",
             default="",
             help="a confidential client: the environment variable with its secret or key",
@@ -85,8 +90,9 @@ class Command(BaseCommand):
     def handle_add(self, options: dict[str, Any]) -> None:
         iss, name = issuer(options["iss"]), options["name"].strip()
         client_id, variable = options["client_id"].strip(), options["credential_env"].strip()
-        if not name or not client_id:
-            raise CommandError("--name and --client-id must not be empty.")
+        mrn_system = options["mrn_system"].strip()
+        if not name or not client_id or not mrn_system:
+            raise CommandError("--name, --client-id and --mrn-system must not be empty.")
         if variable and not os.environ.get(variable):
             raise CommandError(f"The environment variable {variable} is not set.")
         with transaction.atomic():
@@ -94,12 +100,8 @@ class Command(BaseCommand):
             if ehr is not None and ehr.active and not options["replace"]:
                 raise CommandError(f"{iss} is already registered: add --replace to change it.")
             ehr = ehr or SmartEhr(iss=iss)
-            ehr.name, ehr.client_id, ehr.credential_env, ehr.active = (
-                name,
-                client_id,
-                variable,
-                True,
-            )
+            ehr.name, ehr.client_id, ehr.mrn_system = name, client_id, mrn_system
+            ehr.credential_env, ehr.active = variable, True
             ehr.save()
         kind = "confidential" if variable else "public"
         self.stdout.write(f"Registered {ehr} for launch, as a {kind} client.")
@@ -139,7 +141,10 @@ class Command(BaseCommand):
         for ehr in SmartEhr.objects.order_by("iss").prefetch_related("users__user"):
             state = "active" if ehr.active else "removed"
             kind = f"confidential ({ehr.credential_env})" if ehr.confidential else "public"
-            self.stdout.write(f"{ehr.iss}  {ehr.name}  client {ehr.client_id}, {kind}, {state}")
+            self.stdout.write(
+                f"{ehr.iss}  {ehr.name}  client {ehr.client_id}, {kind}, {state}, "
+                f"MRNs under {ehr.mrn_system or '(none)'}"
+            )
             for mapping in ehr.users.all():
                 self.stdout.write(f"    {mapping.fhir_user} -> {mapping.user.username}")
 

@@ -1,0 +1,346 @@
+"""SMART App Launch (issue 25): an EHR opens the application on its patient, its user
+signed in as the mapped account. Against a test EHR served over real HTTP on 127.0.0.1
+(tests/interop/smart_server.py): real discovery, authorization, PKCE, token exchange,
+id_token signature and FHIR reads. Each refusal is checked by what it leaves: nobody
+signed in, no patient's record opened, nothing in the access log."""
+
+import base64
+import hashlib
+import logging
+import time
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import requests
+from django.contrib.auth import SESSION_KEY
+
+from clinic import sessions
+from clinic.roles import CLINICIANS
+from interop.models import SmartEhr, SmartUser
+from patients.models import Assessment, PatientAccess
+from tests.interop.ehr import MRN_SYSTEM
+from tests.interop.smart_server import (
+    CLIENT_ID,
+    FHIR_USER,
+    SmartEhrServer,
+    ferritin,
+    new_key,
+    patient_resource,
+    serve,
+)
+
+
+@pytest.fixture
+def server(db, clinician):
+    """The test EHR, registered for launch, its Practitioner mapped to the clinician."""
+    state = SmartEhrServer()
+    httpd = serve(state)
+    ehr = SmartEhr.objects.create(
+        iss=state.iss, name="Test EHR", client_id=CLIENT_ID, mrn_system=MRN_SYSTEM
+    )
+    SmartUser.objects.create(ehr=ehr, fhir_user=FHIR_USER, user=clinician)
+    yield state
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def begin(client, server, **params):
+    """The EHR opens the launch URL; the browser goes on to the EHR's authorization
+    endpoint, which approves at once and sends it back with a code and the state."""
+    params = {"iss": server.iss, "launch": "launch-123", **params}
+    started = client.get("/smart/launch/", {key: v for key, v in params.items() if v})
+    assert started.status_code == 302, started.content
+    approved = requests.get(started["Location"], allow_redirects=False, timeout=5)
+    assert approved.status_code == 302, approved.status_code
+    back = urlsplit(approved.headers["Location"])
+    assert back.path == "/smart/callback/"
+    return back.path + "?" + back.query
+
+
+def launch(client, server, **params):
+    return client.get(begin(client, server, **params))
+
+
+def signed_in(client):
+    return client.session.get(SESSION_KEY)
+
+
+def assert_refused(client, response, seeded, words):
+    """Refused with a page that says why; nobody signed in; no record opened."""
+    assert response.status_code == (400 if "started in this browser" in words else 403)
+    assert words in response.content.decode()
+    assert signed_in(client) is None
+    assert sessions.SMART_LAUNCH not in client.session
+    assert not PatientAccess.objects.exists()
+    page = client.get(seeded.patient.get_absolute_url())
+    assert page.status_code == 302
+    assert page["Location"].startswith("/sign-in/")
+
+
+def test_an_ehr_launch_signs_the_mapped_clinician_in_on_the_patients_page(
+    client, server, seeded, clinician
+):
+    response = launch(client, server)
+    patient = seeded.patient
+    assert response.status_code == 302
+    assert response["Location"] == patient.get_absolute_url()
+    assert int(signed_in(client)) == clinician.pk
+    page = client.get(response["Location"])
+    assert page.status_code == 200
+    assert patient.mrn in page.content.decode()
+    # What was asked of the EHR: the code flow with PKCE S256, a state, this launch, the
+    # FHIR server as audience, and the scopes of an EHR launch.
+    asked = server.authorize_requests[0]
+    assert asked["response_type"] == "code"
+    assert asked["code_challenge_method"] == "S256"
+    assert asked["launch"] == "launch-123"
+    assert asked["aud"] == server.iss
+    assert len(asked["state"]) >= 32
+    assert asked["scope"].split() == [
+        "launch",
+        "openid",
+        "fhirUser",
+        "patient/Patient.rs",
+        "patient/Observation.rs",
+    ]
+    # The verifier sent with the code is the one whose S256 the challenge was.
+    verifier = server.token_requests[0]["code_verifier"]
+    digest = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=")
+    assert digest.decode() == asked["code_challenge"]
+    # The launch is in the access log, with the EHR user it was for.
+    launched = PatientAccess.objects.get(view="smart:launch")
+    assert (launched.user, launched.patient, launched.ehr_user) == (clinician, patient, FHIR_USER)
+
+
+def test_a_standalone_launch_asks_the_ehr_to_choose_the_patient(client, server, seeded):
+    response = launch(client, server, launch="")
+    assert response["Location"] == seeded.patient.get_absolute_url()
+    asked = server.authorize_requests[0]
+    assert "launch" not in asked
+    assert asked["scope"].split()[0] == "launch/patient"
+
+
+def test_without_an_issuer_the_registered_ehrs_are_offered(client, server):
+    page = client.get("/smart/launch/")
+    assert page.status_code == 200
+    assert "Test EHR" in page.content.decode()
+    assert not server.authorize_requests
+
+
+def test_no_token_reaches_a_url_a_page_or_a_log(client, server, seeded, caplog):
+    caplog.set_level(logging.DEBUG)
+    callback = begin(client, server)
+    response = client.get(callback)
+    page = client.get(response["Location"])
+    (token,) = server.tokens
+    for text in [callback, response["Location"], page.content.decode(), caplog.text]:
+        assert token not in text
+    assert "code_verifier" not in caplog.text
+    # The access log row names the EHR user, not a token.
+    assert token not in str(PatientAccess.objects.values())
+
+
+def test_a_confidential_client_authenticates_with_its_secret(
+    client, server, seeded, clinician, monkeypatch
+):
+    monkeypatch.setenv("TEST_EHR_SECRET", "the-secret-value")
+    SmartEhr.objects.update(credential_env="TEST_EHR_SECRET")
+    server.secret = "the-secret-value"
+    response = launch(client, server)
+    assert response["Location"] == seeded.patient.get_absolute_url()
+    assert int(signed_in(client)) == clinician.pk
+    server.secret = "another-secret"  # the EHR no longer knows this client: refused
+    other = launch(client.__class__(), server)
+    assert other.status_code == 403
+
+
+# Refusals
+
+
+def test_a_wrong_state_is_refused(client, server, seeded):
+    callback = begin(client, server)
+    forged = callback.replace("state=", "state=x")
+    assert_refused(client, client.get(forged), seeded, "not for a launch started in this browser")
+    assert not server.token_requests  # the code was never even exchanged
+
+
+def test_an_answer_in_another_browser_is_refused(client, server, seeded, django_user_model):
+    callback = begin(client, server)
+    other = client.__class__()
+    response = other.get(callback)
+    assert_refused(other, response, seeded, "not for a launch started in this browser")
+
+
+def test_an_unknown_issuer_is_refused_before_anything_is_fetched(client, server, seeded):
+    response = client.get("/smart/launch/", {"iss": "https://evil.example.org/fhir", "launch": "1"})
+    assert_refused(client, response, seeded, "not registered")
+    assert not server.authorize_requests
+
+
+def test_a_removed_ehr_is_refused(client, server, seeded):
+    SmartEhr.objects.update(active=False)
+    response = client.get("/smart/launch/", {"iss": server.iss, "launch": "1"})
+    assert_refused(client, response, seeded, "not registered")
+
+
+def test_a_replayed_code_is_refused(client, server, seeded):
+    callback = begin(client, server)
+    assert client.get(callback).status_code == 302  # the first use signs in
+    PatientAccess.objects.all().delete()
+    # The same answer again, in another browser: its state is not that browser's.
+    again = client.__class__()
+    assert_refused(again, again.get(callback), seeded, "not for a launch started in this browser")
+    # The same code under a fresh launch's state: the EHR refuses a code used once.
+    fresh = client.__class__()
+    new_callback = begin(fresh, server)
+    old_code = parse_qs(urlsplit(callback).query)["code"][0]
+    new_state = parse_qs(urlsplit(new_callback).query)["state"][0]
+    replayed = fresh.get(f"/smart/callback/?code={old_code}&state={new_state}")
+    assert_refused(fresh, replayed, seeded, "The EHR refused the sign-in (invalid_grant)")
+
+
+def test_an_expired_id_token_is_refused(client, server, seeded):
+    now = int(time.time())
+    server.claims = {"iat": now - 3600, "exp": now - 600}
+    assert_refused(client, launch(client, server), seeded, "id_token has expired")
+
+
+def test_an_id_token_signed_by_another_key_is_refused(client, server, seeded):
+    server.signing_key = new_key()
+    assert_refused(client, launch(client, server), seeded, "could not be verified")
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"aud": "another-app"},
+        {"iss": "https://other-issuer.example.org"},
+        {"nonce": "not-this-launchs"},
+    ],
+    ids=["audience", "issuer", "nonce"],
+)
+def test_an_id_token_for_another_client_issuer_or_launch_is_refused(client, server, seeded, claims):
+    server.claims = claims
+    assert_refused(client, launch(client, server), seeded, "id_token")
+
+
+def test_an_unmapped_ehr_user_is_refused_and_given_no_account(
+    client, server, seeded, django_user_model
+):
+    server.fhir_user = "Practitioner/someone-else"
+    users = django_user_model.objects.count()
+    assert_refused(client, launch(client, server), seeded, "not linked to an account")
+    assert django_user_model.objects.count() == users
+
+
+def test_a_mapped_account_that_lost_its_clinical_role_is_refused(client, server, seeded, clinician):
+    clinician.groups.clear()
+    assert_refused(client, launch(client, server), seeded, "not linked to an account")
+    clinician.groups.add(clinician.groups.model.objects.get(name=CLINICIANS))
+    clinician.is_active = False
+    clinician.save()
+    assert_refused(client.__class__(), launch(client.__class__(), server), seeded, "not linked")
+
+
+@pytest.mark.parametrize(
+    "granted",
+    ["launch openid fhirUser patient/Observation.rs", "launch patient/Patient.rs fhirUser"],
+    ids=["no Patient read", "no openid"],
+)
+def test_a_scope_not_granted_is_refused(client, server, seeded, granted):
+    server.granted = granted
+    assert_refused(client, launch(client, server), seeded, "did not grant")
+
+
+def test_the_ehr_saying_no_is_refused(client, server, seeded):
+    callback = begin(client, server)
+    state = parse_qs(urlsplit(callback).query)["state"][0]
+    response = client.get(f"/smart/callback/?error=access_denied&state={state}")
+    assert_refused(client, response, seeded, "did not authorize")
+
+
+def test_an_unmatched_patient_opens_no_record_and_says_so(client, server, seeded, clinician):
+    # Our record number, but another birth date: not our patient.
+    server.patient = patient_resource(birth_date="1990-01-01")
+    response = launch(client, server)
+    assert response["Location"] == "/smart/patient/"
+    page = client.get(response["Location"])
+    text = page.content.decode()
+    assert "not one of this clinic's patients" in text
+    assert "Register the patient" in text
+    assert "from a FHIR file" in text  # the lab pre-fill, once they are registered
+    assert seeded.patient.family_name not in text
+    assert not PatientAccess.objects.exists()  # no record of ours was opened
+    assert_no_labs_read(client, seeded.patient, server)
+
+
+# Two-factor sign-in
+
+
+def test_a_role_that_needs_a_second_factor_gives_its_code_after_the_launch(
+    client, server, seeded, clinician, settings
+):
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    settings.TWO_FACTOR_REQUIRED_ROLES = frozenset({CLINICIANS})
+    TOTPDevice.objects.create(user=clinician, name="app", confirmed=True)
+    response = launch(client, server)
+    assert response["Location"] == "/sign-in/code/"
+    assert signed_in(client) is None  # not until the code
+    assert client.session[sessions.PENDING_SIGN_IN]["next"] == seeded.patient.get_absolute_url()
+    # Unless the setting says the EHR's sign-in counts.
+    settings.SMART_SIGN_IN_COUNTS_AS_TWO_FACTOR = True
+    other = client.__class__()
+    assert launch(other, server)["Location"] == seeded.patient.get_absolute_url()
+    assert int(signed_in(other)) == clinician.pk
+
+
+def test_a_role_that_needs_a_second_factor_not_set_up_is_refused(client, server, seeded, settings):
+    settings.TWO_FACTOR_REQUIRED_ROLES = frozenset({CLINICIANS})
+    assert_refused(client, launch(client, server), seeded, "second factor")
+
+
+# Labs from the EHR
+
+
+def test_the_launch_pre_fills_labs_from_the_ehr_for_its_patient_only(client, server, seeded):
+    server.observations = [ferritin(31.0), ferritin(5.0, subject="Patient/someone-else")]
+    launch(client, server)
+    patient = seeded.patient
+    form = client.get(f"/patients/{patient.uuid}/assessments/new/")
+    assert "Pre-fill labs from Test EHR" in form.content.decode()
+    read = client.post(f"/patients/{patient.uuid}/assessments/new/ehr-labs/")
+    assert read.status_code == 200
+    found = read.context["found"]
+    assert {name: lab.value for name, lab in found.labs.items()} == {"ferritin_ng_ml": 31.0}
+    assert any("subject" in refusal for refusal in found.refusals)
+    assert Assessment.objects.filter(patient=patient).count() == 1  # nothing saved
+    (token,) = server.tokens
+    assert token not in read.content.decode()
+
+
+def test_without_an_observation_scope_no_labs_are_read(client, server, seeded):
+    server.granted = "launch openid fhirUser patient/Patient.rs"
+    launch(client, server)
+    patient = seeded.patient
+    form = client.get(f"/patients/{patient.uuid}/assessments/new/")
+    assert "Pre-fill labs from Test EHR" not in form.content.decode()
+    assert_no_labs_read(client, patient, server)
+
+
+def assert_no_labs_read(client, patient, server):
+    """Asked for labs from the EHR without a launch on this patient that may read them:
+    sent to the FHIR file upload instead, and nothing asked of the EHR."""
+    server.observations = [ferritin(31.0)]
+    tokens_used = len(server.tokens)
+    response = client.post(f"/patients/{patient.uuid}/assessments/new/ehr-labs/")
+    assert response.status_code == 302
+    assert response["Location"] == f"/patients/{patient.uuid}/assessments/new/fhir-labs/"
+    assert len(server.tokens) == tokens_used
+    assert not server.observation_reads
+
+
+def test_an_overlong_launch_id_is_refused_before_anything_is_fetched(client, server, seeded):
+    response = client.get("/smart/launch/", {"iss": server.iss, "launch": "x" * 5000})
+    assert_refused(client, response, seeded, "not one the application can use")
+    assert not server.authorize_requests
