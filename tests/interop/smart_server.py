@@ -26,6 +26,7 @@ from tests.interop.ehr import BIRTH_DATE, MRN_SYSTEM, UCUM
 CLIENT_ID = "rls-clinic-app"
 PATIENT_ID = "ehr-pt-77"
 FHIR_USER = "Practitioner/dr-adams"
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 GRANTED = "launch openid fhirUser patient/Patient.rs patient/Observation.rs"
 
 
@@ -68,6 +69,7 @@ class SmartEhrServer:
     patient: dict[str, Any] = field(default_factory=patient_resource)
     observations: list[dict[str, Any]] = field(default_factory=list)
     secret: str = ""  # a confidential client's: the token endpoint then asks for it
+    client_key: Any = None  # or its public key: then a signed client assertion is asked for
     codes: dict[str, dict[str, Any]] = field(default_factory=dict)
     used: set[str] = field(default_factory=set)
     tokens: set[str] = field(default_factory=set)
@@ -127,7 +129,10 @@ class SmartEhrServer:
         )
         if challenge != issued["challenge"] or form.get("redirect_uri") != issued["redirect_uri"]:
             return 400, {"error": "invalid_grant"}
-        if self.secret:
+        if self.client_key is not None:
+            if not self.assertion_is_valid(form):
+                return 401, {"error": "invalid_client"}
+        elif self.secret:
             expected = base64.b64encode(f"{CLIENT_ID}:{self.secret}".encode()).decode()
             if authorization != f"Basic {expected}":
                 return 401, {"error": "invalid_client"}
@@ -157,6 +162,23 @@ class SmartEhrServer:
             "id_token": id_token,
             "patient": self.patient["id"],
         }
+
+    def assertion_is_valid(self, form: dict[str, str]) -> bool:
+        """private_key_jwt (RFC 7523), as SMART's asymmetric client authentication: signed
+        by the client's key, issued by and about the client, for this token endpoint."""
+        if form.get("client_assertion_type") != ASSERTION_TYPE:
+            return False
+        try:
+            claims = jwt.decode(
+                form.get("client_assertion", ""),
+                self.client_key,
+                algorithms=["RS384"],
+                audience=f"{self.base}/auth/token",
+                options={"require": ["iss", "sub", "aud", "exp", "jti"]},
+            )
+        except jwt.PyJWTError:
+            return False
+        return claims["iss"] == claims["sub"] == CLIENT_ID
 
     def fhir(self, path: str, query: dict[str, str], authorization: str) -> tuple[int, Any]:
         if authorization.removeprefix("Bearer ") not in self.tokens:

@@ -6,10 +6,12 @@ signed in, no patient's record opened, nothing in the access log."""
 
 import base64
 import hashlib
+import json
 import logging
 import time
 from urllib.parse import parse_qs, urlsplit
 
+import jwt
 import pytest
 import requests
 from django.contrib.auth import SESSION_KEY
@@ -150,8 +152,27 @@ def test_a_confidential_client_authenticates_with_its_secret(
     assert response["Location"] == seeded.patient.get_absolute_url()
     assert int(signed_in(client)) == clinician.pk
     server.secret = "another-secret"  # the EHR no longer knows this client: refused
-    other = launch(client.__class__(), server)
-    assert other.status_code == 403
+    PatientAccess.objects.all().delete()
+    other = client.__class__()
+    assert_refused(other, launch(other, server), seeded, "invalid_client")
+
+
+def test_a_confidential_client_authenticates_with_its_private_key(
+    client, server, seeded, clinician, monkeypatch
+):
+    key = new_key()
+    private = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key)) | {"alg": "RS384"}
+    monkeypatch.setenv("TEST_EHR_KEY", json.dumps(private))
+    SmartEhr.objects.update(credential_env="TEST_EHR_KEY")
+    server.client_key = key.public_key()
+    response = launch(client, server)
+    assert response["Location"] == seeded.patient.get_absolute_url()
+    assert int(signed_in(client)) == clinician.pk
+    assert "client_secret" not in server.token_requests[0]
+    server.client_key = new_key().public_key()  # the EHR holds another key: refused
+    PatientAccess.objects.all().delete()
+    other = client.__class__()
+    assert_refused(other, launch(other, server), seeded, "invalid_client")
 
 
 # Refusals
@@ -344,3 +365,12 @@ def test_an_overlong_launch_id_is_refused_before_anything_is_fetched(client, ser
     response = client.get("/smart/launch/", {"iss": server.iss, "launch": "x" * 5000})
     assert_refused(client, response, seeded, "not one the application can use")
     assert not server.authorize_requests
+
+
+def test_a_launch_signs_out_whoever_else_was_signed_in_in_this_browser(
+    as_user, server, seeded, staff, clinician
+):
+    browser = as_user(staff)
+    response = launch(browser, server)
+    assert response["Location"] == seeded.patient.get_absolute_url()
+    assert int(signed_in(browser)) == clinician.pk  # the EHR's user, not the one before
