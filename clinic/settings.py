@@ -434,3 +434,5 @@ SMART_TIMEOUT_SECONDS = env_int("DJANGO_SMART_TIMEOUT_SECONDS", 10, minimum=1)
 # Whether an EHR's own sign-in stands in for two-factor sign-in here. Off: someone whose
 # role requires two-factor sign-in gives their code after the launch, as after a password.
 SMART_SIGN_IN_COUNTS_AS_TWO_FACTOR = env_bool("DJANGO_SMART_SIGN_IN_COUNTS_AS_2FA", False)
+# Plain http to an EHR on this machine (a local simulator, the tests' EHR): development only.
+SMART_ALLOW_LOOPBACK_HTTP = env_bool("DJANGO_SMART_ALLOW_LOOPBACK_HTTP", DEBUG)

@@ -111,7 +111,7 @@ urlpatterns = [
     path("r/", include((selfreport_urls, "selfreport"))),
     # SMART App Launch: from an EHR (or standalone), its answer, and an unmatched patient.
     path("smart/launch/", smart.launch, name="smart_launch"),
-    path("smart/callback/", smart.callback, name="smart_callback"),
+    path("smart/callback/<int:ehr>/", smart.callback, name="smart_callback"),
     path("smart/patient/", smart.ehr_patient, name="smart_patient"),
     path("", include("interop.urls")),
     path("admin/login/", accounts.admin_sign_in),  # before the admin's own sign-in page

@@ -81,6 +81,15 @@ def sandbox_not_trusted(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
                 id="interop.W006",
             )
         )
+    if settings.SMART_ALLOW_LOOPBACK_HTTP:
+        warnings.append(
+            Warning(
+                "DJANGO_SMART_ALLOW_LOOPBACK_HTTP lets SMART launches talk plain http to "
+                "an EHR on this machine.",
+                hint="Leave it unset in production: EHRs are reached over https.",
+                id="interop.W007",
+            )
+        )
     if settings.PUBLIC_BASE_URL.startswith("http://"):
         warnings.append(
             Warning(

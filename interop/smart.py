@@ -56,6 +56,8 @@ ID_TOKEN_ALGORITHMS = ["RS256", "RS384", "ES256", "ES384"]
 CLOCK_SKEW_SECONDS = 60
 PENDING_SECONDS = 10 * 60  # from the authorization request to the EHR's answer
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
+MAX_RESPONSE_BYTES = 5 * 1024 * 1024  # a configuration, a key set, a Patient, 100 results
+TOKEN_LIFETIME = (60, 3600)  # seconds: an access token kept here at least, and at most
 
 
 class Refused(Exception):
@@ -96,12 +98,14 @@ def registered_ehr(iss: str) -> SmartEhr:
 
 
 def _secure(url: Any) -> bool:
-    """https, or http on this machine only (tests and local EHR simulators)."""
+    """https; or http on this machine, where DJANGO_SMART_ALLOW_LOOPBACK_HTTP allows it
+    (development and the tests' EHR; never by default in production)."""
     if not isinstance(url, str):
         return False
     parts = urlsplit(url)
+    loopback = settings.SMART_ALLOW_LOOPBACK_HTTP and parts.hostname in LOCAL_HOSTS
     return bool(parts.hostname) and (
-        parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOCAL_HOSTS)
+        parts.scheme == "https" or (parts.scheme == "http" and loopback)
     )
 
 
@@ -110,15 +114,24 @@ def _get_json(url: str, *, what: str, token: str = "") -> dict[str, Any]:
     if token:
         headers["Authorization"] = f"Bearer {token}"
     try:
-        response = requests.get(
-            url, headers=headers, timeout=settings.SMART_TIMEOUT_SECONDS, allow_redirects=False
-        )
+        with requests.get(
+            url,
+            headers=headers,
+            timeout=settings.SMART_TIMEOUT_SECONDS,
+            allow_redirects=False,
+            stream=True,
+        ) as response:
+            if response.status_code != 200:
+                raise Refused(
+                    "ehr_error", f"The EHR refused to give {what} ({response.status_code})."
+                )
+            body = response.raw.read(MAX_RESPONSE_BYTES + 1, decode_content=True)
     except requests.RequestException:
         raise Refused("unreachable", f"The EHR did not answer ({what}).") from None
-    if response.status_code != 200:
-        raise Refused("ehr_error", f"The EHR refused to give {what} ({response.status_code}).")
+    if len(body) > MAX_RESPONSE_BYTES:
+        raise Refused("ehr_error", f"The EHR's answer ({what}) is too large.")
     try:
-        data = response.json()
+        data = json.loads(body)
     except ValueError:
         data = None
     if not isinstance(data, dict):
@@ -146,9 +159,12 @@ def endpoints(ehr: SmartEhr) -> Endpoints:
     return found
 
 
-def redirect_uri() -> str:
-    """Where the EHR sends the user back: fixed, as registered with the EHR."""
-    return settings.PUBLIC_BASE_URL + reverse("smart_callback")
+def redirect_uri(ehr: SmartEhr) -> str:
+    """Where this EHR sends the user back, as registered with it: one address for each
+    EHR, so that an answer is always from the EHR the launch was sent to (a malicious
+    registered EHR cannot pass another's authorization code off as its own: the mix-up
+    attack, RFC 9700 4.4)."""
+    return settings.PUBLIC_BASE_URL + reverse("smart_callback", args=[ehr.pk])
 
 
 def _session(ehr: SmartEhr, scope: str = "") -> OAuth2Session:
@@ -165,12 +181,21 @@ def _session(ehr: SmartEhr, scope: str = "") -> OAuth2Session:
         client_secret=key if key is not None else (credential or None),
         token_endpoint_auth_method=method,
         scope=scope or None,
-        redirect_uri=redirect_uri(),
+        redirect_uri=redirect_uri(ehr),
         code_challenge_method="S256",
     )
     if key is not None:
         client.register_client_auth_method(PrivateKeyJWT(alg=key.get("alg", "RS384")))
+    client.register_compliance_hook("access_token_response", _no_redirect)
     return client
+
+
+def _no_redirect(response: requests.Response) -> requests.Response:
+    """The token endpoint answers itself: a redirect would carry the code, the verifier
+    and the client's credential elsewhere (the request is sent without following it)."""
+    if response.is_redirect:
+        raise Refused("token", "The EHR's token endpoint answered with a redirect.")
+    return response
 
 
 def _private_jwk(credential: str) -> dict[str, Any] | None:
@@ -230,10 +255,14 @@ def finish(ehr: SmartEhr, pending: dict[str, Any], code: str) -> Launch:
             code=code,
             code_verifier=pending["verifier"],
             grant_type="authorization_code",
+            allow_redirects=False,
+            timeout=settings.SMART_TIMEOUT_SECONDS,
         )
     except OAuthError as error:
-        raise Refused("token", f"The EHR refused the sign-in ({error.error}).") from None
-    except (requests.RequestException, ValueError):
+        reason = error.error if isinstance(error.error, str) else "an error"
+        raise Refused("token", f"The EHR refused the sign-in ({reason[:60]}).") from None
+    except (requests.RequestException, ValueError, TypeError, OverflowError, KeyError):
+        # Not JSON, or JSON that is not a token (Infinity for a lifetime, a list...).
         raise Refused("token", "The EHR's token endpoint did not answer properly.") from None
     access_token = token.get("access_token")
     if not isinstance(access_token, str) or str(token.get("token_type", "")).lower() != "bearer":
@@ -257,17 +286,26 @@ def finish(ehr: SmartEhr, pending: dict[str, Any], code: str) -> Launch:
     )
     if patient.get("resourceType") != "Patient" or patient.get("id") != patient_id:
         raise Refused("patient", "The EHR answered with a record other than the launch's patient.")
-    expires_in = token.get("expires_in")
-    lifetime = int(expires_in) if isinstance(expires_in, int) and expires_in > 0 else 300
     return Launch(
         ehr=ehr,
         fhir_user=fhir_user,
         patient_id=patient_id,
         patient=patient,
         access_token=access_token,
-        expires_at=int(time.time()) + lifetime,
+        expires_at=int(time.time()) + _lifetime(token.get("expires_in")),
         reads_observations=bool(granted & OBSERVATION_SCOPES),
     )
+
+
+def _lifetime(expires_in: Any) -> int:
+    """How long the access token is kept here: what the EHR says, within TOKEN_LIFETIME
+    (300 s when it says nothing usable)."""
+    try:
+        seconds = int(expires_in)
+    except (TypeError, ValueError, OverflowError):
+        seconds = 300
+    low, high = TOKEN_LIFETIME
+    return max(low, min(seconds, high))
 
 
 def verify_id_token(
@@ -279,37 +317,65 @@ def verify_id_token(
         raise Refused("id_token", "The EHR's answer carries no id_token.")
     try:
         header = jwt.get_unverified_header(id_token)
-        keys = jwt.PyJWKSet.from_dict(_get_json(found.jwks_uri, what="its key set"))
-        kid = header.get("kid")
-        candidates = [key for key in keys.keys if kid is None or key.key_id == kid]
-        if not candidates:
-            raise Refused("id_token", "The id_token is signed by a key the EHR does not publish.")
-        claims: dict[str, Any] = jwt.decode(
-            id_token,
-            candidates[0],
-            algorithms=ID_TOKEN_ALGORITHMS,
-            audience=ehr.client_id,
-            issuer=found.issuer,
-            leeway=CLOCK_SKEW_SECONDS,
-            options={"require": ["iss", "sub", "aud", "exp", "iat"]},
-        )
-    except jwt.ExpiredSignatureError:
-        raise Refused("id_token", "The EHR's id_token has expired.") from None
-    except (jwt.PyJWTError, ValueError):
+    except jwt.PyJWTError:
         raise Refused("id_token", "The EHR's id_token could not be verified.") from None
+    algorithm, kid = header.get("alg"), header.get("kid")
+    if algorithm not in ID_TOKEN_ALGORITHMS:
+        raise Refused("id_token", "The EHR's id_token could not be verified.")
+    key_set = _get_json(found.jwks_uri, what="its key set").get("keys")
+    # Each signing key the header may mean, read for the header's algorithm (a key set
+    # often leaves `alg` out of its keys).
+    candidates = [
+        key
+        for key in (key_set if isinstance(key_set, list) else [])
+        if isinstance(key, dict)
+        and key.get("use", "sig") == "sig"
+        and key.get("alg", algorithm) == algorithm
+        and (kid is None or key.get("kid") == kid)
+    ]
+    for candidate in candidates:
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                id_token,
+                jwt.PyJWK(candidate, algorithm=algorithm),
+                algorithms=[algorithm],
+                audience=ehr.client_id,
+                issuer=found.issuer,
+                leeway=CLOCK_SKEW_SECONDS,
+                options={"require": ["iss", "sub", "aud", "exp", "iat"]},
+            )
+        except jwt.ExpiredSignatureError:
+            raise Refused("id_token", "The EHR's id_token has expired.") from None
+        except (jwt.InvalidSignatureError, jwt.PyJWKError):
+            continue  # another of the EHR's keys, perhaps
+        except (jwt.PyJWTError, ValueError):
+            raise Refused("id_token", "The EHR's id_token could not be verified.") from None
+        break
+    else:
+        raise Refused("id_token", "The EHR's id_token could not be verified.")
+    audience = claims["aud"]
+    if isinstance(audience, list) and len(audience) > 1 and claims.get("azp") != ehr.client_id:
+        raise Refused("id_token", "The EHR's id_token is not for this application (azp).")
     if claims.get("nonce") != nonce:
         raise Refused("id_token", "The EHR's id_token is not for this launch (nonce).")
     return claims
 
 
+def relative_fhir_user(ehr: SmartEhr, fhir_user: str) -> str:
+    """A fhirUser on this EHR's FHIR server as a relative reference (Practitioner/123);
+    anything else as given."""
+    return fhir_user.removeprefix(ehr.iss + "/")
+
+
 def mapped_user(ehr: SmartEhr, fhir_user: str) -> Any:
     """The local account the EHR user signs in as, or None: mapped by `manage.py
-    smart_ehr map` (the fhirUser as given, or relative to the EHR's FHIR base URL)."""
-    names = {fhir_user}
-    if fhir_user.startswith(ehr.iss + "/"):
-        names.add(fhir_user.removeprefix(ehr.iss + "/"))
-    mapping = SmartUser.objects.filter(ehr=ehr, fhir_user__in=names).select_related("user").first()
-    return mapping.user if mapping is not None else None
+    smart_ehr map` (which keeps a fhirUser of the EHR's own server in relative form)."""
+    mappings = list(
+        SmartUser.objects.filter(
+            ehr=ehr, fhir_user__in={fhir_user, relative_fhir_user(ehr, fhir_user)}
+        ).select_related("user")[:2]
+    )
+    return mappings[0].user if len(mappings) == 1 else None  # two: nobody, never a guess
 
 
 def labs_from_ehr(ehr: SmartEhr, *, token: str, patient: dict[str, Any], now: Any) -> LabsFound:

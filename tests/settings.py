@@ -13,6 +13,8 @@ os.environ["DJANGO_TIME_ZONE"] = "UTC"
 os.environ.setdefault("DJANGO_2FA_REQUIRED_ROLES", "none")
 # The CDS Hooks audience: the URL the test client calls (live-server tests override it).
 os.environ.setdefault("DJANGO_PUBLIC_BASE_URL", "http://testserver")
+# The tests' SMART EHR (tests/interop/smart_server.py) serves plain http on 127.0.0.1.
+os.environ.setdefault("DJANGO_SMART_ALLOW_LOOPBACK_HTTP", "1")
 
 from clinic.settings import *  # noqa: F403
 

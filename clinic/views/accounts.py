@@ -24,7 +24,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from clinic import sessions, two_factor
+from clinic import launches, sessions, two_factor
 from clinic.forms.accounts import CodeForm, RoleForm, SignInForm
 from clinic.models import Account, AccountEvent, EnrolmentCode
 from clinic.requests import AuthenticatedRequest
@@ -94,6 +94,8 @@ def sign_in_code(request: HttpRequest) -> HttpResponse:
         if two_factor.verify(user, form.cleaned_data["code"]) is not None:
             del request.session[sessions.PENDING_SIGN_IN]
             auth_login(request, user, backend=pending["backend"])
+            if pending.get("smart"):  # an EHR launch, kept once the code is right
+                launches.keep(request, pending["smart"])
             response = HttpResponseRedirect(pending["next"])
             remember_browser(request, response, user.get_username())
             return response

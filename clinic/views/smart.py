@@ -37,12 +37,11 @@ from clinic.roles import CLINICIANS, STAFF
 from interop import smart
 from interop.models import SmartEhr
 from interop.prefetch import asked_mrn, matching_patient
-from patients.models import Patient, PatientAccess
+from patients.models import Patient
 
 logger = logging.getLogger(__name__)
 
 BACKEND = "clinic.backends.CachedPermissionsBackend"
-LAUNCH_VIEW = "smart:launch"  # the access log's name for a launch into a patient's record
 MAX_LAUNCH_LENGTH = 1000  # an EHR's opaque launch id; far longer is not a launch
 
 
@@ -82,11 +81,11 @@ def launch(request: HttpRequest) -> HttpResponse:
 
 @login_not_required
 @require_GET
-def callback(request: HttpRequest) -> HttpResponse:
-    """The EHR's answer to a launch. Whatever happens, its state is used up."""
+def callback(request: HttpRequest, ehr: int) -> HttpResponse:
+    """The EHR's answer to a launch, at the address of the EHR it was sent to. Whatever
+    happens, its state is used up."""
     waiting = request.session.get(sessions.SMART_PENDING, {})
     pending = waiting.pop(request.GET.get("state", ""), None)
-    request.session[sessions.SMART_PENDING] = waiting
     try:
         if pending is None:
             raise smart.Refused(
@@ -94,16 +93,22 @@ def callback(request: HttpRequest) -> HttpResponse:
                 "This answer is not for a launch started in this browser. Open the "
                 "application from the EHR again.",
             )
+        request.session[sessions.SMART_PENDING] = waiting
+        if pending["ehr"] != ehr:
+            raise smart.Refused("mix_up", "This answer came from another EHR than the launch.")
         if request.GET.get("error"):
             raise smart.Refused("denied", "The EHR did not authorize the launch.")
-        ehr = SmartEhr.objects.filter(pk=pending["ehr"], active=True).first()
-        if ehr is None:  # removed since the launch began
+        registered = SmartEhr.objects.filter(pk=ehr, active=True).first()
+        if registered is None:  # removed since the launch began
             raise smart.Refused("unknown_iss", "This EHR is no longer registered for launch.")
+        answered_by = request.GET.get("iss")  # RFC 9207, where the EHR says
+        if answered_by is not None and answered_by != pending["endpoints"]["issuer"]:
+            raise smart.Refused("mix_up", "This answer came from another EHR than the launch.")
         code = request.GET.get("code", "")
         if not code:
             raise smart.Refused("token", "The EHR's answer carries no authorization code.")
-        found = smart.finish(ehr, pending, code)
-        user = smart.mapped_user(ehr, found.fhir_user)
+        found = smart.finish(registered, pending, code)
+        user = smart.mapped_user(registered, found.fhir_user)
         if user is None or not may_launch(user):
             raise smart.Refused(
                 "unmapped",
@@ -111,18 +116,20 @@ def callback(request: HttpRequest) -> HttpResponse:
                 "application cannot sign you in. Ask the clinic's administrator to link it "
                 "(manage.py smart_ehr map).",
             )
-        must_give_code = (
-            two_factor.role_requires_it(user) and not settings.SMART_SIGN_IN_COUNTS_AS_TWO_FACTOR
-        )
-        if must_give_code and not two_factor.is_enrolled(user):
+        counts = settings.SMART_SIGN_IN_COUNTS_AS_TWO_FACTOR
+        if two_factor.role_requires_it(user) and not counts and not two_factor.is_enrolled(user):
             raise smart.Refused(
                 "two_factor",
                 "Your role signs in with a second factor, and you have not set one up. Sign in "
                 "here with your password once to set it up, then open the application again.",
             )
+        # As after a password: whoever set up a second factor gives its code.
+        must_give_code = not counts and (
+            two_factor.role_requires_it(user) or two_factor.is_enrolled(user)
+        )
     except smart.Refused as error:
         return refused(request, error)
-    patient = matching_patient(found.patient, ehr.mrn_system)
+    patient = matching_patient(found.patient, registered.mrn_system)
     return signed_in(request, found, user, patient, must_give_code=must_give_code)
 
 
@@ -144,50 +151,40 @@ def signed_in(
     *,
     must_give_code: bool,
 ) -> HttpResponse:
-    """Sign the mapped account in (after its code, where its role requires one and the
-    EHR's sign-in does not count), keep the launch, log it, and open the patient."""
+    """Sign the mapped account in and keep the launch for them, or, where they must give
+    a code first, hand both to the code page (clinic.views.accounts.sign_in_code), which
+    keeps the launch and logs it only once the code is right."""
     destination = patient.get_absolute_url() if patient else reverse("smart_patient")
-    already = request.user.is_authenticated and request.user.pk == user.pk
-    if request.user.is_authenticated and not already:
-        auth_logout(request)  # someone else was signed in in this browser
-    if patient is not None:
-        PatientAccess.objects.create(
-            user=user, patient=patient, view=LAUNCH_VIEW, ehr_user=found.fhir_user
-        )
+    launch = launches.record(found, user, patient)
     logger.info(
         "SMART launch from EHR %s: %s", found.ehr.pk, patient.uuid if patient else "no match"
     )
+    already = request.user.is_authenticated and request.user.pk == user.pk
+    if request.user.is_authenticated and not already:
+        auth_logout(request)  # someone else was signed in in this browser
     if must_give_code and not already:
         request.session[sessions.PENDING_SIGN_IN] = {
             "user": user.pk,
             "backend": BACKEND,
             "at": int(time.time()),
             "next": destination,
+            "smart": launch,
         }
-        response = redirect("sign_in_code")
-    else:
-        if not already:
-            auth_login(request, user, backend=BACKEND)
-        response = redirect(destination)
-    request.session[sessions.SMART_LAUNCH] = {
-        "ehr": found.ehr.pk,
-        "fhir_user": found.fhir_user,
-        "patient": found.patient,
-        "token": found.access_token,
-        "expires_at": found.expires_at,
-        "observations": found.reads_observations,
-    }
-    return response
+        return redirect("sign_in_code")
+    if not already:
+        auth_login(request, user, backend=BACKEND)
+    launches.keep(request, launch)
+    return redirect(destination)
 
 
 @require_GET
 def ehr_patient(request: AuthenticatedRequest) -> HttpResponse:
     """The launch's patient, when no patient of the clinic matched: what the EHR says of
     them, and what can be done."""
-    kept = request.session.get(sessions.SMART_LAUNCH)
     if not request.user.has_perm("patients.view_patient"):
         raise PermissionDenied
-    if not isinstance(kept, dict):
+    kept = launches.current_launch(request)
+    if kept is None:
         return render(request, "smart/no_launch.html")
     ehr = SmartEhr.objects.filter(pk=kept["ehr"]).first()
     resource = kept["patient"]

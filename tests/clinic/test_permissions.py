@@ -203,7 +203,8 @@ def test_a_superuser_is_served_every_page_uncached(
 
 @pytest.mark.parametrize("name", sorted(PUBLIC | SIGNED_IN_ANY_ROLE | EHR_LAUNCH))
 def test_the_public_and_any_role_pages_are_uncached_too(as_user, clinician, name):
-    response = as_user(clinician).get(reverse(name))
+    args = [1] if name == "smart_callback" else []  # an EHR's own answer address
+    response = as_user(clinician).get(reverse(name, args=args))
     assert_not_stored(response)
 
 

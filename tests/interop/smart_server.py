@@ -76,6 +76,10 @@ class SmartEhrServer:
     authorize_requests: list[dict[str, str]] = field(default_factory=list)
     token_requests: list[dict[str, str]] = field(default_factory=list)
     observation_reads: int = 0
+    token_redirect: str = ""  # the token endpoint answers 307 to this address
+    raw_expires_in: str = ""  # expires_in written as this raw JSON (Infinity, a string...)
+    algorithm: str = "RS256"  # the id_token's
+    key_alg: str | None = "RS256"  # what the key set says of its key (None: nothing)
 
     @property
     def iss(self) -> str:
@@ -83,7 +87,10 @@ class SmartEhrServer:
 
     def jwks(self) -> dict[str, Any]:
         public = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.key.public_key()))
-        return {"keys": [{**public, "kid": "ehr-key-1", "alg": "RS256", "use": "sig"}]}
+        key = {**public, "kid": "ehr-key-1", "use": "sig"}
+        if self.key_alg:
+            key["alg"] = self.key_alg
+        return {"keys": [key]}
 
     def configuration(self) -> dict[str, Any]:
         return {
@@ -114,8 +121,10 @@ class SmartEhrServer:
         back = urlencode({"code": code, "state": query.get("state", "")})
         return 302, {"Location": f"{query['redirect_uri']}?{back}"}
 
-    def token(self, form: dict[str, str], authorization: str) -> tuple[int, dict[str, Any]]:
+    def token(self, form: dict[str, str], authorization: str) -> tuple[int, Any]:
         self.token_requests.append(form)
+        if self.token_redirect:
+            return 307, RawAnswer(b"", {"Location": self.token_redirect})
         code = form.get("code", "")
         issued = self.codes.get(code)
         if issued is None or code in self.used:
@@ -152,9 +161,12 @@ class SmartEhrServer:
             **self.claims,
         }
         id_token = jwt.encode(
-            claims, self.signing_key or self.key, algorithm="RS256", headers={"kid": "ehr-key-1"}
+            claims,
+            self.signing_key or self.key,
+            algorithm=self.algorithm,
+            headers={"kid": "ehr-key-1"},
         )
-        return 200, {
+        answer = {
             "access_token": access,
             "token_type": "Bearer",
             "expires_in": 3600,
@@ -162,6 +174,12 @@ class SmartEhrServer:
             "id_token": id_token,
             "patient": self.patient["id"],
         }
+        if self.raw_expires_in:
+            raw = json.dumps(answer).replace(
+                '"expires_in": 3600', f'"expires_in": {self.raw_expires_in}'
+            )
+            return 200, RawAnswer(raw.encode(), {})
+        return 200, answer
 
     def assertion_is_valid(self, form: dict[str, str]) -> bool:
         """private_key_jwt (RFC 7523), as SMART's asymmetric client authentication: signed
@@ -195,6 +213,14 @@ class SmartEhrServer:
         return 404, {"resourceType": "OperationOutcome"}
 
 
+@dataclass(frozen=True)
+class RawAnswer:
+    """A body sent as it is (JSON that json.dumps would not write), with headers."""
+
+    body: bytes
+    headers: dict[str, str]
+
+
 def serve(state: SmartEhrServer) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, *args: Any) -> None:  # quiet
@@ -202,9 +228,12 @@ def serve(state: SmartEhrServer) -> ThreadingHTTPServer:
 
         def answer(self, status: int, body: Any = None, headers: dict[str, str] | None = None):
             self.send_response(status)
+            if isinstance(body, RawAnswer):
+                headers, payload = body.headers, body.body
+            else:
+                payload = json.dumps(body).encode() if body is not None else b""
             for name, value in (headers or {}).items():
                 self.send_header(name, value)
-            payload = json.dumps(body).encode() if body is not None else b""
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()

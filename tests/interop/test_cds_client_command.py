@@ -197,6 +197,12 @@ def test_removing_an_unknown_ehr_says_so():
 # Production never trusts the sandbox
 
 
+@pytest.fixture(autouse=True)
+def production_smart(settings):
+    """As in production: the tests' own SMART EHR on plain http is a test setting."""
+    settings.SMART_ALLOW_LOOPBACK_HTTP = False
+
+
 def deploy_check() -> None:
     call_command("check", deploy=True, tags=["cds"], fail_level="WARNING", stdout=StringIO())
 
@@ -238,6 +244,7 @@ def test_check_deploy_says_when_there_is_no_public_address(settings):
         ("CDS_JWKS_URL_ALLOWLIST", [SANDBOX_JWKS], "interop.W002"),
         ("CORS_ALLOWED_ORIGINS", ["https://sandbox.cds-hooks.org"], "interop.W003"),
         ("PUBLIC_BASE_URL", "http://rls.example.org", "interop.W004"),
+        ("SMART_ALLOW_LOOPBACK_HTTP", True, "interop.W007"),
     ],
 )
 def test_check_deploy_warns_about_sandbox_settings_and_plain_http(

@@ -20,6 +20,7 @@ from clinic import sessions
 from clinic.roles import CLINICIANS
 from interop.models import SmartEhr, SmartUser
 from patients.models import Assessment, PatientAccess
+from tests.base import PASSWORD
 from tests.interop.ehr import MRN_SYSTEM
 from tests.interop.smart_server import (
     CLIENT_ID,
@@ -55,7 +56,7 @@ def begin(client, server, **params):
     approved = requests.get(started["Location"], allow_redirects=False, timeout=5)
     assert approved.status_code == 302, approved.status_code
     back = urlsplit(approved.headers["Location"])
-    assert back.path == "/smart/callback/"
+    assert back.path == f"/smart/callback/{SmartEhr.objects.get(iss=server.iss).pk}/"
     return back.path + "?" + back.query
 
 
@@ -216,7 +217,7 @@ def test_a_replayed_code_is_refused(client, server, seeded):
     new_callback = begin(fresh, server)
     old_code = parse_qs(urlsplit(callback).query)["code"][0]
     new_state = parse_qs(urlsplit(new_callback).query)["state"][0]
-    replayed = fresh.get(f"/smart/callback/?code={old_code}&state={new_state}")
+    replayed = fresh.get(f"{urlsplit(callback).path}?code={old_code}&state={new_state}")
     assert_refused(fresh, replayed, seeded, "The EHR refused the sign-in (invalid_grant)")
 
 
@@ -276,7 +277,7 @@ def test_a_scope_not_granted_is_refused(client, server, seeded, granted):
 def test_the_ehr_saying_no_is_refused(client, server, seeded):
     callback = begin(client, server)
     state = parse_qs(urlsplit(callback).query)["state"][0]
-    response = client.get(f"/smart/callback/?error=access_denied&state={state}")
+    response = client.get(f"{urlsplit(callback).path}?error=access_denied&state={state}")
     assert_refused(client, response, seeded, "did not authorize")
 
 
@@ -374,3 +375,131 @@ def test_a_launch_signs_out_whoever_else_was_signed_in_in_this_browser(
     response = launch(browser, server)
     assert response["Location"] == seeded.patient.get_absolute_url()
     assert int(signed_in(browser)) == clinician.pk  # the EHR's user, not the one before
+
+
+# After a hostile review
+
+
+@pytest.fixture
+def second_server(db):
+    """Another registered EHR: in the mix-up attack, the malicious one."""
+    state = SmartEhrServer()
+    httpd = serve(state)
+    SmartEhr.objects.create(
+        iss=state.iss, name="Other EHR", client_id=CLIENT_ID, mrn_system=MRN_SYSTEM
+    )
+    yield state
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_an_answer_at_another_ehrs_address_is_refused_and_no_code_is_exchanged(
+    client, server, second_server, seeded
+):
+    """The mix-up attack: a launch sent to one EHR, answered at another's address (the
+    honest EHR's code for the malicious EHR's launch). Each EHR has its own address."""
+    callback = begin(client, second_server)
+    honest = SmartEhr.objects.get(iss=server.iss)
+    query = urlsplit(callback).query
+    response = client.get(f"/smart/callback/{honest.pk}/?{query}")
+    assert_refused(client, response, seeded, "another EHR than the launch")
+    assert not server.token_requests
+    assert not second_server.token_requests
+
+
+def test_an_answer_naming_another_issuer_is_refused(client, server, seeded):
+    """RFC 9207: where the EHR names its issuer in the answer, it must be the launch's."""
+    callback = begin(client, server)
+    response = client.get(f"{callback}&iss=https://evil.example.org")
+    assert_refused(client, response, seeded, "another EHR than the launch")
+    assert not server.token_requests
+
+
+def test_a_launch_waiting_for_its_code_is_not_anyone_elses(
+    client, server, seeded, clinician, staff, settings
+):
+    """A launch left at the code page, then someone else signs in with a password in the
+    same browser: the launch (its access token) is not theirs, and nothing was logged."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    settings.TWO_FACTOR_REQUIRED_ROLES = frozenset({CLINICIANS})
+    TOTPDevice.objects.create(user=clinician, name="app", confirmed=True)
+    server.observations = [ferritin(31.0)]
+    assert launch(client, server)["Location"] == "/sign-in/code/"
+    assert not PatientAccess.objects.exists()  # not until the code is given
+    signed = client.post("/sign-in/", {"username": staff.username, "password": PASSWORD})
+    assert signed.status_code == 302
+    assert int(signed_in(client)) == staff.pk
+    assert sessions.SMART_LAUNCH not in client.session
+    assert client.get("/smart/patient/").templates[0].name == "smart/no_launch.html"
+    assert not server.observation_reads
+
+
+def test_the_launch_is_logged_once_the_code_is_given(client, server, seeded, clinician, settings):
+    from django_otp.oath import totp
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    settings.TWO_FACTOR_REQUIRED_ROLES = frozenset({CLINICIANS})
+    device = TOTPDevice.objects.create(user=clinician, name="app", confirmed=True)
+    launch(client, server)
+    code = str(totp(device.bin_key)).zfill(6)
+    response = client.post("/sign-in/code/", {"code": code})
+    assert response["Location"] == seeded.patient.get_absolute_url()
+    assert int(signed_in(client)) == clinician.pk
+    assert PatientAccess.objects.get(view="smart:launch").ehr_user == FHIR_USER
+    assert client.session[sessions.SMART_LAUNCH]["user"] == clinician.pk
+
+
+def test_someone_who_set_up_a_second_factor_gives_it_as_after_a_password(
+    client, server, seeded, clinician, settings
+):
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    settings.TWO_FACTOR_REQUIRED_ROLES = frozenset({"Staff"})  # not the clinician's role
+    TOTPDevice.objects.create(user=clinician, name="app", confirmed=True)
+    assert launch(client, server)["Location"] == "/sign-in/code/"
+    assert signed_in(client) is None
+
+
+def test_a_token_endpoint_that_redirects_is_refused_and_not_followed(client, server, seeded):
+    elsewhere = SmartEhrServer()
+    httpd = serve(elsewhere)
+    server.token_redirect = f"{elsewhere.base}/auth/token"
+    try:
+        assert_refused(client, launch(client, server), seeded, "answered with a redirect")
+        assert not elsewhere.token_requests
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+@pytest.mark.parametrize("lifetime", ["Infinity", '"soon"', "[1]"])
+def test_a_token_answer_with_an_unreadable_lifetime_is_refused_not_an_error(
+    client, server, seeded, lifetime
+):
+    server.raw_expires_in = lifetime
+    assert_refused(client, launch(client, server), seeded, "did not answer properly")
+
+
+@pytest.mark.parametrize(("lifetime", "kept"), [("null", 300), ('"600"', 600), ("86400", 3600)])
+def test_the_access_token_is_kept_for_its_lifetime_within_an_hour(
+    client, server, seeded, lifetime, kept
+):
+    server.raw_expires_in = lifetime
+    launch(client, server)
+    expires_at = client.session[sessions.SMART_LAUNCH]["expires_at"]
+    assert kept - 5 <= expires_at - time.time() <= kept
+
+
+def test_an_id_token_signed_with_rs384_by_a_key_that_names_no_algorithm(client, server, seeded):
+    server.algorithm = "RS384"
+    server.key_alg = None  # as many EHRs publish their keys
+    assert launch(client, server)["Location"] == seeded.patient.get_absolute_url()
+
+
+def test_an_ehr_user_mapped_twice_signs_in_as_nobody(client, server, seeded, staff):
+    SmartUser.objects.create(
+        ehr=SmartEhr.objects.get(iss=server.iss), fhir_user=f"{server.iss}/{FHIR_USER}", user=staff
+    )
+    server.fhir_user = f"{server.iss}/{FHIR_USER}"
+    assert_refused(client, launch(client, server), seeded, "not linked to an account")

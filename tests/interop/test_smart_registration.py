@@ -119,3 +119,39 @@ def test_removing_an_ehr_keeps_its_mappings_and_refuses_its_launches(db, clinici
     assert SmartUser.objects.filter(ehr=ehr).count() == 1
     with pytest.raises(CommandError, match="No EHR is registered"):
         smart("remove", "--iss", "https://other.example.org/fhir")
+
+
+def test_an_ehr_user_is_kept_relative_to_its_ehr_and_another_servers_is_refused(db, clinician):
+    add()
+    smart(
+        "map", "--iss", ISS, "--fhir-user", f"{ISS}/Practitioner/123", "--user", clinician.username
+    )
+    assert SmartUser.objects.get().fhir_user == "Practitioner/123"
+    with pytest.raises(CommandError, match="already signs in"):  # the same user, either form
+        smart("map", "--iss", ISS, "--fhir-user", "Practitioner/123", "--user", clinician.username)
+    with pytest.raises(CommandError, match="Not a fhirUser of this EHR"):
+        smart(
+            "map",
+            "--iss",
+            ISS,
+            "--fhir-user",
+            "https://elsewhere.example.org/fhir/Practitioner/9",
+            "--user",
+            clinician.username,
+        )
+    assert SmartUser.objects.count() == 1
+
+
+def test_http_on_this_machine_needs_the_development_setting(db, settings):
+    settings.SMART_ALLOW_LOOPBACK_HTTP = False
+    with pytest.raises(CommandError, match="must be an https URL"):
+        smart("add", "--iss", "http://127.0.0.1:9000/fhir", "--name", "T", "--client-id", "x", *MRN)
+    assert not SmartEhr.objects.exists()
+
+
+def test_adding_an_ehr_says_which_addresses_to_register_there(db):
+    out = add()
+    ehr = SmartEhr.objects.get()
+    assert "http://testserver/smart/launch/" in out
+    assert f"http://testserver/smart/callback/{ehr.pk}/" in out
+    assert f"redirect URL http://testserver/smart/callback/{ehr.pk}/" in smart("list")

@@ -257,6 +257,8 @@ PARAMETERS = {
         TEXT_IDS,
     ),
     ("str", "token"): lambda world, template: ([world.invitation_token], TEXT_IDS),
+    # A SMART launch's answer, by EHR: without a launch of this browser, refused whoever.
+    ("int", "ehr"): lambda world, template: (["1"], NUMBER_IDS),
     ("slug", "action"): lambda world, template: (
         ["revoke", "resend"] if "invitations/" in template else list(ACCOUNT_ACTIONS),
         ["delete", "X" * 10_000],

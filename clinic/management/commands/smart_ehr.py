@@ -13,7 +13,8 @@ in only as the account mapped to them, which must be active and hold a clinical 
 (clinicians or staff); never a superuser, never a new account. A confidential client's
 secret or private key stays in the environment: --credential-env names the variable, which
 must be set when the EHR is added. The issuer must be https (http only on this machine,
-for tests and local EHR simulators).
+for tests and local EHR simulators, where DJANGO_SMART_ALLOW_LOOPBACK_HTTP allows it).
+`add` and `list` print the launch and redirect URLs to register at the EHR.
 """
 
 import os
@@ -21,12 +22,15 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
+from django.urls import reverse
 
 from clinic.roles import CLINICIANS, STAFF
 from interop.models import SmartEhr, SmartUser
+from interop.smart import redirect_uri, relative_fhir_user
 
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 # fhirUser: a Practitioner, PractitionerRole, Patient, Person or RelatedPerson, as a
@@ -40,9 +44,12 @@ CLINICAL_ROLES = {CLINICIANS, STAFF}
 def issuer(text: str) -> str:
     iss = text.strip().rstrip("/")
     parts = urlsplit(iss)
-    local = parts.hostname in LOCAL_HOSTS
+    local = settings.SMART_ALLOW_LOOPBACK_HTTP and parts.hostname in LOCAL_HOSTS
     if not parts.hostname or (parts.scheme != "https" and not (parts.scheme == "http" and local)):
-        raise CommandError(f"The issuer must be an https URL (http only on this machine): {iss!r}")
+        raise CommandError(
+            f"The issuer must be an https URL (http only on this machine, where "
+            f"DJANGO_SMART_ALLOW_LOOPBACK_HTTP allows it): {iss!r}"
+        )
     return iss
 
 
@@ -104,13 +111,21 @@ class Command(BaseCommand):
             ehr.credential_env, ehr.active = variable, True
             ehr.save()
         kind = "confidential" if variable else "public"
-        self.stdout.write(f"Registered {ehr} for launch, as a {kind} client.")
+        self.stdout.write(
+            f"Registered {ehr} for launch, as a {kind} client. At the EHR, register the launch "
+            f"URL {settings.PUBLIC_BASE_URL}{reverse('smart_launch')} and the redirect URL "
+            f"{redirect_uri(ehr)}."
+        )
 
     def handle_map(self, options: dict[str, Any]) -> None:
         ehr = self.ehr(options["iss"])
-        fhir_user = options["fhir_user"].strip()
-        if not FHIR_USER.fullmatch(fhir_user):
-            raise CommandError(f"Not a fhirUser (e.g. Practitioner/123): {fhir_user!r}")
+        # One form for each EHR user: relative to the EHR's own FHIR server.
+        fhir_user = relative_fhir_user(ehr, options["fhir_user"].strip())
+        if not FHIR_USER.fullmatch(fhir_user) or "://" in fhir_user:
+            raise CommandError(
+                f"Not a fhirUser of this EHR (e.g. Practitioner/123, or {ehr.iss}/"
+                f"Practitioner/123): {options['fhir_user']!r}"
+            )
         user = User.objects.filter(username=options["user"]).first()
         if user is None or not user.is_active:
             raise CommandError(f"No active user {options['user']!r}.")
@@ -132,7 +147,8 @@ class Command(BaseCommand):
 
     def handle_unmap(self, options: dict[str, Any]) -> None:
         ehr = self.ehr(options["iss"])
-        deleted, _ = SmartUser.objects.filter(ehr=ehr, fhir_user=options["fhir_user"]).delete()
+        fhir_user = relative_fhir_user(ehr, options["fhir_user"].strip())
+        deleted, _ = SmartUser.objects.filter(ehr=ehr, fhir_user=fhir_user).delete()
         if not deleted:
             raise CommandError(f"{options['fhir_user']} is not mapped at {ehr.name}.")
         self.stdout.write(f"{options['fhir_user']} no longer signs in from {ehr.name}.")
@@ -145,6 +161,7 @@ class Command(BaseCommand):
                 f"{ehr.iss}  {ehr.name}  client {ehr.client_id}, {kind}, {state}, "
                 f"MRNs under {ehr.mrn_system or '(none)'}"
             )
+            self.stdout.write(f"    redirect URL {redirect_uri(ehr)}")
             for mapping in ehr.users.all():
                 self.stdout.write(f"    {mapping.fhir_user} -> {mapping.user.username}")
 
