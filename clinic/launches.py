@@ -10,13 +10,14 @@ from django.http import HttpRequest
 
 from clinic import sessions
 from interop.models import SmartEhr
-from interop.prefetch import matching_patient
+from interop.prefetch import asked_mrn, matching_patient
 from interop.smart import Launch
+from patients.facts import SEXES
 from patients.models import Patient, PatientAccess
 
 LAUNCH_VIEW = "smart:launch"  # the access log's name for a launch into a patient's record
 # Of the EHR's Patient, only what matching needs is kept in the session.
-PATIENT_KEYS = ("resourceType", "id", "identifier", "birthDate", "gender")
+PATIENT_KEYS = ("resourceType", "id", "identifier", "birthDate", "gender", "name")
 
 
 def record(found: Launch, user: User, patient: Patient | None) -> dict[str, Any]:
@@ -67,3 +68,26 @@ def launch_for(request: HttpRequest, patient: Patient) -> tuple[SmartEhr, dict[s
     if ehr is None or matching_patient(kept["patient"], ehr.mrn_system) != patient:
         return None
     return ehr, kept
+
+
+def registration_initial(request: HttpRequest) -> dict[str, str]:
+    """A new patient's registration filled in from the EHR's Patient of this session's
+    launch, when none of ours matched it: its record number under the EHR's MRN system,
+    birth date, sex and name, for the person registering to check. Once saved, the record
+    matches the launch, and its labs can be read from the EHR."""
+    kept = current_launch(request)
+    ehr = SmartEhr.objects.filter(pk=kept["ehr"]).first() if kept else None
+    if kept is None or ehr is None:
+        return {}
+    resource = kept["patient"]
+    names = resource.get("name")
+    name = names[0] if isinstance(names, list) and names and isinstance(names[0], dict) else {}
+    given = name.get("given")
+    initial = {
+        "mrn": asked_mrn(resource, ehr.mrn_system),
+        "date_of_birth": resource.get("birthDate"),
+        "sex": resource.get("gender") if resource.get("gender") in SEXES else None,
+        "family_name": name.get("family"),
+        "given_name": " ".join(given) if isinstance(given, list) else None,
+    }
+    return {key: value for key, value in initial.items() if isinstance(value, str) and value}

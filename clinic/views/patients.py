@@ -12,6 +12,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
+from clinic import launches
 from clinic.access import get_patient_for_user, log_listed
 from clinic.conflicts import merge
 from clinic.forms.patients import ArchiveForm, PatientForm, PatientSearchForm
@@ -94,7 +95,12 @@ def patient_search_clear(request: AuthenticatedRequest) -> HttpResponse:
 @permission_required("patients.add_patient", raise_exception=True)
 @require_http_methods(["GET", "POST"])
 def patient_create(request: AuthenticatedRequest) -> HttpResponse:
-    form = PatientForm(request.POST if request.method == "POST" else None)
+    # Filled in from an EHR launch whose patient is not ours yet (clinic.views.smart).
+    from_launch = request.method == "GET" and request.GET.get("from") == "launch"
+    form = PatientForm(
+        request.POST if request.method == "POST" else None,
+        initial=launches.registration_initial(request) if from_launch else None,
+    )
     if request.method == "POST" and form.is_valid():
         try:
             patient = form.save()

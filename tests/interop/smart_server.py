@@ -14,6 +14,7 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
+from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -32,6 +33,12 @@ GRANTED = "launch openid fhirUser patient/Patient.rs patient/Observation.rs"
 
 def new_key() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@cache
+def ehr_key() -> rsa.RSAPrivateKey:
+    """The EHR's own signing key, made once a run (a key pair takes a while)."""
+    return new_key()
 
 
 def patient_resource(mrn: str = "RLS-0042", birth_date: str = BIRTH_DATE) -> dict[str, Any]:
@@ -61,7 +68,7 @@ class SmartEhrServer:
     """The server's state, and what tests set."""
 
     base: str = ""
-    key: Any = field(default_factory=new_key)
+    key: Any = field(default_factory=ehr_key)
     signing_key: Any = None  # another key: a wrongly signed id_token
     granted: str = GRANTED
     fhir_user: str = FHIR_USER
@@ -266,5 +273,6 @@ def serve(state: SmartEhrServer) -> ThreadingHTTPServer:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     state.base = f"http://127.0.0.1:{server.server_address[1]}"
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    # A short poll: shutdown() waits for it, once per test.
+    threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True).start()
     return server

@@ -19,7 +19,7 @@ from django.contrib.auth import SESSION_KEY
 from clinic import sessions
 from clinic.roles import CLINICIANS
 from interop.models import SmartEhr, SmartUser
-from patients.models import Assessment, PatientAccess
+from patients.models import Assessment, Patient, PatientAccess
 from tests.base import PASSWORD
 from tests.interop.ehr import MRN_SYSTEM
 from tests.interop.smart_server import (
@@ -503,3 +503,36 @@ def test_an_ehr_user_mapped_twice_signs_in_as_nobody(client, server, seeded, sta
     )
     server.fhir_user = f"{server.iss}/{FHIR_USER}"
     assert_refused(client, launch(client, server), seeded, "not linked to an account")
+
+
+def test_an_unmatched_patient_is_registered_from_the_ehr_and_then_gets_its_labs(
+    client, server, seeded, clinician
+):
+    """No match: the registration is filled in from the EHR's Patient; once saved, the new
+    record matches the launch, and a new assessment's labs come from the EHR."""
+    server.patient = patient_resource(mrn="RLS-0999", birth_date="1975-06-30")
+    server.patient["gender"] = "male"
+    server.observations = [ferritin(64.0)]
+    assert launch(client, server)["Location"] == "/smart/patient/"
+    form = client.get("/patients/new/?from=launch").context["form"]
+    assert form.initial == {
+        "mrn": "RLS-0999",
+        "date_of_birth": "1975-06-30",
+        "sex": "male",
+        "family_name": "Example",
+        "given_name": "Pat",
+    }
+    saved = client.post("/patients/new/", {**form.initial, "phone": "", "email": "", "notes": ""})
+    assert saved.status_code == 302
+    patient = Patient.objects.get(mrn="RLS-0999")
+    assert client.get("/smart/patient/")["Location"] == patient.get_absolute_url()
+    read = client.post(f"/patients/{patient.uuid}/assessments/new/ehr-labs/")
+    assert {name: lab.value for name, lab in read.context["found"].labs.items()} == {
+        "ferritin_ng_ml": 64.0
+    }
+    assert seeded.patient.mrn != "RLS-0999"
+
+
+def test_the_registration_is_not_filled_in_without_a_launch(client, clinician, as_user):
+    browser = as_user(clinician)
+    assert browser.get("/patients/new/?from=launch").context["form"].initial == {}
