@@ -86,6 +86,13 @@ class SmartEhrServer:
     token_redirect: str = ""  # the token endpoint answers 307 to this address
     raw_expires_in: str = ""  # expires_in written as this raw JSON (Infinity, a string...)
     algorithm: str = "RS256"  # the id_token's
+    # Misbehaviours: merged into the SMART configuration and the token answer (None
+    # removes a key); what the FHIR server answers for the Patient and the lab search.
+    config_changes: dict[str, Any] = field(default_factory=dict)
+    config_answer: Any = None  # (status, RawAnswer or JSON) instead of the configuration
+    token_changes: dict[str, Any] = field(default_factory=dict)
+    patient_answer: Any = None
+    search_answer: Any = None
     key_alg: str | None = "RS256"  # what the key set says of its key (None: nothing)
 
     @property
@@ -100,6 +107,9 @@ class SmartEhrServer:
         return {"keys": [key]}
 
     def configuration(self) -> dict[str, Any]:
+        return changed(self._configuration(), self.config_changes)
+
+    def _configuration(self) -> dict[str, Any]:
         return {
             "issuer": self.iss,
             "authorization_endpoint": f"{self.base}/auth/authorize",
@@ -181,6 +191,7 @@ class SmartEhrServer:
             "id_token": id_token,
             "patient": self.patient["id"],
         }
+        answer = changed(answer, self.token_changes)
         if self.raw_expires_in:
             raw = json.dumps(answer).replace(
                 '"expires_in": 3600', f'"expires_in": {self.raw_expires_in}'
@@ -209,15 +220,22 @@ class SmartEhrServer:
         if authorization.removeprefix("Bearer ") not in self.tokens:
             return 401, {"resourceType": "OperationOutcome"}
         if path == f"/fhir/Patient/{self.patient['id']}":
-            return 200, self.patient
+            return 200, self.patient_answer or self.patient
         if path == "/fhir/Observation" and query.get("patient") == self.patient["id"]:
             self.observation_reads += 1
+            if self.search_answer is not None:
+                return 200, self.search_answer
             entries = [
                 {"fullUrl": f"{self.iss}/Observation/{o['id']}", "resource": o}
                 for o in self.observations
             ]
             return 200, {"resourceType": "Bundle", "type": "searchset", "entry": entries}
         return 404, {"resourceType": "OperationOutcome"}
+
+
+def changed(answer: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    merged = {**answer, **changes}
+    return {key: value for key, value in merged.items() if value is not None}
 
 
 @dataclass(frozen=True)
@@ -250,7 +268,7 @@ def serve(state: SmartEhrServer) -> ThreadingHTTPServer:
             parts = urlsplit(self.path)
             query = {key: values[0] for key, values in parse_qs(parts.query).items()}
             if parts.path == "/fhir/.well-known/smart-configuration":
-                self.answer(200, state.configuration())
+                self.answer(*(state.config_answer or (200, state.configuration())))
             elif parts.path == "/auth/jwks":
                 self.answer(200, state.jwks())
             elif parts.path == "/auth/authorize":

@@ -25,6 +25,7 @@ from tests.interop.ehr import MRN_SYSTEM
 from tests.interop.smart_server import (
     CLIENT_ID,
     FHIR_USER,
+    RawAnswer,
     SmartEhrServer,
     ferritin,
     new_key,
@@ -536,3 +537,129 @@ def test_an_unmatched_patient_is_registered_from_the_ehr_and_then_gets_its_labs(
 def test_the_registration_is_not_filled_in_without_a_launch(client, clinician, as_user):
     browser = as_user(clinician)
     assert browser.get("/patients/new/?from=launch").context["form"].initial == {}
+
+
+# An EHR that misbehaves: refused with words, never an error page, nobody signed in
+
+
+@pytest.mark.parametrize(
+    ("config", "words"),
+    [
+        ({"authorization_endpoint": "http://ehr.example.org/authorize"}, "lacks an https"),
+        ({"token_endpoint": None}, "lacks an https"),
+        ({"code_challenge_methods_supported": ["plain"]}, "PKCE with S256"),
+    ],
+    ids=["plain http", "no token endpoint", "no S256"],
+)
+def test_a_configuration_without_https_or_pkce_is_refused(client, server, seeded, config, words):
+    server.config_changes = config
+    response = client.get("/smart/launch/", {"iss": server.iss, "launch": "1"})
+    assert_refused(client, response, seeded, words)
+    assert not server.authorize_requests
+
+
+@pytest.mark.parametrize(
+    ("answer", "words"),
+    [
+        ((500, {"error": "down"}), "refused to give its SMART configuration (500)"),
+        ((200, RawAnswer(b"<html>", {})), "is not a JSON object"),
+        ((200, ["a", "list"]), "is not a JSON object"),
+        ((200, RawAnswer(b'"' + b"x" * (6 * 1024 * 1024) + b'"', {})), "is too large"),
+    ],
+    ids=["500", "not JSON", "a list", "6 MB"],
+)
+def test_an_unreadable_configuration_is_refused(client, server, seeded, answer, words):
+    server.config_answer = answer
+    response = client.get("/smart/launch/", {"iss": server.iss, "launch": "1"})
+    assert_refused(client, response, seeded, words)
+
+
+def test_an_ehr_that_does_not_answer_is_refused(client, seeded, db):
+    SmartEhr.objects.create(
+        iss="http://127.0.0.1:9/fhir", name="Gone", client_id=CLIENT_ID, mrn_system=MRN_SYSTEM
+    )
+    response = client.get("/smart/launch/", {"iss": "http://127.0.0.1:9/fhir", "launch": "1"})
+    assert_refused(client, response, seeded, "did not answer")
+
+
+@pytest.mark.parametrize(
+    ("token", "words"),
+    [
+        ({"access_token": None}, "no bearer access token"),
+        ({"token_type": "mac"}, "no bearer access token"),
+        ({"scope": None}, "did not grant"),
+        ({"patient": None}, "did not say which patient"),
+        ({"patient": "../Patient/1"}, "did not say which patient"),
+        ({"id_token": None}, "carries no id_token"),
+        ({"id_token": "not-a-jwt"}, "could not be verified"),
+        (
+            {"id_token": jwt.encode({"sub": "x"}, "a-shared-secret-of-32-bytes-at-least!")},
+            "could not",
+        ),
+    ],
+    ids=["no token", "not bearer", "no scope", "no patient", "a path", "no id", "garbage", "HS256"],
+)
+def test_a_token_answer_missing_what_a_launch_needs_is_refused(
+    client, server, seeded, token, words
+):
+    server.token_changes = token
+    assert_refused(client, launch(client, server), seeded, words)
+
+
+def test_an_id_token_without_fhir_user_or_for_several_audiences_is_refused(client, server, seeded):
+    server.fhir_user = ""
+    assert_refused(client, launch(client, server), seeded, "who the user is")
+    server.fhir_user = FHIR_USER
+    server.claims = {"aud": [CLIENT_ID, "another-app"]}  # and no azp naming us
+    other = client.__class__()
+    assert_refused(other, launch(other, server), seeded, "not for this application (azp)")
+    server.claims = {"aud": [CLIENT_ID, "another-app"], "azp": CLIENT_ID}
+    assert launch(other, server)["Location"] == seeded.patient.get_absolute_url()
+
+
+def test_a_patient_other_than_the_launchs_is_refused(client, server, seeded):
+    server.patient_answer = {**server.patient, "id": "someone-else"}
+    assert_refused(client, launch(client, server), seeded, "a record other than the launch")
+
+
+def test_an_answer_too_late_without_a_code_or_for_a_removed_ehr_is_refused(
+    client, server, seeded, monkeypatch
+):
+    callback = begin(client, server)
+    monkeypatch.setattr("interop.smart.PENDING_SECONDS", -1)
+    assert_refused(client, client.get(callback), seeded, "took too long")
+    monkeypatch.undo()
+    callback = begin(client, server)
+    no_code = callback.replace("code=", "cod=")
+    assert_refused(client, client.get(no_code), seeded, "no authorization code")
+    callback = begin(client, server)
+    SmartEhr.objects.update(active=False)
+    assert_refused(client, client.get(callback), seeded, "no longer registered")
+    assert not server.token_requests
+
+
+def test_a_lab_search_the_ehr_cannot_answer_is_refused_and_nothing_is_filled(
+    client, server, seeded
+):
+    launch(client, server)
+    patient = seeded.patient
+    server.search_answer = {"resourceType": "OperationOutcome"}
+    response = client.post(f"/patients/{patient.uuid}/assessments/new/ehr-labs/")
+    assert response.status_code == 502
+    assert "not a Bundle" in response.content.decode()
+    server.search_answer = {"resourceType": "Bundle", "type": "searchset"}
+    empty = client.post(f"/patients/{patient.uuid}/assessments/new/ehr-labs/")
+    assert empty.context["found"].notes == [
+        "The EHR has no ferritin, transferrin saturation, creatinine or weight."
+    ]
+    assert empty.context["confirm"] is None
+
+
+def test_an_expired_launch_is_forgotten(client, server, seeded):
+    server.observations = [ferritin(31.0)]
+    launch(client, server)
+    session = client.session
+    session[sessions.SMART_LAUNCH] = {**session[sessions.SMART_LAUNCH], "expires_at": 1}
+    session.save()
+    assert_no_labs_read(client, seeded.patient, server)
+    assert sessions.SMART_LAUNCH not in client.session
