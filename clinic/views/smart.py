@@ -45,11 +45,11 @@ BACKEND = "clinic.backends.CachedPermissionsBackend"
 MAX_LAUNCH_LENGTH = 1000  # an EHR's opaque launch id; far longer is not a launch
 
 
-def refused(request: HttpRequest, error: smart.Refused, *, status: int = 403) -> HttpResponse:
-    """The refusal page: why, in words, and never a token. Logged by reason only. An
-    answer that belongs to no launch of this browser is a bad request (400)."""
+def refused(request: HttpRequest, error: smart.Refused) -> HttpResponse:
+    """The refusal page of a launch: why, in words, and never a token. Logged by reason
+    only. An answer that belongs to no launch of this browser is a bad request (400)."""
     logger.warning("SMART launch refused: %s", error.reason)
-    status = 400 if error.reason == "state" else status
+    status = 400 if error.reason == "state" else 403
     return render(request, "smart/refused.html", {"message": error.message}, status=status)
 
 
@@ -222,7 +222,13 @@ def ehr_labs(request: AuthenticatedRequest, uuid: UUID) -> HttpResponse:
             ehr, token=kept["token"], patient=kept["patient"], now=timezone.now()
         )
     except smart.Refused as error:
-        return refused(request, error, status=502)
+        logger.warning("SMART lab search refused: %s", error.reason)
+        return render(
+            request,
+            "smart/labs_refused.html",
+            {"patient": patient, "ehr": ehr, "message": error.message},
+            status=502,
+        )
     return render(
         request,
         "patients/fhir_labs_confirm.html",

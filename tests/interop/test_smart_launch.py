@@ -639,7 +639,7 @@ def test_an_answer_too_late_without_a_code_or_for_a_removed_ehr_is_refused(
 
 
 def test_a_lab_search_the_ehr_cannot_answer_is_refused_and_nothing_is_filled(
-    client, server, seeded
+    client, server, seeded, clinician
 ):
     launch(client, server)
     patient = seeded.patient
@@ -647,6 +647,8 @@ def test_a_lab_search_the_ehr_cannot_answer_is_refused_and_nothing_is_filled(
     response = client.post(f"/patients/{patient.uuid}/assessments/new/ehr-labs/")
     assert response.status_code == 502
     assert "not a Bundle" in response.content.decode()
+    assert "Nothing was filled in" in response.content.decode()
+    assert int(signed_in(client)) == clinician.pk  # still signed in: only the read failed
     server.search_answer = {"resourceType": "Bundle", "type": "searchset"}
     empty = client.post(f"/patients/{patient.uuid}/assessments/new/ehr-labs/")
     assert empty.context["found"].notes == [
