@@ -63,8 +63,13 @@ def default_rules(transactional_db):
 
 @pytest.fixture
 def page(browser, live_server):
+    from playwright.sync_api import expect
+
     context = browser.new_context(base_url=live_server.url)
+    # One patience for actions and assertions alike: under CI's load (coverage, two test
+    # processes, the browser) a live-panel answer has taken more than expect()'s own 5 s.
     context.set_default_timeout(10_000)
+    expect.set_options(timeout=10_000)
     page = context.new_page()
     yield page
     context.close()
