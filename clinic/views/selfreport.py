@@ -55,6 +55,8 @@ def throttled(request: HttpRequest) -> bool:
 
 
 def count_failure(request: HttpRequest) -> None:
+    """Count a failed try; those older than the window count for nothing and go."""
+    LinkAttempt.objects.filter(at__lt=timezone.now() - ATTEMPT_WINDOW).delete()
     LinkAttempt.objects.create(address=address_of(request))
 
 

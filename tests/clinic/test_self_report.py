@@ -222,6 +222,15 @@ def test_tries_from_one_address_are_throttled(frozen_clock, link):
     assert invitation.opened_at is None
 
 
+def test_tries_older_than_the_window_are_forgotten_at_the_next_failure(frozen_clock, link):
+    guesser = Client()
+    for n in range(3):
+        guesser.get(reverse("selfreport:open", args=[f"guess-{n}"]))
+    frozen_clock.shift(timedelta(minutes=16))  # past the 15-minute window
+    guesser.get(reverse("selfreport:open", args=["guess-late"]))
+    assert LinkAttempt.objects.count() == 1
+
+
 def test_no_name_or_mrn_appears_on_the_patient_pages(frozen_clock, link, patient):
     patient_client = Client()
     pages = [patient_client.get(link, follow=True)]
