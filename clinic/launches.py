@@ -76,7 +76,7 @@ def registration_initial(request: HttpRequest) -> dict[str, str]:
     birth date, sex and name, for the person registering to check. Once saved, the record
     matches the launch, and its labs can be read from the EHR."""
     kept = current_launch(request)
-    ehr = SmartEhr.objects.filter(pk=kept["ehr"]).first() if kept else None
+    ehr = SmartEhr.objects.filter(pk=kept["ehr"], active=True).first() if kept else None
     if kept is None or ehr is None:
         return {}
     resource = kept["patient"]
@@ -88,6 +88,8 @@ def registration_initial(request: HttpRequest) -> dict[str, str]:
         "date_of_birth": resource.get("birthDate"),
         "sex": resource.get("gender") if resource.get("gender") in SEXES else None,
         "family_name": name.get("family"),
-        "given_name": " ".join(given) if isinstance(given, list) else None,
+        "given_name": " ".join(part for part in given if isinstance(part, str))
+        if isinstance(given, list)
+        else None,
     }
     return {key: value for key, value in initial.items() if isinstance(value, str) and value}

@@ -75,13 +75,16 @@ class Endpoints:
     token: str
     jwks_uri: str
     issuer: str  # the id_token's issuer: the configuration's, else the FHIR base URL
+    # RFC 9207: the EHR names itself (`iss`) in every answer to an authorization request.
+    names_itself: bool = False
 
-    def as_dict(self) -> dict[str, str]:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "authorize": self.authorize,
             "token": self.token,
             "jwks_uri": self.jwks_uri,
             "issuer": self.issuer,
+            "names_itself": self.names_itself,
         }
 
 
@@ -130,13 +133,18 @@ def _get_json(url: str, *, what: str, token: str = "") -> dict[str, Any]:
         raise Refused("unreachable", f"The EHR did not answer ({what}).") from None
     if len(body) > MAX_RESPONSE_BYTES:
         raise Refused("ehr_error", f"The EHR's answer ({what}) is too large.")
-    try:
-        data = json.loads(body)
-    except ValueError:
-        data = None
+    data = _json(body)
     if not isinstance(data, dict):
         raise Refused("ehr_error", f"The EHR's answer ({what}) is not a JSON object.")
     return data
+
+
+def _json(body: bytes) -> Any:
+    """JSON from an EHR, or None: nested too deep for the parser is not JSON to us."""
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        return None
 
 
 def endpoints(ehr: SmartEhr) -> Endpoints:
@@ -148,6 +156,7 @@ def endpoints(ehr: SmartEhr) -> Endpoints:
         token=config.get("token_endpoint", ""),
         jwks_uri=config.get("jwks_uri", ""),
         issuer=config.get("issuer") or ehr.iss,
+        names_itself=config.get("authorization_response_iss_parameter_supported") is True,
     )
     if not all(_secure(url) for url in (found.authorize, found.token, found.jwks_uri)):
         raise Refused(
@@ -192,9 +201,18 @@ def _session(ehr: SmartEhr, scope: str = "") -> OAuth2Session:
 
 def _no_redirect(response: requests.Response) -> requests.Response:
     """The token endpoint answers itself: a redirect would carry the code, the verifier
-    and the client's credential elsewhere (the request is sent without following it)."""
+    and the client's credential elsewhere (the request is sent without following it).
+    Its answer is read up to MAX_RESPONSE_BYTES (it is streamed until here)."""
     if response.is_redirect:
+        response.close()
         raise Refused("token", "The EHR's token endpoint answered with a redirect.")
+    body = response.raw.read(MAX_RESPONSE_BYTES + 1, decode_content=True)
+    response.close()
+    if len(body) > MAX_RESPONSE_BYTES:
+        raise Refused("token", "The EHR's token endpoint answered with too much.")
+    if _json(body) is None:
+        raise Refused("token", "The EHR's token endpoint did not answer properly.")
+    response._content = body  # what authlib then parses
     return response
 
 
@@ -256,6 +274,7 @@ def finish(ehr: SmartEhr, pending: dict[str, Any], code: str) -> Launch:
             code_verifier=pending["verifier"],
             grant_type="authorization_code",
             allow_redirects=False,
+            stream=True,
             timeout=settings.SMART_TIMEOUT_SECONDS,
         )
     except OAuthError as error:
@@ -325,10 +344,12 @@ def verify_id_token(
     key_set = _get_json(found.jwks_uri, what="its key set").get("keys")
     # Each signing key the header may mean, read for the header's algorithm (a key set
     # often leaves `alg` out of its keys).
+    key_type = "RSA" if algorithm.startswith("RS") else "EC"
     candidates = [
         key
         for key in (key_set if isinstance(key_set, list) else [])
         if isinstance(key, dict)
+        and key.get("kty") == key_type
         and key.get("use", "sig") == "sig"
         and key.get("alg", algorithm) == algorithm
         and (kid is None or key.get("kid") == kid)
@@ -346,7 +367,7 @@ def verify_id_token(
             )
         except jwt.ExpiredSignatureError:
             raise Refused("id_token", "The EHR's id_token has expired.") from None
-        except (jwt.InvalidSignatureError, jwt.PyJWKError):
+        except (jwt.InvalidSignatureError, jwt.InvalidKeyError, jwt.PyJWKError):
             continue  # another of the EHR's keys, perhaps
         except (jwt.PyJWTError, ValueError):
             raise Refused("id_token", "The EHR's id_token could not be verified.") from None
@@ -354,7 +375,8 @@ def verify_id_token(
     else:
         raise Refused("id_token", "The EHR's id_token could not be verified.")
     audience = claims["aud"]
-    if isinstance(audience, list) and len(audience) > 1 and claims.get("azp") != ehr.client_id:
+    several = isinstance(audience, list) and len(audience) > 1
+    if (several or "azp" in claims) and claims.get("azp") != ehr.client_id:
         raise Refused("id_token", "The EHR's id_token is not for this application (azp).")
     if claims.get("nonce") != nonce:
         raise Refused("id_token", "The EHR's id_token is not for this launch (nonce).")

@@ -61,6 +61,8 @@ class SignInView(auth_views.LoginView):
     def signed_in(self, user: User, *, enrolling: bool) -> HttpResponse:
         """The password (and where asked for, the code) accepted. Someone who signed in
         with an enrolment code can do nothing but enrol until it is done."""
+        # A launch from an EHR waiting for someone else's code is not this person's.
+        self.request.session.pop(sessions.PENDING_SIGN_IN, None)
         auth_login(self.request, user)
         if enrolling:
             self.request.session[sessions.MUST_ENROL] = True

@@ -94,6 +94,7 @@ def callback(request: HttpRequest, ehr: int) -> HttpResponse:
                 "application from the EHR again.",
             )
         request.session[sessions.SMART_PENDING] = waiting
+        request.session.pop(sessions.SMART_LAUNCH, None)  # a new launch ends the last one
         if pending["ehr"] != ehr:
             raise smart.Refused("mix_up", "This answer came from another EHR than the launch.")
         if request.GET.get("error"):
@@ -102,7 +103,8 @@ def callback(request: HttpRequest, ehr: int) -> HttpResponse:
         if registered is None:  # removed since the launch began
             raise smart.Refused("unknown_iss", "This EHR is no longer registered for launch.")
         answered_by = request.GET.get("iss")  # RFC 9207, where the EHR says
-        if answered_by is not None and answered_by != pending["endpoints"]["issuer"]:
+        named = answered_by is not None or pending["endpoints"].get("names_itself")
+        if named and answered_by != pending["endpoints"]["issuer"]:
             raise smart.Refused("mix_up", "This answer came from another EHR than the launch.")
         code = request.GET.get("code", "")
         if not code:
@@ -128,6 +130,10 @@ def callback(request: HttpRequest, ehr: int) -> HttpResponse:
             two_factor.role_requires_it(user) or two_factor.is_enrolled(user)
         )
     except smart.Refused as error:
+        if pending is not None and request.user.is_authenticated:
+            # This browser was launched from the EHR for someone: whoever was signed in
+            # before is not them (a shared workstation), so nobody stays signed in.
+            auth_logout(request)
         return refused(request, error)
     patient = matching_patient(found.patient, registered.mrn_system)
     return signed_in(request, found, user, patient, must_give_code=must_give_code)
@@ -186,7 +192,7 @@ def ehr_patient(request: AuthenticatedRequest) -> HttpResponse:
     kept = launches.current_launch(request)
     if kept is None:
         return render(request, "smart/no_launch.html")
-    ehr = SmartEhr.objects.filter(pk=kept["ehr"]).first()
+    ehr = SmartEhr.objects.filter(pk=kept["ehr"], active=True).first()
     resource = kept["patient"]
     patient = matching_patient(resource, ehr.mrn_system) if ehr else None
     if patient is not None:  # registered since the launch

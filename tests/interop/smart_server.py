@@ -92,6 +92,9 @@ class SmartEhrServer:
     config_answer: Any = None  # (status, RawAnswer or JSON) instead of the configuration
     token_changes: dict[str, Any] = field(default_factory=dict)
     patient_answer: Any = None
+    token_answer: Any = None  # a RawAnswer instead of the token answer
+    other_keys: list[dict[str, Any]] = field(default_factory=list)  # listed before its own
+    names_itself: bool = False  # RFC 9207: `iss` in the answer to an authorization request
     search_answer: Any = None
     key_alg: str | None = "RS256"  # what the key set says of its key (None: nothing)
 
@@ -104,7 +107,7 @@ class SmartEhrServer:
         key = {**public, "kid": "ehr-key-1", "use": "sig"}
         if self.key_alg:
             key["alg"] = self.key_alg
-        return {"keys": [key]}
+        return {"keys": [*self.other_keys, key]}
 
     def configuration(self) -> dict[str, Any]:
         return changed(self._configuration(), self.config_changes)
@@ -135,7 +138,10 @@ class SmartEhrServer:
             "redirect_uri": query["redirect_uri"],
             "nonce": query.get("nonce"),
         }
-        back = urlencode({"code": code, "state": query.get("state", "")})
+        answer = {"code": code, "state": query.get("state", "")}
+        if self.names_itself:
+            answer["iss"] = self.iss
+        back = urlencode(answer)
         return 302, {"Location": f"{query['redirect_uri']}?{back}"}
 
     def token(self, form: dict[str, str], authorization: str) -> tuple[int, Any]:
@@ -192,6 +198,8 @@ class SmartEhrServer:
             "patient": self.patient["id"],
         }
         answer = changed(answer, self.token_changes)
+        if self.token_answer is not None:
+            return 200, self.token_answer
         if self.raw_expires_in:
             raw = json.dumps(answer).replace(
                 '"expires_in": 3600', f'"expires_in": {self.raw_expires_in}'

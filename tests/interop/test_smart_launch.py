@@ -9,7 +9,7 @@ import hashlib
 import json
 import logging
 import time
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 import jwt
 import pytest
@@ -21,7 +21,7 @@ from clinic.roles import CLINICIANS
 from interop.models import SmartEhr, SmartUser
 from patients.models import Assessment, Patient, PatientAccess
 from tests.base import PASSWORD
-from tests.interop.ehr import MRN_SYSTEM
+from tests.interop.ehr import MRN_SYSTEM, ec_key
 from tests.interop.smart_server import (
     CLIENT_ID,
     FHIR_USER,
@@ -432,6 +432,7 @@ def test_a_launch_waiting_for_its_code_is_not_anyone_elses(
     assert signed.status_code == 302
     assert int(signed_in(client)) == staff.pk
     assert sessions.SMART_LAUNCH not in client.session
+    assert sessions.PENDING_SIGN_IN not in client.session  # nor the clinician's pending code
     assert client.get("/smart/patient/").templates[0].name == "smart/no_launch.html"
     assert not server.observation_reads
 
@@ -665,3 +666,74 @@ def test_an_expired_launch_is_forgotten(client, server, seeded):
     session.save()
     assert_no_labs_read(client, seeded.patient, server)
     assert sessions.SMART_LAUNCH not in client.session
+
+
+# After a second hostile review
+
+
+def test_the_ehrs_key_is_found_whatever_else_its_key_set_lists_first(client, server, seeded):
+    ec = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(ec_key().public_key()))
+    server.other_keys = [{**ec, "kid": "ehr-key-1", "use": "sig"}]  # same kid, another type
+    assert launch(client, server)["Location"] == seeded.patient.get_absolute_url()
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [RawAnswer(b"[" * 100_000, {}), RawAnswer(b'{"pad": "' + b"x" * 6_000_000 + b'"}', {})],
+    ids=["nested too deep", "6 MB"],
+)
+def test_a_token_answer_too_deep_or_too_large_is_refused_not_an_error(
+    client, server, seeded, answer
+):
+    server.token_answer = answer
+    response = launch(client, server)
+    assert_refused(client, response, seeded, "token endpoint")
+
+
+def test_a_configuration_nested_too_deep_is_refused_not_an_error(client, server, seeded):
+    server.config_answer = (200, RawAnswer(b"[" * 100_000, {}))
+    response = client.get("/smart/launch/", {"iss": server.iss, "launch": "1"})
+    assert_refused(client, response, seeded, "not a JSON object")
+
+
+def test_a_refused_launch_leaves_nobody_signed_in_not_even_who_was_before(
+    as_user, server, seeded, staff
+):
+    browser = as_user(staff)
+    server.fhir_user = "Practitioner/someone-else"
+    response = launch(browser, server)
+    assert_refused(browser, response, seeded, "not linked to an account")
+
+
+def test_a_new_launch_ends_the_last_one_even_when_refused(client, server, seeded):
+    server.patient = patient_resource(mrn="RLS-0999", birth_date="1975-06-30")
+    launch(client, server)
+    assert client.get("/patients/new/?from=launch").context["form"].initial["mrn"] == "RLS-0999"
+    server.granted = "launch openid fhirUser"  # the next launch is refused
+    launch(client, server)
+    assert sessions.SMART_LAUNCH not in client.session
+
+
+def test_an_ehr_name_of_odd_shape_fills_in_what_it_can(client, server, seeded):
+    server.patient = {**patient_resource(mrn="RLS-0999"), "name": [{"given": [1, None, "Jo"]}]}
+    launch(client, server)
+    initial = client.get("/patients/new/?from=launch").context["form"].initial
+    assert initial["given_name"] == "Jo"
+    assert "family_name" not in initial
+
+
+def test_an_ehr_that_names_itself_in_answers_must_name_itself_in_each(client, server, seeded):
+    server.names_itself = True
+    server.config_changes = {"authorization_response_iss_parameter_supported": True}
+    assert launch(client, server)["Location"] == seeded.patient.get_absolute_url()
+    PatientAccess.objects.all().delete()
+    other = client.__class__()
+    callback = begin(other, server)
+    without_iss = callback.replace(f"&iss={quote(server.iss, safe='')}", "")
+    assert without_iss != callback
+    assert_refused(other, other.get(without_iss), seeded, "another EHR than the launch")
+
+
+def test_an_id_token_authorised_for_another_party_is_refused(client, server, seeded):
+    server.claims = {"azp": "another-app"}
+    assert_refused(client, launch(client, server), seeded, "not for this application (azp)")
