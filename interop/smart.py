@@ -31,6 +31,7 @@ from authlib.integrations.base_client import OAuthError
 from authlib.integrations.requests_client import OAuth2Session
 from authlib.oauth2.rfc7523 import PrivateKeyJWT
 from django.conf import settings
+from django.core.cache import cache
 from django.urls import reverse
 
 from interop.fhir import identity
@@ -57,6 +58,7 @@ CLOCK_SKEW_SECONDS = 60
 PENDING_SECONDS = 10 * 60  # from the authorization request to the EHR's answer
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 MAX_RESPONSE_BYTES = 5 * 1024 * 1024  # a configuration, a key set, a Patient, 100 results
+CONFIGURATION_SECONDS = 5 * 60  # an EHR's SMART configuration, once read and found good
 TOKEN_LIFETIME = (60, 3600)  # seconds: an access token kept here at least, and at most
 
 
@@ -149,7 +151,19 @@ def _json(body: bytes) -> Any:
 
 def endpoints(ehr: SmartEhr) -> Endpoints:
     """The EHR's authorization and token endpoints and key set, from its SMART
-    configuration; refused unless it offers PKCE S256 and every endpoint is https."""
+    configuration; refused unless it offers PKCE S256 and every endpoint is https. A
+    configuration found good is kept for CONFIGURATION_SECONDS: a launch costs no request
+    of its own to the EHR before the browser is sent there."""
+    key = f"smart-configuration:{ehr.pk}:{ehr.iss}"
+    kept = cache.get(key)
+    if kept is not None:
+        return Endpoints(**kept)
+    found = _read_configuration(ehr)
+    cache.set(key, found.as_dict(), CONFIGURATION_SECONDS)
+    return found
+
+
+def _read_configuration(ehr: SmartEhr) -> Endpoints:
     config = _get_json(f"{ehr.iss}/.well-known/smart-configuration", what="its SMART configuration")
     found = Endpoints(
         authorize=config.get("authorization_endpoint", ""),

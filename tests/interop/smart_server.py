@@ -83,6 +83,7 @@ class SmartEhrServer:
     authorize_requests: list[dict[str, str]] = field(default_factory=list)
     token_requests: list[dict[str, str]] = field(default_factory=list)
     observation_reads: int = 0
+    configuration_reads: int = 0
     token_redirect: str = ""  # the token endpoint answers 307 to this address
     raw_expires_in: str = ""  # expires_in written as this raw JSON (Infinity, a string...)
     algorithm: str = "RS256"  # the id_token's
@@ -276,6 +277,7 @@ def serve(state: SmartEhrServer) -> ThreadingHTTPServer:
             parts = urlsplit(self.path)
             query = {key: values[0] for key, values in parse_qs(parts.query).items()}
             if parts.path == "/fhir/.well-known/smart-configuration":
+                state.configuration_reads += 1
                 self.answer(*(state.config_answer or (200, state.configuration())))
             elif parts.path == "/auth/jwks":
                 self.answer(200, state.jwks())

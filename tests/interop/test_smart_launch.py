@@ -737,3 +737,18 @@ def test_an_ehr_that_names_itself_in_answers_must_name_itself_in_each(client, se
 def test_an_id_token_authorised_for_another_party_is_refused(client, server, seeded):
     server.claims = {"azp": "another-app"}
     assert_refused(client, launch(client, server), seeded, "not for this application (azp)")
+
+
+def test_a_good_configuration_is_read_once_for_several_launches(client, server, seeded):
+    for _ in range(3):
+        assert launch(client.__class__(), server).status_code == 302
+    assert server.configuration_reads == 1
+    assert len(server.token_requests) == 3
+
+
+def test_a_configuration_found_wanting_is_read_again_at_the_next_launch(client, server, seeded):
+    server.config_changes = {"code_challenge_methods_supported": ["plain"]}
+    client.get("/smart/launch/", {"iss": server.iss, "launch": "1"})
+    server.config_changes = {}  # the EHR is put right
+    assert launch(client, server)["Location"] == seeded.patient.get_absolute_url()
+    assert server.configuration_reads == 2
