@@ -9,6 +9,7 @@ from django.contrib.auth.models import User
 from django.http import HttpRequest
 
 from clinic import sessions
+from clinic.roles import CLINICIANS, STAFF
 from interop.models import SmartEhr
 from interop.prefetch import asked_mrn, matching_patient
 from interop.smart import Launch
@@ -18,6 +19,16 @@ from patients.models import Patient, PatientAccess
 LAUNCH_VIEW = "smart:launch"  # the access log's name for a launch into a patient's record
 # Of the EHR's Patient, only what matching needs is kept in the session.
 PATIENT_KEYS = ("resourceType", "id", "identifier", "birthDate", "gender", "name")
+
+
+def may_launch(user: User) -> bool:
+    """Who an EHR user may be signed in as: an active clinician or staff member, never a
+    superuser (manage.py smart_ehr map, and again at each launch)."""
+    return (
+        user.is_active
+        and not user.is_superuser
+        and user.groups.filter(name__in=[CLINICIANS, STAFF]).exists()
+    )
 
 
 def record(found: Launch, user: User, patient: Patient | None) -> dict[str, Any]:

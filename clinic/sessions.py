@@ -33,7 +33,7 @@ def invitation_token(invitation_uuid: object) -> str:
 
 
 # SMART App Launch (clinic.views.smart). Launches sent to an EHR and not yet answered,
-# by their state: {state: {"ehr", "verifier", "nonce", "standalone", "at", "endpoints"}}.
+# by their state: {state: {"ehr", "verifier", "nonce", "at", "endpoints"}}.
 SMART_PENDING = "_smart_pending"
 SMART_PENDING_KEPT = 5  # launches awaiting an answer at once; the oldest goes first
 # The launch this session came from: {"ehr", "fhir_user", "patient" (the EHR's Patient

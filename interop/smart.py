@@ -20,7 +20,7 @@ import json
 import os
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -80,15 +80,6 @@ class Endpoints:
     # RFC 9207: the EHR names itself (`iss`) in every answer to an authorization request.
     names_itself: bool = False
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "authorize": self.authorize,
-            "token": self.token,
-            "jwks_uri": self.jwks_uri,
-            "issuer": self.issuer,
-            "names_itself": self.names_itself,
-        }
-
 
 def registered_ehr(iss: str) -> SmartEhr:
     """The active registered EHR whose FHIR base URL is `iss`."""
@@ -102,7 +93,7 @@ def registered_ehr(iss: str) -> SmartEhr:
     return ehr
 
 
-def _secure(url: Any) -> bool:
+def secure_url(url: Any) -> bool:
     """https; or http on this machine, where DJANGO_SMART_ALLOW_LOOPBACK_HTTP allows it
     (development and the tests' EHR; never by default in production)."""
     if not isinstance(url, str):
@@ -159,7 +150,7 @@ def endpoints(ehr: SmartEhr) -> Endpoints:
     if kept is not None:
         return Endpoints(**kept)
     found = _read_configuration(ehr)
-    cache.set(key, found.as_dict(), CONFIGURATION_SECONDS)
+    cache.set(key, asdict(found), CONFIGURATION_SECONDS)
     return found
 
 
@@ -172,7 +163,7 @@ def _read_configuration(ehr: SmartEhr) -> Endpoints:
         issuer=config.get("issuer") or ehr.iss,
         names_itself=config.get("authorization_response_iss_parameter_supported") is True,
     )
-    if not all(_secure(url) for url in (found.authorize, found.token, found.jwks_uri)):
+    if not all(secure_url(url) for url in (found.authorize, found.token, found.jwks_uri)):
         raise Refused(
             "configuration",
             "The EHR's SMART configuration lacks an https authorization, token or key-set address.",
@@ -258,9 +249,8 @@ def begin(ehr: SmartEhr, *, launch: str) -> tuple[str, dict[str, Any]]:
         "state": state,
         "verifier": verifier,
         "nonce": nonce,
-        "standalone": not launch,
         "at": int(time.time()),
-        "endpoints": found.as_dict(),
+        "endpoints": asdict(found),
     }
     return url, pending
 

@@ -33,7 +33,6 @@ from clinic import launches, sessions, two_factor
 from clinic.access import get_patient_for_user
 from clinic.forms.fhir import confirmation
 from clinic.requests import AuthenticatedRequest
-from clinic.roles import CLINICIANS, STAFF
 from interop import smart
 from interop.models import SmartEhr
 from interop.prefetch import asked_mrn, matching_patient
@@ -111,7 +110,8 @@ def callback(request: HttpRequest, ehr: int) -> HttpResponse:
             raise smart.Refused("token", "The EHR's answer carries no authorization code.")
         found = smart.finish(registered, pending, code)
         user = smart.mapped_user(registered, found.fhir_user)
-        if user is None or not may_launch(user):
+        # Checked again at each launch: roles change after the mapping was made.
+        if user is None or not launches.may_launch(user):
             raise smart.Refused(
                 "unmapped",
                 "Your EHR account is not linked to an account of this clinic, so the "
@@ -119,16 +119,15 @@ def callback(request: HttpRequest, ehr: int) -> HttpResponse:
                 "(manage.py smart_ehr map).",
             )
         counts = settings.SMART_SIGN_IN_COUNTS_AS_TWO_FACTOR
-        if two_factor.role_requires_it(user) and not counts and not two_factor.is_enrolled(user):
+        required, enrolled = two_factor.role_requires_it(user), two_factor.is_enrolled(user)
+        if required and not counts and not enrolled:
             raise smart.Refused(
                 "two_factor",
                 "Your role signs in with a second factor, and you have not set one up. Sign in "
                 "here with your password once to set it up, then open the application again.",
             )
         # As after a password: whoever set up a second factor gives its code.
-        must_give_code = not counts and (
-            two_factor.role_requires_it(user) or two_factor.is_enrolled(user)
-        )
+        must_give_code = not counts and (required or enrolled)
     except smart.Refused as error:
         if pending is not None and request.user.is_authenticated:
             # This browser was launched from the EHR for someone: whoever was signed in
@@ -137,16 +136,6 @@ def callback(request: HttpRequest, ehr: int) -> HttpResponse:
         return refused(request, error)
     patient = matching_patient(found.patient, registered.mrn_system)
     return signed_in(request, found, user, patient, must_give_code=must_give_code)
-
-
-def may_launch(user: User) -> bool:
-    """Mapped accounts are checked again at each launch: still active, still clinical,
-    never a superuser (roles change after the mapping was made)."""
-    return (
-        user.is_active
-        and not user.is_superuser
-        and user.groups.filter(name__in=[CLINICIANS, STAFF]).exists()
-    )
 
 
 def signed_in(

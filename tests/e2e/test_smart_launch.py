@@ -9,33 +9,22 @@ import pytest
 from django.test import Client
 
 from guidance.services import evaluate_assessment
-from interop.models import SmartEhr, SmartUser
 from tests.base import COMPLETE_IRLS, CRITERIA_MET, make_assessment, make_patient
 from tests.e2e.test_accessibility import serious
-from tests.interop.ehr import MRN_SYSTEM, Ehr, hook_body, register
+from tests.interop.ehr import Ehr, hook_body, register
 from tests.interop.smart_server import (
-    CLIENT_ID,
-    FHIR_USER,
     PATIENT_ID,
-    SmartEhrServer,
     new_key,
     patient_resource,
-    serve,
+    running_ehr,
 )
 
 
 @pytest.fixture
 def ehr_server(live_server, settings, clinician):
     settings.PUBLIC_BASE_URL = live_server.url
-    state = SmartEhrServer()
-    httpd = serve(state)
-    smart = SmartEhr.objects.create(
-        iss=state.iss, name="Test EHR", client_id=CLIENT_ID, mrn_system=MRN_SYSTEM
-    )
-    SmartUser.objects.create(ehr=smart, fhir_user=FHIR_USER, user=clinician)
-    yield state
-    httpd.shutdown()
-    httpd.server_close()
+    with running_ehr(user=clinician) as state:
+        yield state
 
 
 @pytest.fixture

@@ -13,6 +13,8 @@ import json
 import secrets
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -22,6 +24,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from interop.models import SmartEhr, SmartUser
 from tests.interop.ehr import BIRTH_DATE, MRN_SYSTEM, UCUM
 
 CLIENT_ID = "rls-clinic-app"
@@ -253,6 +256,25 @@ class RawAnswer:
 
     body: bytes
     headers: dict[str, str]
+
+
+@contextmanager
+def running_ehr(*, name: str | None = "Test EHR", user: Any = None) -> Iterator[SmartEhrServer]:
+    """A test EHR served for the block: registered for launch under `name` (None: not
+    registered), its Practitioner (FHIR_USER) mapped to `user` if given."""
+    state = SmartEhrServer()
+    httpd = serve(state)
+    try:
+        if name is not None:
+            ehr = SmartEhr.objects.create(
+                iss=state.iss, name=name, client_id=CLIENT_ID, mrn_system=MRN_SYSTEM
+            )
+            if user is not None:
+                SmartUser.objects.create(ehr=ehr, fhir_user=FHIR_USER, user=user)
+        yield state
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
 
 
 def serve(state: SmartEhrServer) -> ThreadingHTTPServer:

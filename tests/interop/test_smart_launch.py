@@ -26,26 +26,18 @@ from tests.interop.smart_server import (
     CLIENT_ID,
     FHIR_USER,
     RawAnswer,
-    SmartEhrServer,
     ferritin,
     new_key,
     patient_resource,
-    serve,
+    running_ehr,
 )
 
 
 @pytest.fixture
 def server(db, clinician):
     """The test EHR, registered for launch, its Practitioner mapped to the clinician."""
-    state = SmartEhrServer()
-    httpd = serve(state)
-    ehr = SmartEhr.objects.create(
-        iss=state.iss, name="Test EHR", client_id=CLIENT_ID, mrn_system=MRN_SYSTEM
-    )
-    SmartUser.objects.create(ehr=ehr, fhir_user=FHIR_USER, user=clinician)
-    yield state
-    httpd.shutdown()
-    httpd.server_close()
+    with running_ehr(user=clinician) as state:
+        yield state
 
 
 def begin(client, server, **params):
@@ -384,14 +376,8 @@ def test_a_launch_signs_out_whoever_else_was_signed_in_in_this_browser(
 @pytest.fixture
 def second_server(db):
     """Another registered EHR: in the mix-up attack, the malicious one."""
-    state = SmartEhrServer()
-    httpd = serve(state)
-    SmartEhr.objects.create(
-        iss=state.iss, name="Other EHR", client_id=CLIENT_ID, mrn_system=MRN_SYSTEM
-    )
-    yield state
-    httpd.shutdown()
-    httpd.server_close()
+    with running_ehr(name="Other EHR") as state:
+        yield state
 
 
 def test_an_answer_at_another_ehrs_address_is_refused_and_no_code_is_exchanged(
@@ -464,15 +450,10 @@ def test_someone_who_set_up_a_second_factor_gives_it_as_after_a_password(
 
 
 def test_a_token_endpoint_that_redirects_is_refused_and_not_followed(client, server, seeded):
-    elsewhere = SmartEhrServer()
-    httpd = serve(elsewhere)
-    server.token_redirect = f"{elsewhere.base}/auth/token"
-    try:
+    with running_ehr(name=None) as elsewhere:
+        server.token_redirect = f"{elsewhere.base}/auth/token"
         assert_refused(client, launch(client, server), seeded, "answered with a redirect")
         assert not elsewhere.token_requests
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
 
 
 @pytest.mark.parametrize("lifetime", ["Infinity", '"soon"', "[1]"])

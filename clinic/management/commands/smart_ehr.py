@@ -20,7 +20,6 @@ for tests and local EHR simulators, where DJANGO_SMART_ALLOW_LOOPBACK_HTTP allow
 import os
 import re
 from typing import Any
-from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -28,24 +27,20 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.urls import reverse
 
-from clinic.roles import CLINICIANS, STAFF
+from clinic.launches import may_launch
 from interop.models import SmartEhr, SmartUser
-from interop.smart import redirect_uri, relative_fhir_user
+from interop.smart import redirect_uri, relative_fhir_user, secure_url
 
-LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 # fhirUser: a Practitioner, PractitionerRole, Patient, Person or RelatedPerson, as a
 # relative reference or an absolute URL ending in one (SMART App Launch 2).
 FHIR_USER = re.compile(
     r"^(https?://\S+/)?(Practitioner|PractitionerRole|Person|RelatedPerson)/[A-Za-z0-9\-.]{1,64}$"
 )
-CLINICAL_ROLES = {CLINICIANS, STAFF}
 
 
 def issuer(text: str) -> str:
     iss = text.strip().rstrip("/")
-    parts = urlsplit(iss)
-    local = settings.SMART_ALLOW_LOOPBACK_HTTP and parts.hostname in LOCAL_HOSTS
-    if not parts.hostname or (parts.scheme != "https" and not (parts.scheme == "http" and local)):
+    if not secure_url(iss):
         raise CommandError(
             f"The issuer must be an https URL (http only on this machine, where "
             f"DJANGO_SMART_ALLOW_LOOPBACK_HTTP allows it): {iss!r}"
@@ -129,7 +124,7 @@ class Command(BaseCommand):
         user = User.objects.filter(username=options["user"]).first()
         if user is None or not user.is_active:
             raise CommandError(f"No active user {options['user']!r}.")
-        if user.is_superuser or not user.groups.filter(name__in=CLINICAL_ROLES).exists():
+        if not may_launch(user):
             raise CommandError(
                 f"{user.username} cannot be launched into: only active clinicians and staff "
                 "can, never a superuser."
